@@ -1,0 +1,1 @@
+"""Magenta MusicVAE configs by name; see musicvae_jax.config_lib."""

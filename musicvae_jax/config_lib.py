@@ -1,0 +1,178 @@
+"""Shared ConfigDict builders and the name -> config lookup used by every CLI.
+
+Config files live in the repository's top-level ``configs/`` folder (installed as the package
+``musicvae_jax.configs``), one file per Magenta config name: ``cat_mel_2bar_small.py`` is
+``cat-mel_2bar_small``. Each exposes ``get_config(arg=None)``; ``arg='tiny'`` gives the variant
+that trains in seconds on a CPU.
+
+On the command line a config is named as Magenta names it, optionally with a variant:
+``--config=cat-mel_2bar_small`` or ``--config=cat-mel_2bar_small:tiny``; single values are
+overridden with ``--config.<group>.<key>=<value>`` (absl/ml_collections config flags).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.resources
+import pathlib
+
+import ml_collections
+
+MEL_PROGRAMS = tuple(range(0, 32))  # Magenta's melody programs (piano .. guitar families)
+
+# Magenta's REDUCED_DRUM_PITCH_CLASSES (note_seq DEFAULT_DRUM_TYPE_PITCHES): class -> pitches,
+# the first pitch of each class being the one written back on decode.
+REDUCED_DRUM_PITCH_CLASSES = (
+    (36, 35),  # kick
+    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),  # snare
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22),  # closed hi-hat
+    (46, 67, 72, 74, 79, 81, 26),  # open hi-hat
+    (45, 29, 41, 43, 61, 64, 84),  # low tom
+    (48, 47, 60, 63, 77, 86, 87),  # mid tom
+    (50, 30, 62, 76, 83),  # high tom
+    (49, 52, 55, 57, 58),  # crash
+    (51, 53, 59, 82),  # ride
+)
+
+
+class UnknownConfigError(ValueError):
+  """A config name that no file in configs/ defines."""
+
+
+def _configs_dir() -> pathlib.Path:
+  return pathlib.Path(str(importlib.resources.files('musicvae_jax.configs')))
+
+
+def config_names() -> list[str]:
+  """Every config name, Magenta-style (hyphen after the model family)."""
+  names = []
+  for path in sorted(_configs_dir().glob('*.py')):
+    if path.stem.startswith('_'):
+      continue
+    names.append(module_to_name(path.stem))
+  return names
+
+
+def module_to_name(stem: str) -> str:
+  family, _, rest = stem.partition('_')
+  return f'{family}-{rest}'
+
+
+def name_to_module(name: str) -> str:
+  return name.replace('-', '_')
+
+
+def split_name(spec: str) -> tuple[str, str | None]:
+  """'cat-mel_2bar_small:tiny' -> ('cat-mel_2bar_small', 'tiny')."""
+  name, sep, arg = spec.partition(':')
+  return name, (arg if sep else None)
+
+
+def config_path(spec: str) -> str:
+  """Path of the config file for a name (keeping a ':variant' suffix), for absl config flags."""
+  name, arg = split_name(spec)
+  check_name(name)
+  path = _configs_dir() / f'{name_to_module(name)}.py'
+  return str(path) + (f':{arg}' if arg is not None else '')
+
+
+def check_name(name: str) -> None:
+  known = config_names()
+  if name in known:
+    return
+  close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+  hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+  raise UnknownConfigError(
+      f'Unknown config {name!r}.{hint} Known configs: {", ".join(known)}. '
+      "Append ':tiny' for the small CPU variant.")
+
+
+def get_config(spec: str) -> ml_collections.ConfigDict:
+  """The ConfigDict for 'name' or 'name:variant'."""
+  name, arg = split_name(spec)
+  check_name(name)
+  module = importlib.import_module(f'musicvae_jax.configs.{name_to_module(name)}')
+  return module.get_config(arg)
+
+
+def rewrite_config_argv(argv: list[str]) -> list[str]:
+  """Maps ``--config=<name>[:variant]`` to the config file's path so absl can load it.
+
+  Raises UnknownConfigError with the list of names when the name is not a config.
+  """
+  out = []
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config=') and not arg[len('--config='):].split(':')[0].endswith('.py'):
+      out.append('--config=' + config_path(arg[len('--config='):]))
+    elif arg == '--config' and i + 1 < len(argv):
+      out.append(arg)
+    elif i > 0 and argv[i - 1] == '--config' and not arg.split(':')[0].endswith('.py'):
+      out.append(config_path(arg))
+    else:
+      out.append(arg)
+  return out
+
+
+# ---- builders used by the files in configs/ ------------------------------------------------
+
+def melody_data(*, slice_bars: int, valid_programs=None, transpose_range=(0, 0)):
+  return ml_collections.ConfigDict(dict(
+      converter='melody', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
+      min_pitch=21, max_pitch=108, valid_programs=valid_programs, skip_polyphony=False,
+      max_bars=100, gap_bars=1.0, max_windows_per_sequence=None,
+      transpose_range=transpose_range, eval_fraction=0.1, split_seed=0))
+
+
+def drums_data(*, slice_bars: int):
+  return ml_collections.ConfigDict(dict(
+      converter='drums', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
+      max_bars=100, gap_bars=1.0, roll_input=True, max_windows_per_sequence=None,
+      transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
+
+
+def trio_data(*, slice_bars: int):
+  return ml_collections.ConfigDict(dict(
+      converter='trio', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
+      max_bars=1024, gap_bars=2, min_pitch=21, max_pitch=108, max_windows_per_sequence=None,
+      transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
+
+
+def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_size,
+          dec_rnn_size, z_size, max_seq_len, free_bits=0.0, max_beta=1.0, beta_rate=0.0,
+          sampling_schedule='constant', sampling_rate=0.0, level_lengths=None,
+          dropout_keep_prob=1.0):
+  return ml_collections.ConfigDict(dict(
+      encoder=encoder, decoder=decoder, enc_rnn_size=list(enc_rnn_size),
+      dec_rnn_size=list(dec_rnn_size), z_size=z_size, max_seq_len=max_seq_len,
+      level_lengths=list(level_lengths) if level_lengths else None, free_bits=free_bits,
+      max_beta=max_beta, beta_rate=beta_rate, sampling_schedule=sampling_schedule,
+      sampling_rate=sampling_rate, dropout_keep_prob=dropout_keep_prob))
+
+
+def train(*, batch_size):
+  return ml_collections.ConfigDict(dict(
+      batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
+      min_learning_rate=1e-5, grad_clip=1.0, grad_norm_clip_to_zero=10_000.0, seed=0,
+      checkpoint_every_steps=1000, eval_every_steps=1000, log_every_steps=100))
+
+
+def build(name: str, data, model_cfg, train_cfg, arg: str | None):
+  """Assembles a config and applies a variant ('tiny' shrinks every width for CPU tests)."""
+  config = ml_collections.ConfigDict(dict(name=name, data=data, model=model_cfg,
+                                          train=train_cfg))
+  if arg in (None, ''):
+    return config
+  if arg != 'tiny':
+    raise UnknownConfigError(f"Unknown variant {arg!r} of config {name!r}; the only variant "
+                             "is ':tiny'.")
+  config.name = f'{name}:tiny'
+  config.model.enc_rnn_size = [16] * len(config.model.enc_rnn_size)
+  config.model.dec_rnn_size = [16] * len(config.model.dec_rnn_size)
+  config.model.z_size = 8
+  config.train.batch_size = 8
+  config.train.num_steps = 20
+  config.train.checkpoint_every_steps = 10
+  config.train.eval_every_steps = 10
+  config.train.log_every_steps = 5
+  return config

@@ -1,0 +1,47 @@
+"""musicvae_jax: a MusicVAE toolkit for symbolic music in JAX and Flax."""
+
+import os
+
+import setuptools
+
+
+def _data_files():
+  out = []
+  for root, _, files in os.walk('data'):
+    if files:
+      out.append((os.path.join('share', 'musicvae_jax', root),
+                  [os.path.join(root, f) for f in sorted(files)]))
+  return out
+
+setuptools.setup(
+    name='musicvae_jax',
+    version='0.1.0',
+    description='MusicVAE (hierarchical latent vector models of music) in JAX and Flax NNX',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    # The top-level configs/ folder ships as the package musicvae_jax.configs, and data/ as
+    # <prefix>/share/musicvae_jax/data, so an installed toolkit finds both without the repo.
+    packages=setuptools.find_packages(include=['musicvae_jax', 'musicvae_jax.*'])
+    + ['musicvae_jax.configs'],
+    package_dir={'musicvae_jax.configs': 'configs'},
+    data_files=_data_files(),
+    install_requires=[
+        'absl-py>=2.1',
+        'array-record>=0.5',
+        'grain>=0.2.2',
+        'ml-collections>=0.1.1',
+        'note-seq>=0.0.5',
+        'numpy>=1.26',
+        'pretty_midi>=0.2.10',
+        'tqdm>=4.66',
+    ],
+    extras_require={
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100'],
+    },
+    entry_points={
+        'console_scripts': [
+            'musicvae-prepare=musicvae_jax.cli.prepare:run',
+        ],
+    },
+)

@@ -1,0 +1,32 @@
+"""Reads Magenta's reference windows (shared/reference/magenta_windows) for comparison tests.
+
+Each reference file is JSON lines, one object per MIDI file, with its windows as integer class
+lists (melody 0-89 per step, drums 0-511 per step, trio (mel, bass, drums) per step flattened
+step-major). A window here becomes a tuple, and a file's windows a Counter (a multiset).
+"""
+
+import collections
+import gzip
+import json
+import pathlib
+
+import numpy as np
+
+
+def load(path: pathlib.Path) -> dict[str, dict]:
+  """{file basename: record} for one <config>__<folder>.jsonl.gz file."""
+  with gzip.open(path, 'rt') as fh:
+    return {rec['file']: rec for rec in map(json.loads, fh)}
+
+
+def window_key(labels_TxP: np.ndarray) -> tuple[int, ...]:
+  """A window in the reference's flat encoding (step-major)."""
+  return tuple(int(v) for v in np.asarray(labels_TxP).reshape(-1))
+
+
+def multiset(windows) -> collections.Counter:
+  return collections.Counter(window_key(w) for w in windows)
+
+
+def reference_multiset(record: dict) -> collections.Counter:
+  return collections.Counter(tuple(w) for w in record['windows'])

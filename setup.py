@@ -30,6 +30,7 @@ setuptools.setup(
         'absl-py>=2.1',
         'array-record>=0.5',
         'grain>=0.2.2',
+        'matplotlib>=3.7',
         'ml-collections>=0.1.1',
         'note-seq>=0.0.5',
         'numpy>=1.26',

@@ -6,11 +6,17 @@ step-major). A window here becomes a tuple, and a file's windows a Counter (a mu
 """
 
 import collections
+import functools
 import gzip
 import json
 import pathlib
+import warnings
 
 import numpy as np
+
+with warnings.catch_warnings():
+  warnings.simplefilter('ignore', RuntimeWarning)
+  import note_seq
 
 
 def load(path: pathlib.Path) -> dict[str, dict]:
@@ -30,3 +36,9 @@ def multiset(windows) -> collections.Counter:
 
 def reference_multiset(record: dict) -> collections.Counter:
   return collections.Counter(tuple(w) for w in record['windows'])
+
+
+@functools.lru_cache(maxsize=None)
+def note_sequence(path: str):
+  """The NoteSequence of a MIDI file, parsed as the reference was (cached per test process)."""
+  return note_seq.midi_file_to_note_sequence(path)

@@ -42,3 +42,28 @@ def reference_multiset(record: dict) -> collections.Counter:
 def note_sequence(path: str):
   """The NoteSequence of a MIDI file, parsed as the reference was (cached per test process)."""
   return note_seq.midi_file_to_note_sequence(path)
+
+
+def mismatches(ours: dict, reference: dict, known_differences=()) -> list[str]:
+  """One line per file whose window multiset differs from Magenta's.
+
+  ``ours`` maps file basename -> Extraction; ``reference`` is ``load(...)``'s result.
+  """
+  assert sorted(ours) == sorted(reference), 'the file lists differ'
+  lines = []
+  for name in sorted(reference):
+    if name in known_differences:
+      continue
+    got = multiset(ours[name].windows)
+    want = reference_multiset(reference[name])
+    if got != want:
+      lines.append(f'{name}: ours {sum(got.values())} windows, Magenta '
+                   f'{sum(want.values())}, only ours {sum((got - want).values())}, '
+                   f'only Magenta {sum((want - got).values())}')
+  return lines
+
+
+def assert_matches(ours: dict, reference: dict, known_differences=()) -> None:
+  bad = mismatches(ours, reference, known_differences)
+  assert not bad, (f'{len(bad)}/{len(reference)} files differ from Magenta; first: '
+                   + '; '.join(bad[:5]))

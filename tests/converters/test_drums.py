@@ -61,19 +61,7 @@ def all_windows(extracted):
 def test_windows_match_magenta(folder, extracted, magenta_windows_dir):
   reference = mref.load(magenta_windows_dir / f'{REFERENCE_CONFIG}__{folder}.jsonl.gz')
   ours = extracted[folder]
-  assert sorted(ours) == sorted(reference), 'the file lists differ'
-  mismatches = []
-  for name in sorted(reference):
-    if name in KNOWN_DIFFERENCES:
-      continue
-    got = mref.multiset(ours[name].windows)
-    want = mref.reference_multiset(reference[name])
-    if got != want:
-      mismatches.append(f'{name}: ours {sum(got.values())} windows, Magenta '
-                        f'{sum(want.values())}, only ours {sum((got - want).values())}, '
-                        f'only Magenta {sum((want - got).values())}')
-  assert not mismatches, (f'{len(mismatches)}/{len(reference)} files differ from Magenta; '
-                          'first: ' + '; '.join(mismatches[:5]))
+  mref.assert_matches(ours, reference, KNOWN_DIFFERENCES)
 
 
 @pytest.mark.slow

@@ -59,19 +59,7 @@ def all_windows(extracted):
 @pytest.mark.slow
 def test_windows_match_magenta(extracted, magenta_windows_dir):
   reference = mref.load(magenta_windows_dir / f'{CONFIG}__{FOLDER}.jsonl.gz')
-  assert sorted(extracted) == sorted(reference), 'the file lists differ'
-  mismatches = []
-  for name in sorted(reference):
-    if name in KNOWN_DIFFERENCES:
-      continue
-    got = mref.multiset(extracted[name].windows)
-    want = mref.reference_multiset(reference[name])
-    if got != want:
-      mismatches.append(f'{name}: ours {sum(got.values())} windows, Magenta '
-                        f'{sum(want.values())}, only ours {sum((got - want).values())}, '
-                        f'only Magenta {sum((want - got).values())}')
-  assert not mismatches, (f'{len(mismatches)}/{len(reference)} files differ from Magenta; '
-                          'first: ' + '; '.join(mismatches[:5]))
+  mref.assert_matches(extracted, reference, KNOWN_DIFFERENCES)
   # Magenta does not deduplicate trio windows: repeats survive.
   assert sum(len(e.windows) for e in extracted.values()) == 5141
 

@@ -1,0 +1,81 @@
+"""musicvae-prepare: a folder of MIDI files -> train/eval ArrayRecord shards for one config.
+
+  musicvae-prepare --config=cat-mel_2bar_small --input=<MIDI folder> --output=<dir> \
+      [--config.data.eval_fraction=0.2] [--workers=N] [--num_shards=8] [--preview=4] [--overwrite]
+
+Without --input the bundled MIDI folder for the config's converter kind is used.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from musicvae_jax import bundled_data
+from musicvae_jax import config_lib
+from musicvae_jax.converters import midi_io
+from musicvae_jax.input_pipeline import prepare
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Config name, e.g. cat-mel_2bar_small or cat-mel_2bar_small:tiny.')
+_INPUT = flags.DEFINE_string('input', None, 'MIDI folder, searched recursively (default: the '
+                             "bundled folder for the config's converter).")
+_OUTPUT = flags.DEFINE_string('output', None, 'Folder to write the dataset to.')
+_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes (1: in-process).')
+_NUM_SHARDS = flags.DEFINE_integer('num_shards', 8, 'Train shards (eval: its share, >= 1).')
+_PREVIEW = flags.DEFINE_integer('preview', 0, 'Write N windows (one per file) to output/preview/ as MIDI + PNG.')
+_OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace a dataset already in --output.')
+_D = midi_io.MidiLimits()
+_MAX_MB = flags.DEFINE_float('max_file_mb', _D.max_file_bytes / 2**20, 'Skip larger files.')
+_MAX_NOTES = flags.DEFINE_integer('max_num_notes', _D.max_num_notes, 'Skip files with more.')
+_MAX_TIME = flags.DEFINE_float('max_total_time', _D.max_total_time, 'Skip longer files (s).')
+
+
+def _die(message) -> None:
+  print(f'musicvae-prepare: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def _parse(argv):
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, config_lib.UnknownConfigError) as e:
+    _die(e)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:  # from a --config.* override
+    _die(f'cannot apply the --config.* overrides ({e}): a key the config lacks, or a value '
+         'of the wrong type.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    _die(f'unexpected arguments {argv[1:]}; every option is a --flag=value.')
+  config = _CONFIG.value
+  if config is None:
+    _die('--config is required, e.g. --config=cat-mel_2bar_small; known configs: '
+         + ', '.join(config_lib.config_names()))
+  if not _OUTPUT.value:
+    _die('--output=<folder> is required (where the shards and dataset.json go).')
+  input_dir = _INPUT.value or bundled_data.midi_dir(config.data.converter)
+  limits = midi_io.MidiLimits(max_file_bytes=int(_MAX_MB.value * 2**20),
+                              max_num_notes=_MAX_NOTES.value, max_total_time=_MAX_TIME.value)
+  try:
+    info = prepare.prepare(config, input_dir, _OUTPUT.value, workers=_WORKERS.value,
+                           num_shards=_NUM_SHARDS.value, preview=_PREVIEW.value,
+                           overwrite=_OVERWRITE.value, limits=limits)
+  except (prepare.PrepareError, FileNotFoundError, ValueError) as e:
+    _die(e)
+  print(prepare.format_report(info, _OUTPUT.value))
+
+
+def run():
+  try:
+    argv = config_lib.rewrite_config_argv(sys.argv)
+  except config_lib.UnknownConfigError as e:
+    _die(e)
+  app.run(main, argv=argv, flags_parser=_parse)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,128 @@
+"""grain pipelines over the ArrayRecord shards that ``musicvae-prepare`` writes.
+
+Shapes: B = batch size, T = window length in steps, P = parts (1 melody/drums, 3 trio).
+
+Every batch is a dict of numpy arrays with fixed shapes, so a jitted train step compiles once:
+
+  labels   int32   [B, T, P]  class per step and part (see converters.base)
+  lengths  int32   [B]        valid steps (T for real windows, 0 for eval padding)
+  mask     float32 [B, T]     1.0 on valid steps
+  source   int64   [B]        line of sources.txt the window came from (-1 for padding)
+  window   int64   [B]        the window's index within its source file
+
+Training reads an endless, seeded, per-epoch reshuffled stream; each process reads only its own
+share of the records (``shard_index`` of ``shard_count``, e.g. jax.process_index() of
+jax.process_count()). The iterator's position is a small JSON-able state
+(``iterator.get_state()`` / ``set_state``) that a checkpoint stores beside the model, so a
+resumed run sees exactly the batches an uninterrupted run would have seen.
+
+Evaluation reads each record once, in order, and pads the last batch with zero-length
+examples (mask 0) instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any, Iterator, Sequence
+
+import grain
+import numpy as np
+
+from musicvae_jax.input_pipeline import records
+
+SPLITS = ('train', 'eval')
+
+
+class DatasetError(ValueError):
+  """A prepared-dataset folder that is missing, incomplete or of another config."""
+
+
+def dataset_info(data_dir: str | pathlib.Path) -> dict[str, Any]:
+  """The ``dataset.json`` that prepare wrote, with a clear error when it is absent."""
+  path = pathlib.Path(data_dir) / 'dataset.json'
+  if not path.is_file():
+    raise DatasetError(
+        f'{path} not found: {data_dir} is not a prepared dataset. Run '
+        f'`musicvae-prepare --config=<name> --input=<MIDI folder> --output={data_dir}` first.')
+  return json.loads(path.read_text())
+
+
+def shard_paths(data_dir: str | pathlib.Path, split: str) -> list[str]:
+  if split not in SPLITS:
+    raise DatasetError(f'Unknown split {split!r}; expected one of {SPLITS}.')
+  paths = sorted(str(p) for p in pathlib.Path(data_dir).glob(f'{split}-*.array_record'))
+  if not paths:
+    raise DatasetError(
+        f'No {split} shards in {data_dir} ({split}-*.array_record). The dataset may have no '
+        f'{split} windows: check the counts in {pathlib.Path(data_dir) / "dataset.json"}.')
+  return paths
+
+
+def _decode(record: bytes) -> dict[str, np.ndarray]:
+  example = records.decode(record)
+  t = int(example['length'])
+  return {
+      'labels': example['labels'].astype(np.int32),
+      'lengths': np.int32(t),
+      'mask': np.ones((t,), np.float32),
+      'source': example['source'],
+      'window': example['window'],
+  }
+
+
+def _padding_like(example: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  return {
+      'labels': np.zeros_like(example['labels']),
+      'lengths': np.int32(0),
+      'mask': np.zeros_like(example['mask']),
+      'source': np.int64(-1),
+      'window': np.int64(-1),
+  }
+
+
+def _stack(examples: Sequence[dict[str, np.ndarray]], batch_size: int) -> dict[str, np.ndarray]:
+  examples = list(examples)
+  examples += [_padding_like(examples[0])] * (batch_size - len(examples))
+  return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+
+
+def _records(data_dir, split: str, shard_index: int, shard_count: int) -> grain.MapDataset:
+  if not 0 <= shard_index < shard_count:
+    raise ValueError(f'shard_index {shard_index} is not in [0, {shard_count}).')
+  ds = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(shard_paths(data_dir, split)))
+  if shard_count > 1:
+    # Every process gets the same number of records, so their steps stay in lockstep.
+    per_shard = len(ds) // shard_count
+    if per_shard == 0:
+      raise DatasetError(f'{split} has {len(ds)} windows, fewer than the {shard_count} '
+                         'processes reading it.')
+    ds = ds[shard_index * per_shard:(shard_index + 1) * per_shard]
+  return ds
+
+
+def train_dataset(data_dir, *, batch_size: int, seed: int, split: str = 'train',
+                  shard_index: int = 0, shard_count: int = 1,
+                  read_threads: int = 2, prefetch: int = 8) -> grain.IterDataset:
+  """Endless shuffled batches of ``batch_size`` (this process's share), reshuffled each epoch."""
+  ds = _records(data_dir, split, shard_index, shard_count)
+  if len(ds) < batch_size:
+    raise DatasetError(
+        f'{split} split of {data_dir} has {len(ds)} windows (this process\'s share), fewer than '
+        f'one batch of {batch_size}. Lower --config.train.batch_size or prepare more MIDI.')
+  ds = ds.shuffle(seed=seed).repeat().map(_decode)
+  ds = ds.batch(batch_size, drop_remainder=True, batch_fn=lambda xs: _stack(xs, batch_size))
+  return ds.to_iter_dataset(grain.ReadOptions(num_threads=read_threads,
+                                              prefetch_buffer_size=prefetch))
+
+
+def eval_dataset(data_dir, *, batch_size: int, split: str = 'eval', shard_index: int = 0,
+                 shard_count: int = 1) -> grain.MapDataset:
+  """One ordered pass; the last batch is padded with zero-length examples (mask 0)."""
+  ds = _records(data_dir, split, shard_index, shard_count).map(_decode)
+  return ds.batch(batch_size, drop_remainder=False, batch_fn=lambda xs: _stack(xs, batch_size))
+
+
+def iterate(ds) -> Iterator[dict[str, np.ndarray]]:
+  """A checkpointable iterator: ``it.get_state()`` / ``it.set_state(state)``."""
+  return iter(ds)

@@ -1,0 +1,358 @@
+"""Offline preparation: a folder of MIDI files -> ArrayRecord shards of windows + dataset.json.
+
+Every .mid/.midi file under the input folder (recursively, in sorted relative-path order) is read
+(``converters.midi_io``) and cut into windows by the config's converter, in a multiprocessing
+pool. The windows stream into two splits, train and eval, chosen per source file by a stable hash
+of its relative path and ``config.data.split_seed``, so no song is in both. Within a split the
+records go round-robin over the shards in file order, so the shards are byte-identical whatever
+the number of workers. Bad files are skipped and reported, never fatal.
+
+Output folder:
+
+  train-00000-of-0000N.array_record ...   one record per window (``records`` layout)
+  eval-00000-of-0000M.array_record ...
+  sources.txt     every MIDI file found, relative to the input folder; a record's ``source``
+                  is its line index
+  skipped.jsonl   one JSON line per file that gave no window: file, reason, message
+  dataset.json    config, shapes, counts, skip reasons, versions (deterministic: no times/paths)
+  run.json        input folder, workers, wall time, files/s (differs from run to run)
+  preview/        the first window of each of the first ``preview`` files with windows, written
+                  back to MIDI with a piano-roll PNG beside it, to listen to and look at
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import math
+import multiprocessing
+import os
+import pathlib
+import shutil
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import tqdm
+from array_record.python.array_record_module import ArrayRecordWriter
+
+from musicvae_jax.converters import get_converter, midi_io
+from musicvae_jax.input_pipeline import records
+
+SPLITS = ('train', 'eval')
+MIDI_SUFFIXES = ('.mid', '.midi')
+WRITER_OPTIONS = 'group_size:1'  # one record per chunk: O(1) random access for grain
+OUTPUT_FILES = ('dataset.json', 'run.json', 'sources.txt', 'skipped.jsonl')
+REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fine
+_VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
+
+
+class PrepareError(Exception):
+  """A problem the user fixes (missing input folder, no MIDI, output already holds a dataset)."""
+
+
+@dataclasses.dataclass
+class FileResult:
+  """What one MIDI file gave; ``reason`` is empty iff ``windows`` has at least one window."""
+
+  windows: np.ndarray  # int16 [N, T, P]
+  reason: str = ''
+  message: str = ''
+  dropped: dict = dataclasses.field(default_factory=dict)  # Extraction.skipped
+  warnings: dict = dataclasses.field(default_factory=dict)  # pretty_midi warnings, counted
+
+
+def find_midi_files(input_dir) -> list[str]:
+  """Relative POSIX paths of every .mid/.midi file under ``input_dir``, sorted."""
+  root = pathlib.Path(input_dir)
+  if not root.exists():
+    raise PrepareError(f'Input folder {root} does not exist; pass --input=<folder of .mid files>.')
+  if not root.is_dir():
+    raise PrepareError(f'Input {root} is not a folder; pass --input=<folder of .mid files>.')
+  found = []
+  for dirpath, dirnames, filenames in os.walk(root):
+    dirnames.sort()
+    for name in filenames:
+      if name.lower().endswith(MIDI_SUFFIXES) and '\n' not in name and '\r' not in name:
+        found.append(pathlib.Path(dirpath, name).relative_to(root).as_posix())
+  if not found:
+    raise PrepareError(f'No .mid or .midi files in {root} (searched recursively); pass '
+                       '--input=<folder that holds MIDI files>.')
+  return sorted(found)
+
+
+def split_of(rel_path: str, split_seed: int, eval_fraction: float) -> str:
+  """'eval' for a stable pseudo-random ``eval_fraction`` of the files, else 'train'."""
+  digest = hashlib.sha256(f'{split_seed}:{rel_path}'.encode('utf-8')).digest()
+  return 'eval' if int.from_bytes(digest[:8], 'big') / 2.0**64 < eval_fraction else 'train'
+
+
+def shard_counts(num_shards: int, eval_fraction: float) -> dict[str, int]:
+  """``num_shards`` for train; eval gets its share of them, at least one."""
+  return {'train': num_shards, 'eval': max(1, math.ceil(num_shards * eval_fraction))}
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+  return f'{split}-{index:05d}-of-{count:05d}.array_record'
+
+
+def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits()
+                 ) -> FileResult:
+  """Reads and converts one file. Never raises: any failure becomes a reason and a message."""
+  t, p = converter.max_seq_len, converter.num_parts
+  empty = np.zeros((0, t, p), np.int16)
+  warnings = collections.Counter()
+  try:
+    sequence = midi_io.read_midi(path, limits, warnings)
+  except midi_io.MidiReadError as e:
+    return FileResult(empty, e.reason, e.message, warnings=dict(warnings))
+  except Exception as e:  # read_midi promises not to; a bug there must not kill the job
+    return FileResult(empty, 'reader_error', f'{type(e).__name__}: {e}'[:300])
+  try:
+    extraction = converter.extract(sequence)
+    windows = [np.asarray(w) for w in extraction.windows]
+    for w in windows:
+      if w.shape != (t, p) or not np.issubdtype(w.dtype, np.integer):
+        raise ValueError(f'converter gave a {w.dtype} window of shape {w.shape}, not [{t}, {p}]')
+    dropped = {str(k): int(v) for k, v in extraction.skipped.items()}
+  except Exception as e:
+    return FileResult(empty, 'converter_error', f'{type(e).__name__}: {e}'[:300],
+                      warnings=dict(warnings))
+  if not windows:
+    why = ', '.join(f'{k} x{v}' for k, v in sorted(dropped.items())) or 'nothing to extract'
+    return FileResult(empty, 'no_windows', f'no {t}-step window ({why})', dropped,
+                      dict(warnings))
+  return FileResult(np.stack(windows).astype(np.int16), dropped=dropped, warnings=dict(warnings))
+
+
+# ---- the pool -----------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config, input_dir: str, limits: midi_io.MidiLimits) -> None:
+  _WORKER.update(input_dir=input_dir, limits=limits)
+  try:
+    _WORKER['converter'] = get_converter(config.data)
+  except Exception as e:  # reported per file; a raising initializer would respawn forever
+    _WORKER['error'] = f'{type(e).__name__}: {e}'
+
+
+def _work(rel_path: str) -> FileResult:
+  if 'error' in _WORKER:
+    return FileResult(np.zeros((0, 1, 1), np.int16), 'converter_error', _WORKER['error'])
+  return process_file(os.path.join(_WORKER['input_dir'], rel_path), _WORKER['converter'],
+                      _WORKER['limits'])
+
+
+@contextlib.contextmanager
+def _results(config, input_dir, files: list[str], workers: int, limits):
+  """FileResults in file order, from a pool (workers > 1) or in-process."""
+  if workers <= 1:
+    _init_worker(config, str(input_dir), limits)
+    try:
+      yield map(_work, files)
+    finally:
+      _WORKER.clear()
+    return
+  # fork on Linux: workers start at once and work from any __main__ (stdin, notebooks). The
+  # pool is made before the shard writers and the progress bar start their threads.
+  ctx = multiprocessing.get_context('fork' if sys.platform.startswith('linux') else 'spawn')
+  chunksize = max(1, min(8, len(files) // (workers * 16)))
+  with ctx.Pool(workers, _init_worker, (config, str(input_dir), limits)) as pool:
+    yield pool.imap(_work, files, chunksize)
+
+
+# ---- the job ------------------------------------------------------------------------------
+def check_output_dir(output_dir, overwrite: bool) -> None:
+  """Refuses an output folder that already holds a dataset, unless ``overwrite``."""
+  out = pathlib.Path(output_dir)
+  if out.exists() and not out.is_dir():
+    raise PrepareError(f'Output {out} is a file, not a folder; pass --output=<new folder>.')
+  ours = _own_files(out)
+  if ours and not overwrite:
+    raise PrepareError(f'Output folder {out} already holds a dataset ({ours[0].name}, ...); '
+                       'pass --overwrite to replace it, or choose another --output.')
+  for path in ours:
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _own_files(out: pathlib.Path) -> list[pathlib.Path]:
+  if not out.is_dir():
+    return []
+  found = [out / n for n in OUTPUT_FILES if (out / n).exists()]
+  found += sorted(out.glob('*-?????-of-?????.array_record'))
+  return found + ([out / 'preview'] if (out / 'preview').is_dir() else [])
+
+
+def prepare(config, input_dir, output_dir, *, workers: int | None = None, num_shards: int = 8,
+            preview: int = 0, overwrite: bool = False,
+            limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True
+            ) -> dict[str, Any]:
+  """Runs the job; returns the dataset.json dict (plus 'run': the run.json dict)."""
+  started = time.time()
+  workers = workers or os.cpu_count() or 1
+  if num_shards < 1:
+    raise PrepareError(f'--num_shards must be at least 1, got {num_shards}.')
+  eval_fraction = float(config.data.get('eval_fraction', 0.1))
+  if not 0.0 <= eval_fraction <= 1.0:
+    raise PrepareError(f'config.data.eval_fraction must be in [0, 1], got {eval_fraction}.')
+  split_seed = int(config.data.get('split_seed', 0))
+  converter = get_converter(config.data)
+  files = find_midi_files(input_dir)
+  check_output_dir(output_dir, overwrite)
+  out = pathlib.Path(output_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  (out / 'sources.txt').write_text(''.join(f + '\n' for f in files), encoding='utf-8')
+
+  counts = shard_counts(num_shards, eval_fraction)
+  paths = {s: [out / shard_name(s, i, n) for i in range(n)] for s, n in counts.items()}
+  windows = collections.Counter()
+  split_files = collections.Counter()
+  tally = collections.Counter()
+  skipped, dropped, midi_warnings = (collections.Counter() for _ in range(3))
+  previews = []
+  with contextlib.ExitStack() as stack:
+    results = stack.enter_context(_results(config, input_dir, files, workers, limits))
+    writers = {s: [ArrayRecordWriter(str(p), WRITER_OPTIONS) for p in ps]
+               for s, ps in paths.items()}
+    for ws in writers.values():
+      for w in ws:
+        stack.callback(w.close)
+    skipped_fh = stack.enter_context(open(out / 'skipped.jsonl', 'w', encoding='utf-8'))
+    bar = stack.enter_context(tqdm.tqdm(total=len(files), unit='file', file=sys.stderr,
+                                        disable=not progress, desc='prepare', smoothing=0.1))
+    for source, (rel_path, res) in enumerate(zip(files, results)):
+      dropped.update(res.dropped)
+      midi_warnings.update(res.warnings)
+      if not res.reason or res.reason in REASONS_AFTER_READ:
+        tally['files_read'] += 1
+      if res.reason:
+        skipped[res.reason] += 1
+        skipped_fh.write(json.dumps({'file': rel_path, 'reason': res.reason,
+                                     'message': res.message}) + '\n')
+      else:
+        split = split_of(rel_path, split_seed, eval_fraction)
+        tally['files_with_windows'] += 1
+        split_files[split] += 1
+        for index, labels in enumerate(res.windows):
+          k = windows[split]
+          writers[split][k % counts[split]].write(records.encode(labels, source, index))
+          windows[split] += 1
+          if index == 0 and len(previews) < preview:  # one per file: a spread of sources
+            previews.append(_write_preview(converter, labels, rel_path, index, out))
+      bar.update(1)
+      bar.set_postfix_str(f'windows={sum(windows.values())}', refresh=False)
+
+  for split in SPLITS:  # a split without windows gets no (empty) shard files
+    if not windows[split]:
+      for p in paths[split]:
+        p.unlink()
+      paths[split] = []
+  tally['files_found'] = len(files)
+  tally['files_without_windows'] = tally['files_read'] - tally['files_with_windows']
+  info = _dataset_info(config, converter, limits, tally, windows, split_files, paths, skipped,
+                       dropped, midi_warnings, num_shards)
+  _write_json(out / 'dataset.json', info)
+  elapsed = time.time() - started
+  run = {'input_dir': str(pathlib.Path(input_dir).resolve()), 'output_dir': str(out.resolve()),
+         'workers': workers, 'wall_s': round(elapsed, 3),
+         'files_per_s': round(len(files) / max(elapsed, 1e-9), 2),
+         'windows_per_s': round(sum(windows.values()) / max(elapsed, 1e-9), 2),
+         'preview': [p for p in previews if p]}
+  _write_json(out / 'run.json', run)
+  return {**info, 'run': run}
+
+
+
+def _write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Path) -> str:
+  """One window back to MIDI under preview/, with its piano-roll PNG beside it.
+
+  Returns the MIDI path relative to ``out``, or '' (and a line on stderr) when the window
+  cannot be written: a preview is a courtesy and never stops the job.
+  """
+  from note_seq import midi_io as ns_midi_io  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.render import piano_roll  # pylint: disable=g-import-not-at-top
+  stem = rel_path.rsplit('.', 1)[0].replace('/', '__')
+  path = out / 'preview' / f'{stem}_w{index:04d}.mid'
+  try:
+    path.parent.mkdir(exist_ok=True)
+    sequence = converter.from_labels(labels)
+    ns_midi_io.sequence_proto_to_midi_file(sequence, str(path))
+    piano_roll.write_piano_roll(sequence, path.with_suffix('.png'),
+                                title=f'{rel_path}, window {index}')
+  except Exception as e:  # pylint: disable=broad-except
+    print(f'prepare: preview of {rel_path} window {index} not written: {e}', file=sys.stderr)
+    return ''
+  return str(path.relative_to(out))
+
+
+def _dataset_info(config, converter, limits, tally, windows, split_files, paths, skipped,
+                  dropped, midi_warnings, num_shards) -> dict[str, Any]:
+  return {
+      'config_name': config.name,
+      'config': json.loads(config.to_json_best_effort(sort_keys=True)),
+      'converter': config.data.converter,
+      'T': converter.max_seq_len,
+      'P': converter.num_parts,
+      'part_depths': [int(d) for d in converter.part_depths],
+      'input_depth': int(converter.input_depth),
+      'output_depth': int(converter.output_depth),
+      'record_format': f'{records.MAGIC.decode()} (musicvae_jax.input_pipeline.records)',
+      'writer_options': WRITER_OPTIONS,
+      'counts': {k: int(tally[k]) for k in ('files_found', 'files_read', 'files_with_windows',
+                                             'files_without_windows')},
+      'splits': {s: {'files': int(split_files[s]), 'windows': int(windows[s]),
+                     'shards': [p.name for p in paths[s]]} for s in SPLITS},
+      'num_shards': num_shards,
+      'skipped_files': dict(sorted(skipped.items())),
+      'dropped': dict(sorted(dropped.items())),
+      'midi_warnings': dict(sorted(midi_warnings.items())),
+      'midi_limits': dataclasses.asdict(limits),
+      'versions': _versions(),
+  }
+
+
+def _versions() -> dict[str, str]:
+  found = {'python': '.'.join(map(str, sys.version_info[:3]))}
+  for name in _VERSIONED:
+    try:
+      found[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      found[name] = 'unknown'
+  return found
+
+
+def _write_json(path: pathlib.Path, obj) -> None:
+  tmp = path.with_suffix('.json.tmp')
+  tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + '\n', encoding='utf-8')
+  os.replace(tmp, path)
+
+
+def format_report(info: dict[str, Any], output_dir) -> str:
+  """A few lines for a person: files, windows per split, why files were skipped, where."""
+  c, s = info['counts'], info['splits']
+  lines = [
+      f"{info['config_name']}: {c['files_found']} MIDI files, {c['files_read']} read, "
+      f"{c['files_with_windows']} gave windows ({info['T']} steps x {info['P']} "
+      f"part{'s' if info['P'] > 1 else ''}).",
+      f"  train: {s['train']['windows']} windows from {s['train']['files']} files in "
+      f"{len(s['train']['shards'])} shard(s); eval: {s['eval']['windows']} windows from "
+      f"{s['eval']['files']} files in {len(s['eval']['shards'])} shard(s).",
+  ]
+  if info['skipped_files']:
+    lines.append('  skipped files: ' + ', '.join(
+        f'{k} {v}' for k, v in sorted(info['skipped_files'].items(), key=lambda kv: -kv[1])))
+  if info['dropped']:
+    lines.append('  dropped pieces/windows: ' + ', '.join(
+        f'{k} {v}' for k, v in sorted(info['dropped'].items(), key=lambda kv: -kv[1])))
+  out = pathlib.Path(output_dir)
+  lines.append(f'  wrote {out}/dataset.json, shards, sources.txt, skipped.jsonl (per file)'
+               + (f", {len(info['run']['preview'])} preview MIDI in {out / 'preview'}"
+                  if info.get('run', {}).get('preview') else ''))
+  return '\n'.join(lines)
+

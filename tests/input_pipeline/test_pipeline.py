@@ -1,0 +1,125 @@
+"""grain pipeline over shards prepared from real Nottingham tunes."""
+
+import collections
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from musicvae_jax import config_lib
+from musicvae_jax.converters import get_converter
+from musicvae_jax.input_pipeline import pipeline
+from musicvae_jax.input_pipeline.prepare import prepare
+
+BATCH = 16
+
+
+@pytest.fixture(scope='module')
+def prepared(tmp_path_factory, shared_midi) -> tuple[pathlib.Path, pathlib.Path, object]:
+  """cat-mel_2bar_small over 40 real 4/4 tunes, eval fraction 0.25."""
+  src = tmp_path_factory.mktemp('midi')
+  tunes = sorted(p for p in (shared_midi / 'melody').glob('nottingham_reels*.mid'))[:40]
+  for p in tunes:
+    shutil.copy(p, src / p.name)
+  config = config_lib.get_config('cat-mel_2bar_small')
+  config.data.eval_fraction = 0.25
+  out = tmp_path_factory.mktemp('prepared') / 'mel'
+  prepare(config, src, out, workers=1, num_shards=3)
+  return src, out, config
+
+
+def _keys(batch):
+  valid = batch['lengths'] > 0
+  return list(zip(batch['source'][valid].tolist(), batch['window'][valid].tolist()))
+
+
+def test_batches_have_fixed_shapes_and_consistent_masks(prepared):
+  _, out, config = prepared
+  it = iter(pipeline.train_dataset(out, batch_size=BATCH, seed=0))
+  for _ in range(5):
+    batch = next(it)
+    assert batch['labels'].shape == (BATCH, 32, 1) and batch['labels'].dtype == np.int32
+    assert batch['mask'].shape == (BATCH, 32)
+    np.testing.assert_array_equal(batch['mask'].sum(axis=1), batch['lengths'])
+    assert batch['labels'].min() >= 0 and batch['labels'].max() < 90
+    assert (batch['lengths'] == 32).all()
+
+
+def test_records_are_the_converter_windows_of_their_source_file(prepared):
+  src, out, config = prepared
+  sources = (out / 'sources.txt').read_text().splitlines()
+  converter = get_converter(config.data)
+  batch = next(iter(pipeline.train_dataset(out, batch_size=BATCH, seed=1)))
+  import magenta_reference  # pylint: disable=import-outside-toplevel
+  for labels, source, window in zip(batch['labels'], batch['source'], batch['window']):
+    ns = magenta_reference.note_sequence(str(src / sources[source]))
+    np.testing.assert_array_equal(converter.extract(ns).windows[window], labels)
+
+
+def test_same_seed_same_order_other_seed_other_order(prepared):
+  _, out, _ = prepared
+  take = lambda seed: [_keys(next(it)) for it in [iter(pipeline.train_dataset(
+      out, batch_size=BATCH, seed=seed))] for _ in range(6)]
+  assert take(3) == take(3)
+  assert take(3) != take(4)
+
+
+def test_every_epoch_sees_every_window_once(prepared):
+  _, out, _ = prepared
+  n = len(pipeline._records(out, 'train', 0, 1))  # pylint: disable=protected-access
+  it = iter(pipeline.train_dataset(out, batch_size=1, seed=5))
+  first = [_keys(next(it))[0] for _ in range(n)]
+  second = [_keys(next(it))[0] for _ in range(n)]
+  assert len(set(first)) == n and set(first) == set(second)
+  assert first != second  # reshuffled each epoch
+
+
+def test_resume_from_iterator_state_gives_the_same_batches(prepared):
+  _, out, _ = prepared
+  it = iter(pipeline.train_dataset(out, batch_size=BATCH, seed=7))
+  for _ in range(9):  # past the end of the first epoch
+    next(it)
+  state = it.get_state()
+  expected = [_keys(next(it)) for _ in range(12)]
+  resumed = iter(pipeline.train_dataset(out, batch_size=BATCH, seed=7))
+  resumed.set_state(state)
+  assert [_keys(next(resumed)) for _ in range(12)] == expected
+
+
+def test_process_shards_are_disjoint_and_equal_sized(prepared):
+  _, out, _ = prepared
+  seen = []
+  for index in range(3):
+    keys = [k for b in pipeline.eval_dataset(out, batch_size=BATCH, split='train',
+                                             shard_index=index, shard_count=3)
+            for k in _keys(b)]
+    seen.append(keys)
+  assert len({len(s) for s in seen}) == 1
+  flat = [k for s in seen for k in s]
+  assert len(flat) == len(set(flat))
+
+
+def test_eval_reads_every_window_once_and_pads_the_last_batch(prepared):
+  _, out, _ = prepared
+  batches = list(pipeline.eval_dataset(out, batch_size=BATCH))
+  keys = [k for b in batches for k in _keys(b)]
+  assert len(keys) == len(set(keys)) > 0
+  assert len(keys) == pipeline.dataset_info(out)['splits']['eval']['windows']
+  last = batches[-1]
+  assert last['labels'].shape[0] == BATCH
+  padded = last['lengths'] == 0
+  assert (last['mask'][padded] == 0).all() and (last['source'][padded] == -1).all()
+  # No source file is in both splits.
+  train_sources = {s for b in pipeline.eval_dataset(out, batch_size=BATCH, split='train')
+                   for s, _ in _keys(b)}
+  assert train_sources.isdisjoint({s for s, _ in keys})
+  assert collections.Counter(s for s, _ in keys)
+
+
+def test_errors_name_the_folder_and_the_fix(prepared, tmp_path):
+  _, out, _ = prepared
+  with pytest.raises(pipeline.DatasetError, match='musicvae-prepare'):
+    pipeline.dataset_info(tmp_path)
+  with pytest.raises(pipeline.DatasetError, match='batch_size'):
+    pipeline.train_dataset(out, batch_size=10**6, seed=0)

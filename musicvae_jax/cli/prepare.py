@@ -1,20 +1,22 @@
 """musicvae-prepare: a folder of MIDI files -> train/eval ArrayRecord shards for one config.
 
-  musicvae-prepare --config=cat-mel_2bar_small --input=<MIDI folder> --output=<dir> \
-      [--config.data.eval_fraction=0.2] [--workers=N] [--num_shards=8] [--preview=4] [--overwrite]
+  musicvae-prepare --config=cat-mel_2bar_small --input=<MIDI folder> --output=<dir>
+      [--config.data.eval_fraction=0.2] [--workers=N] [--records_per_shard=65536]
+      [--preview=8] [--overwrite]
 
-Without --input the bundled MIDI folder for the config's converter kind is used.
+Without --input the bundled MIDI folder for the config's converter kind is used. Unusable
+files are skipped, counted in dataset.json and listed in skipped.jsonl.
 """
 
 import os
 import sys
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
 from musicvae_jax import bundled_data
 from musicvae_jax import config_lib
+from musicvae_jax.cli import entry
 from musicvae_jax.converters import midi_io
 from musicvae_jax.input_pipeline import prepare
 
@@ -23,8 +25,8 @@ _CONFIG = config_flags.DEFINE_config_file(
 _INPUT = flags.DEFINE_string('input', None, 'MIDI folder, searched recursively (default: the '
                              "bundled folder for the config's converter).")
 _OUTPUT = flags.DEFINE_string('output', None, 'Folder to write the dataset to.')
-_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes (1: in-process).')
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 8, 'Train shards (eval: its share, >= 1).')
+_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes (1: in-process; default: one per CPU).')
+_PER_SHARD = flags.DEFINE_integer('records_per_shard', 65_536, 'Windows per shard file.')
 _PREVIEW = flags.DEFINE_integer('preview', 0, 'Write N windows (one per file) to output/preview/ as MIDI + PNG.')
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace a dataset already in --output.')
 _D = midi_io.MidiLimits()
@@ -34,18 +36,7 @@ _MAX_TIME = flags.DEFINE_float('max_total_time', _D.max_total_time, 'Skip longer
 
 
 def _die(message) -> None:
-  print(f'musicvae-prepare: error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
-def _parse(argv):
-  try:
-    return flags.FLAGS(argv)
-  except (flags.Error, config_lib.UnknownConfigError) as e:
-    _die(e)
-  except (AttributeError, KeyError, TypeError, ValueError) as e:  # from a --config.* override
-    _die(f'cannot apply the --config.* overrides ({e}): a key the config lacks, or a value '
-         'of the wrong type.')
+  entry.die('musicvae-prepare', message)
 
 
 def main(argv):
@@ -62,7 +53,7 @@ def main(argv):
                               max_num_notes=_MAX_NOTES.value, max_total_time=_MAX_TIME.value)
   try:
     info = prepare.prepare(config, input_dir, _OUTPUT.value, workers=_WORKERS.value,
-                           num_shards=_NUM_SHARDS.value, preview=_PREVIEW.value,
+                           records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,
                            overwrite=_OVERWRITE.value, limits=limits)
   except (prepare.PrepareError, FileNotFoundError, ValueError) as e:
     _die(e)
@@ -70,11 +61,7 @@ def main(argv):
 
 
 def run():
-  try:
-    argv = config_lib.rewrite_config_argv(sys.argv)
-  except config_lib.UnknownConfigError as e:
-    _die(e)
-  app.run(main, argv=argv, flags_parser=_parse)
+  entry.run(main, sys.modules[__name__], 'musicvae-prepare')
 
 
 if __name__ == '__main__':

@@ -4,8 +4,9 @@ Every .mid/.midi file under the input folder (recursively, in sorted relative-pa
 (``converters.midi_io``) and cut into windows by the config's converter, in a multiprocessing
 pool. The windows stream into two splits, train and eval, chosen per source file by a stable hash
 of its relative path and ``config.data.split_seed``, so no song is in both. Within a split the
-records go round-robin over the shards in file order, so the shards are byte-identical whatever
-the number of workers. Bad files are skipped and reported, never fatal.
+records fill shards of ``records_per_shard`` one after another, in file order (``shards``), so
+the shards are byte-identical whatever the number of workers and memory stays flat however many
+files there are. Bad files are skipped and reported, never fatal.
 
 Output folder:
 
@@ -28,7 +29,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
-import math
 import multiprocessing
 import os
 import pathlib
@@ -39,14 +39,12 @@ from typing import Any
 
 import numpy as np
 import tqdm
-from array_record.python.array_record_module import ArrayRecordWriter
-
 from musicvae_jax.converters import get_converter, midi_io
 from musicvae_jax.input_pipeline import records
+from musicvae_jax.input_pipeline import shards
 
 SPLITS = ('train', 'eval')
 MIDI_SUFFIXES = ('.mid', '.midi')
-WRITER_OPTIONS = 'group_size:1'  # one record per chunk: O(1) random access for grain
 OUTPUT_FILES = ('dataset.json', 'run.json', 'sources.txt', 'skipped.jsonl')
 REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fine
 _VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
@@ -90,15 +88,6 @@ def split_of(rel_path: str, split_seed: int, eval_fraction: float) -> str:
   """'eval' for a stable pseudo-random ``eval_fraction`` of the files, else 'train'."""
   digest = hashlib.sha256(f'{split_seed}:{rel_path}'.encode('utf-8')).digest()
   return 'eval' if int.from_bytes(digest[:8], 'big') / 2.0**64 < eval_fraction else 'train'
-
-
-def shard_counts(num_shards: int, eval_fraction: float) -> dict[str, int]:
-  """``num_shards`` for train; eval gets its share of them, at least one."""
-  return {'train': num_shards, 'eval': max(1, math.ceil(num_shards * eval_fraction))}
-
-
-def shard_name(split: str, index: int, count: int) -> str:
-  return f'{split}-{index:05d}-of-{count:05d}.array_record'
 
 
 def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits()
@@ -186,18 +175,20 @@ def _own_files(out: pathlib.Path) -> list[pathlib.Path]:
     return []
   found = [out / n for n in OUTPUT_FILES if (out / n).exists()]
   found += sorted(out.glob('*-?????-of-?????.array_record'))
+  found += sorted(out.glob(shards.PARTIAL_GLOB))  # left by an interrupted run
   return found + ([out / 'preview'] if (out / 'preview').is_dir() else [])
 
 
-def prepare(config, input_dir, output_dir, *, workers: int | None = None, num_shards: int = 8,
+def prepare(config, input_dir, output_dir, *, workers: int | None = None,
+            records_per_shard: int = 65_536,
             preview: int = 0, overwrite: bool = False,
             limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True
             ) -> dict[str, Any]:
   """Runs the job; returns the dataset.json dict (plus 'run': the run.json dict)."""
   started = time.time()
   workers = workers or os.cpu_count() or 1
-  if num_shards < 1:
-    raise PrepareError(f'--num_shards must be at least 1, got {num_shards}.')
+  if records_per_shard < 1:
+    raise PrepareError(f'--records_per_shard must be at least 1, got {records_per_shard}.')
   eval_fraction = float(config.data.get('eval_fraction', 0.1))
   if not 0.0 <= eval_fraction <= 1.0:
     raise PrepareError(f'config.data.eval_fraction must be in [0, 1], got {eval_fraction}.')
@@ -209,8 +200,6 @@ def prepare(config, input_dir, output_dir, *, workers: int | None = None, num_sh
   out.mkdir(parents=True, exist_ok=True)
   (out / 'sources.txt').write_text(''.join(f + '\n' for f in files), encoding='utf-8')
 
-  counts = shard_counts(num_shards, eval_fraction)
-  paths = {s: [out / shard_name(s, i, n) for i in range(n)] for s, n in counts.items()}
   windows = collections.Counter()
   split_files = collections.Counter()
   tally = collections.Counter()
@@ -218,11 +207,7 @@ def prepare(config, input_dir, output_dir, *, workers: int | None = None, num_sh
   previews = []
   with contextlib.ExitStack() as stack:
     results = stack.enter_context(_results(config, input_dir, files, workers, limits))
-    writers = {s: [ArrayRecordWriter(str(p), WRITER_OPTIONS) for p in ps]
-               for s, ps in paths.items()}
-    for ws in writers.values():
-      for w in ws:
-        stack.callback(w.close)
+    writers = {s: shards.SplitWriter(out, s, records_per_shard) for s in SPLITS}
     skipped_fh = stack.enter_context(open(out / 'skipped.jsonl', 'w', encoding='utf-8'))
     bar = stack.enter_context(tqdm.tqdm(total=len(files), unit='file', file=sys.stderr,
                                         disable=not progress, desc='prepare', smoothing=0.1))
@@ -240,23 +225,19 @@ def prepare(config, input_dir, output_dir, *, workers: int | None = None, num_sh
         tally['files_with_windows'] += 1
         split_files[split] += 1
         for index, labels in enumerate(res.windows):
-          k = windows[split]
-          writers[split][k % counts[split]].write(records.encode(labels, source, index))
+          writers[split].write(records.encode(labels, source, index))
           windows[split] += 1
           if index == 0 and len(previews) < preview:  # one per file: a spread of sources
             previews.append(_write_preview(converter, labels, rel_path, index, out))
       bar.update(1)
       bar.set_postfix_str(f'windows={sum(windows.values())}', refresh=False)
+    # A split without windows gets no shard files at all.
+    shard_names = {s: w.close() for s, w in writers.items()}
 
-  for split in SPLITS:  # a split without windows gets no (empty) shard files
-    if not windows[split]:
-      for p in paths[split]:
-        p.unlink()
-      paths[split] = []
   tally['files_found'] = len(files)
   tally['files_without_windows'] = tally['files_read'] - tally['files_with_windows']
-  info = _dataset_info(config, converter, limits, tally, windows, split_files, paths, skipped,
-                       dropped, midi_warnings, num_shards)
+  info = _dataset_info(config, converter, limits, tally, windows, split_files, shard_names,
+                       skipped, dropped, midi_warnings, records_per_shard)
   _write_json(out / 'dataset.json', info)
   elapsed = time.time() - started
   run = {'input_dir': str(pathlib.Path(input_dir).resolve()), 'output_dir': str(out.resolve()),
@@ -291,8 +272,8 @@ def _write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Pa
   return str(path.relative_to(out))
 
 
-def _dataset_info(config, converter, limits, tally, windows, split_files, paths, skipped,
-                  dropped, midi_warnings, num_shards) -> dict[str, Any]:
+def _dataset_info(config, converter, limits, tally, windows, split_files, shard_names,
+                  skipped, dropped, midi_warnings, records_per_shard) -> dict[str, Any]:
   return {
       'config_name': config.name,
       'config': json.loads(config.to_json_best_effort(sort_keys=True)),
@@ -303,12 +284,12 @@ def _dataset_info(config, converter, limits, tally, windows, split_files, paths,
       'input_depth': int(converter.input_depth),
       'output_depth': int(converter.output_depth),
       'record_format': f'{records.MAGIC.decode()} (musicvae_jax.input_pipeline.records)',
-      'writer_options': WRITER_OPTIONS,
+      'writer_options': shards.WRITER_OPTIONS,
       'counts': {k: int(tally[k]) for k in ('files_found', 'files_read', 'files_with_windows',
                                              'files_without_windows')},
       'splits': {s: {'files': int(split_files[s]), 'windows': int(windows[s]),
-                     'shards': [p.name for p in paths[s]]} for s in SPLITS},
-      'num_shards': num_shards,
+                     'shards': shard_names[s]} for s in SPLITS},
+      'records_per_shard': records_per_shard,
       'skipped_files': dict(sorted(skipped.items())),
       'dropped': dict(sorted(dropped.items())),
       'midi_warnings': dict(sorted(midi_warnings.items())),

@@ -25,7 +25,7 @@ def prepared(tmp_path_factory, shared_midi) -> tuple[pathlib.Path, pathlib.Path,
   config = config_lib.get_config('cat-mel_2bar_small')
   config.data.eval_fraction = 0.25
   out = tmp_path_factory.mktemp('prepared') / 'mel'
-  prepare(config, src, out, workers=1, num_shards=3)
+  prepare(config, src, out, workers=1, records_per_shard=100)
   return src, out, config
 
 

@@ -51,7 +51,7 @@ def prepared(input_dir, tmp_path_factory):
   out = {}
   for workers in (1, 2):
     folder = tmp_path_factory.mktemp(f'prepared_{workers}')
-    info = prepare.prepare(_config(), input_dir, folder, workers=workers, num_shards=3,
+    info = prepare.prepare(_config(), input_dir, folder, workers=workers, records_per_shard=20,
                            preview=3, overwrite=True, progress=False)
     out[workers] = folder, info
   return out
@@ -216,8 +216,13 @@ def test_cli_runs_and_reports(input_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_whole_shared_set(shared_midi, tmp_path):
-  """Every shared MIDI file through one config of each converter kind, with two workers."""
+def test_whole_shared_set(shared_midi, magenta_windows_dir, tmp_path):
+  """Every shared MIDI file through one config of each converter kind, with two workers.
+
+  The window totals equal what Magenta's own converters extract from the same files (its
+  reference covers the folders that hold such windows; the other folders give none).
+  """
+  summary = json.loads((magenta_windows_dir / 'summary.json').read_text())['summary']
   for spec in ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-trio_16bar'):
     out = tmp_path / spec
     info = prepare.prepare(config_lib.get_config(spec), shared_midi, out, workers=2,
@@ -228,4 +233,19 @@ def test_whole_shared_set(shared_midi, tmp_path):
     assert sum(info['skipped_files'].values()) == (counts['files_found']
                                                    - counts['files_with_windows'])
     assert 'converter_error' not in info['skipped_files'], info['skipped_files']
+    magenta = sum(v['windows'] for k, v in summary.items() if k.startswith(spec + '__'))
+    ours = info['splits']['train']['windows'] + info['splits']['eval']['windows']
+    assert ours == magenta, (spec, ours, magenta)
     print(prepare.format_report(info, out))
+
+
+def test_cli_help_lists_every_flag_of_the_command():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.cli import prepare as cli  # pylint: disable=g-import-not-at-top
+  proc = _cli('--help')
+  assert proc.returncode == 0, proc.stderr
+  own = flags.FLAGS.get_flags_for_module(cli)
+  assert {'config', 'input', 'output', 'workers', 'preview', 'overwrite'} <= {f.name for f in own}
+  for flag in own:
+    assert f'--{flag.name}:' in proc.stdout
+  assert 'cat-mel_2bar_small' in proc.stdout and 'hierdec-trio_16bar' in proc.stdout

@@ -1,0 +1,61 @@
+"""What every musicvae-* command shares: config names, --help, and one-line errors.
+
+``run(main, module, prog)`` maps ``--config=<name>`` to its config file, prints the command's
+own docstring and flags for ``--help``/``-h``/``--helpshort`` (absl would otherwise describe
+the console-script wrapper), and turns flag and config mistakes into one line
+``<prog>: error: ...`` with exit status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Callable, NoReturn
+
+from absl import app
+from absl import flags
+
+from musicvae_jax import config_lib
+
+HELP_FLAGS = ('--help', '-h', '--helpshort', '-?')
+
+
+def die(prog: str, message) -> NoReturn:
+  print(f'{prog}: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def help_text(module: types.ModuleType) -> str:
+  doc = (module.__doc__ or '').strip()
+  own = flags.FLAGS.get_flags_for_module(module)
+  lines = [doc, '', 'flags:']
+  for flag in sorted(own, key=lambda f: f.name):
+    default = '' if flag.default is None else f' (default: {flag.default_as_str})'
+    lines.append(f'  --{flag.name}: {flag.help}{default}')
+  lines.append('  --config.<group>.<key>=<value>: override one config field, e.g. '
+               '--config.train.batch_size=64')
+  lines.append(f'\nconfigs: {", ".join(config_lib.config_names())} (append :tiny for the '
+               'CPU test variant)')
+  return '\n'.join(lines)
+
+
+def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str) -> None:
+  """Parses the command line and runs ``main``, as a console script's entry point."""
+  if any(a in HELP_FLAGS for a in sys.argv[1:]):
+    print(help_text(module))
+    sys.exit(0)
+  try:
+    argv = config_lib.rewrite_config_argv(sys.argv)
+  except config_lib.UnknownConfigError as e:
+    die(prog, e)
+
+  def parse(args):
+    try:
+      return flags.FLAGS(args)
+    except (flags.Error, config_lib.UnknownConfigError) as e:
+      die(prog, e)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:  # a --config.* override
+      die(prog, f'cannot apply the --config.* overrides ({e}): a key the config lacks, or a '
+          'value of the wrong type.')
+
+  app.run(main, argv=argv, flags_parser=parse)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import collections
 import dataclasses
+import inspect
 import warnings
 from typing import Sequence
 
@@ -72,6 +73,17 @@ class Converter(abc.ABC):
     self.steps_per_bar = steps_per_quarter * quarters_per_bar
     self.presplit_on_time_changes = presplit_on_time_changes
     self.max_windows_per_sequence = max_windows_per_sequence
+
+  @classmethod
+  def from_config(cls, data_config) -> 'Converter':
+    """From a config's ``data`` section: every field that names a constructor argument.
+
+    Fields the constructor does not take (``converter``, ``eval_fraction``, ...) belong to
+    prepare or the input pipeline and are ignored here.
+    """
+    params = inspect.signature(cls.__init__).parameters
+    return cls(**{name: data_config[name] for name in params
+                  if name != 'self' and name in data_config})
 
   # ---- shapes -------------------------------------------------------------------------------
   @property

@@ -147,15 +147,6 @@ class DrumsConverter(base.Converter):
     self.gap_bars = gap_bars
     self.roll_input = roll_input
 
-  @classmethod
-  def from_config(cls, data_config) -> 'DrumsConverter':
-    """From a config's ``data`` section (``config_lib.drums_data``)."""
-    return cls(slice_bars=data_config.slice_bars, max_bars=data_config.max_bars,
-               gap_bars=data_config.gap_bars, roll_input=data_config.roll_input,
-               steps_per_quarter=data_config.steps_per_quarter,
-               quarters_per_bar=data_config.quarters_per_bar,
-               max_windows_per_sequence=data_config.max_windows_per_sequence)
-
   @property
   def input_depth(self) -> int:
     # Roll input: 9 class bits plus a NOR bit set on silent steps.

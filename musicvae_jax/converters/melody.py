@@ -186,17 +186,6 @@ class MelodyConverter(base.Converter):
     self.max_pitch = max_pitch
     self.valid_programs = None if valid_programs is None else tuple(valid_programs)
 
-  @classmethod
-  def from_config(cls, data_config) -> 'MelodyConverter':
-    """From a config's ``data`` section (``config_lib.melody_data``)."""
-    return cls(slice_bars=data_config.slice_bars, max_bars=data_config.max_bars,
-               gap_bars=data_config.gap_bars, min_pitch=data_config.min_pitch,
-               max_pitch=data_config.max_pitch, valid_programs=data_config.valid_programs,
-               skip_polyphony=data_config.skip_polyphony,
-               steps_per_quarter=data_config.steps_per_quarter,
-               quarters_per_bar=data_config.quarters_per_bar,
-               max_windows_per_sequence=data_config.max_windows_per_sequence)
-
   # ---- NoteSequence -> windows --------------------------------------------------------------
   def _extract_quantized(self, quantized: NoteSequence) -> base.Extraction:
     result = base.Extraction()

@@ -77,15 +77,6 @@ class TrioConverter(base.Converter):
         slice_bars=slice_bars, max_bars=None, gap_bars=None, roll_input=False,
         steps_per_quarter=steps_per_quarter, quarters_per_bar=quarters_per_bar)
 
-  @classmethod
-  def from_config(cls, data_config) -> 'TrioConverter':
-    """From a config's ``data`` section (``config_lib.trio_data``)."""
-    return cls(slice_bars=data_config.slice_bars, gap_bars=data_config.gap_bars,
-               max_bars=data_config.max_bars, min_pitch=data_config.min_pitch,
-               max_pitch=data_config.max_pitch, steps_per_quarter=data_config.steps_per_quarter,
-               quarters_per_bar=data_config.quarters_per_bar,
-               max_windows_per_sequence=data_config.max_windows_per_sequence)
-
   # ---- NoteSequence -> windows --------------------------------------------------------------
   def _instrument_types(self, quantized: NoteSequence, total_bars: int):
     """(type per instrument number, [total_bars, 128] bar coverage), as Magenta computes them."""

@@ -9,6 +9,8 @@ Every batch is a dict of numpy arrays with fixed shapes, so a jitted train step 
   mask     float32 [B, T]     1.0 on valid steps
   source   int64   [B]        line of sources.txt the window came from (-1 for padding)
   window   int64   [B]        the window's index within its source file
+  transpose int32  [B]        semitones the window was shifted by (training with
+                              ``transpose_range``; see ``augment``), else 0
 
 Training reads an endless, seeded, per-epoch reshuffled stream; each process reads only its own
 share of the records (``shard_index`` of ``shard_count``, e.g. jax.process_index() of
@@ -29,6 +31,7 @@ from typing import Any, Iterator, Sequence
 import grain
 import numpy as np
 
+from musicvae_jax.input_pipeline import augment
 from musicvae_jax.input_pipeline import records
 
 SPLITS = ('train', 'eval')
@@ -68,6 +71,7 @@ def _decode(record: bytes) -> dict[str, np.ndarray]:
       'mask': np.ones((t,), np.float32),
       'source': example['source'],
       'window': example['window'],
+      'transpose': np.int32(0),
   }
 
 
@@ -78,6 +82,7 @@ def _padding_like(example: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
       'mask': np.zeros_like(example['mask']),
       'source': np.int64(-1),
       'window': np.int64(-1),
+      'transpose': np.int32(0),
   }
 
 
@@ -102,15 +107,22 @@ def _records(data_dir, split: str, shard_index: int, shard_count: int) -> grain.
 
 
 def train_dataset(data_dir, *, batch_size: int, seed: int, split: str = 'train',
-                  shard_index: int = 0, shard_count: int = 1,
+                  shard_index: int = 0, shard_count: int = 1, transpose_range=(0, 0),
                   read_threads: int = 2, prefetch: int = 8) -> grain.IterDataset:
-  """Endless shuffled batches of ``batch_size`` (this process's share), reshuffled each epoch."""
+  """Endless shuffled batches of ``batch_size`` (this process's share), reshuffled each epoch.
+
+  ``transpose_range=(low, high)`` shifts the pitched parts of each window by a random number
+  of semitones, drawn anew every epoch (``config.data.transpose_range``; see ``augment``).
+  """
+  transposer = augment.RandomTranspose(transpose_range, dataset_info(data_dir)['converter'])
   ds = _records(data_dir, split, shard_index, shard_count)
   if len(ds) < batch_size:
     raise DatasetError(
         f'{split} split of {data_dir} has {len(ds)} windows (this process\'s share), fewer than '
         f'one batch of {batch_size}. Lower --config.train.batch_size or prepare more MIDI.')
   ds = ds.shuffle(seed=seed).repeat().map(_decode)
+  if transposer.active:
+    ds = ds.random_map(transposer, seed=seed)
   ds = ds.batch(batch_size, drop_remainder=True, batch_fn=lambda xs: _stack(xs, batch_size))
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=read_threads,
                                               prefetch_buffer_size=prefetch))

@@ -25,7 +25,7 @@ def prepared(tmp_path_factory, shared_midi) -> tuple[pathlib.Path, pathlib.Path,
   config = config_lib.get_config('cat-mel_2bar_small')
   config.data.eval_fraction = 0.25
   out = tmp_path_factory.mktemp('prepared') / 'mel'
-  prepare(config, src, out, workers=1, records_per_shard=100)
+  prepare(config, src, out, workers=1, records_per_shard=100, progress=False)
   return src, out, config
 
 
@@ -123,3 +123,62 @@ def test_errors_name_the_folder_and_the_fix(prepared, tmp_path):
     pipeline.dataset_info(tmp_path)
   with pytest.raises(pipeline.DatasetError, match='batch_size'):
     pipeline.train_dataset(out, batch_size=10**6, seed=0)
+
+
+def _stored(out, config, src):
+  """{(source, window): stored labels} for the train split, read without augmentation."""
+  return {k: labels for b in pipeline.eval_dataset(out, batch_size=BATCH, split='train')
+          for k, labels in zip(_keys(b), b['labels'][b['lengths'] > 0])}
+
+
+def test_transposition_shifts_every_note_of_a_window_by_one_drawn_amount(prepared):
+  src, out, config = prepared
+  stored = _stored(out, config, src)
+  it = iter(pipeline.train_dataset(out, batch_size=BATCH, seed=2, transpose_range=(-5, 5)))
+  shifts = []
+  for _ in range(20):
+    batch = next(it)
+    for key, labels, shift in zip(_keys(batch), batch['labels'], batch['transpose']):
+      orig = stored[key]
+      notes = orig >= 2
+      np.testing.assert_array_equal(labels[~notes], orig[~notes])  # rests and note-offs stay
+      np.testing.assert_array_equal(labels[notes], orig[notes] + shift)
+      assert -5 <= shift <= 5 and labels.min() >= 0 and labels.max() < 90
+      shifts.append(int(shift))
+  # Uniform over the 11 shifts: every one of them turns up in 320 draws.
+  assert set(shifts) == set(range(-5, 6))
+
+
+def test_transposition_is_seeded_resumable_and_redrawn_each_epoch(prepared):
+  _, out, _ = prepared
+  n = len(pipeline._records(out, 'train', 0, 1))  # pylint: disable=protected-access
+
+  def run(seed, steps):
+    it = iter(pipeline.train_dataset(out, batch_size=1, seed=seed, transpose_range=(-5, 5)))
+    return it, [(_keys(b)[0], int(b['transpose'][0])) for b in (next(it) for _ in range(steps))]
+
+  _, a = run(11, 2 * n)
+  assert run(11, 2 * n)[1] == a
+  first = dict(a[:n])
+  second = dict(a[n:])
+  assert sum(first[k] != second[k] for k in first) > n // 2  # not frozen after epoch 1
+  it, _ = run(11, 5)
+  state = it.get_state()
+  resumed = iter(pipeline.train_dataset(out, batch_size=1, seed=11, transpose_range=(-5, 5)))
+  resumed.set_state(state)
+  assert [(_keys(b)[0], int(b['transpose'][0])) for b in (next(resumed) for _ in range(7))] \
+      == a[5:12]
+
+
+def test_transposition_of_drum_windows_is_refused(tmp_path, shared_midi):
+  src = tmp_path / 'midi'
+  src.mkdir()
+  for p in sorted((shared_midi / 'drums').glob('freedoom_*.mid'))[:3]:
+    shutil.copy(p, src / p.name)
+  config = config_lib.get_config('cat-drums_2bar_small')
+  config.data.eval_fraction = 0.0
+  prepare(config, src, tmp_path / 'drums', workers=1, progress=False)
+  with pytest.raises(ValueError, match='transpose_range'):
+    pipeline.train_dataset(tmp_path / 'drums', batch_size=2, seed=0, transpose_range=(-2, 2))
+  batch = next(iter(pipeline.train_dataset(tmp_path / 'drums', batch_size=2, seed=0)))
+  assert (batch['transpose'] == 0).all()

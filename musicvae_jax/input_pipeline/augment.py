@@ -1,0 +1,69 @@
+"""Training-time augmentation of windows: random transposition of the pitched parts.
+
+Magenta's melody configs transpose every NoteSequence by a uniform random number of semitones
+in ``transpose_range`` (``(-5, 5)`` for cat-mel_2bar_*) before extracting windows. Here the
+shift is applied to the stored labels, per example and per epoch, seeded by the pipeline's seed
+and the example's position in the stream, so it is deterministic and resumes exactly.
+
+Two deliberate differences from Magenta:
+
+* Magenta caches the dataset after augmentation, so each window keeps the transposition drawn
+  in the first epoch; here it is drawn again every epoch.
+* Magenta deletes notes that leave the pitch range; here the shift is drawn only among those
+  that keep every note of the window in range (21..108), so no window loses a note.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FIRST_PITCH_LABEL = 2  # melody labels: 0 no-event, 1 note-off, 2 + pitch - 21 note-on
+NUM_MELODY_CLASSES = 90
+
+#: Parts of each converter kind whose labels are melody classes (and so can be transposed).
+PITCHED_PARTS = {'melody': (0,), 'trio': (0, 1), 'drums': ()}
+
+
+def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:
+  """Every shift in [low, high] that keeps each note-on of ``parts`` inside the 90 classes."""
+  pitched = labels_TxP[:, list(parts)]
+  notes = pitched[pitched >= FIRST_PITCH_LABEL]
+  shifts = np.arange(low, high + 1)
+  if notes.size == 0:
+    return shifts
+  ok = (notes.min() + shifts >= FIRST_PITCH_LABEL) & (notes.max() + shifts < NUM_MELODY_CLASSES)
+  return shifts[ok]
+
+
+def transpose(labels_TxP: np.ndarray, shift: int, parts) -> np.ndarray:
+  """``labels_TxP`` with every note-on of ``parts`` moved by ``shift`` semitones."""
+  out = np.array(labels_TxP, copy=True)
+  for p in parts:
+    col = out[:, p]
+    col[col >= FIRST_PITCH_LABEL] += shift
+  return out
+
+
+class RandomTranspose:
+  """A grain random map: a uniform shift from the valid ones in ``[low, high]`` per example."""
+
+  def __init__(self, transpose_range, converter_kind: str):
+    low, high = (int(v) for v in transpose_range)
+    if low > high:
+      raise ValueError(f'transpose_range {transpose_range} has low > high.')
+    parts = PITCHED_PARTS.get(converter_kind)
+    if parts is None or (not parts and (low, high) != (0, 0)):
+      raise ValueError(f'{converter_kind} windows have no pitched part to transpose; set '
+                       'config.data.transpose_range to (0, 0).')
+    self.low, self.high, self.parts = low, high, parts
+
+  @property
+  def active(self) -> bool:
+    return (self.low, self.high) != (0, 0) and bool(self.parts)
+
+  def __call__(self, example: dict, rng: np.random.Generator) -> dict:
+    labels = example['labels']
+    shifts = valid_shifts(labels, self.low, self.high, self.parts)
+    shift = int(rng.choice(shifts)) if shifts.size else 0
+    return {**example, 'labels': transpose(labels, shift, self.parts),
+            'transpose': np.int32(shift)}

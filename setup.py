@@ -31,6 +31,7 @@ setuptools.setup(
         'array-record>=0.5',
         'grain>=0.2.2',
         'matplotlib>=3.7',
+        'mido>=1.3',
         'ml-collections>=0.1.1',
         'note-seq>=0.0.5',
         'numpy>=1.26',

@@ -1,0 +1,59 @@
+"""Config names, variants and their agreement with the converters."""
+
+import pytest
+
+from musicvae_jax import config_lib
+from musicvae_jax.converters import get_converter
+
+MAGENTA_NAMES = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'flat-mel_16bar', 'hierdec-mel_16bar',
+                 'cat-drums_2bar_small', 'cat-drums_2bar_big', 'flat-trio_16bar',
+                 'hierdec-trio_16bar')
+
+
+def test_every_magenta_config_of_the_three_families_is_here():
+  assert set(MAGENTA_NAMES) <= set(config_lib.config_names())
+
+
+@pytest.mark.parametrize('name', MAGENTA_NAMES)
+@pytest.mark.parametrize('variant', ['', ':tiny'])
+def test_config_and_converter_agree(name, variant):
+  config = config_lib.get_config(name + variant)
+  converter = get_converter(config.data)
+  assert config.model.max_seq_len == converter.max_seq_len
+  if config.model.level_lengths:
+    assert config.model.level_lengths[0] * config.model.level_lengths[1] == converter.max_seq_len
+  assert config.name == name + variant
+
+
+def test_tiny_variant_is_small_and_keeps_the_data():
+  full, tiny = (config_lib.get_config(f'hierdec-mel_16bar{v}') for v in ('', ':tiny'))
+  assert tiny.model.z_size < full.model.z_size and tiny.train.batch_size < full.train.batch_size
+  assert len(tiny.model.dec_rnn_size) == len(full.model.dec_rnn_size)
+  assert tiny.data.to_dict() == full.data.to_dict()
+
+
+def test_magenta_hyperparameters_of_two_configs():
+  mel = config_lib.get_config('cat-mel_2bar_small')
+  assert (mel.model.enc_rnn_size, mel.model.dec_rnn_size, mel.model.z_size) == ([512], [256, 256],
+                                                                                256)
+  assert (mel.model.max_beta, mel.model.beta_rate, mel.model.sampling_rate) == (0.2, 0.99999, 1000)
+  assert mel.data.valid_programs == tuple(range(32)) and mel.data.transpose_range == (-5, 5)
+  trio = config_lib.get_config('hierdec-trio_16bar')
+  assert (trio.model.free_bits, trio.train.batch_size, trio.data.gap_bars) == (256, 256, 2)
+
+
+@pytest.mark.parametrize('bad,suggestion', [('cat-mel_2bar_smal', 'cat-mel_2bar_small'),
+                                            ('hierdec_mel_16bar', 'hierdec-mel_16bar')])
+def test_unknown_name_suggests_the_right_one(bad, suggestion):
+  with pytest.raises(config_lib.UnknownConfigError, match=suggestion):
+    config_lib.get_config(bad)
+
+
+def test_unknown_variant_names_the_only_one():
+  with pytest.raises(config_lib.UnknownConfigError, match=':tiny'):
+    config_lib.get_config('cat-mel_2bar_small:huge')
+
+
+def test_argv_rewrite_points_absl_at_the_config_file():
+  argv = config_lib.rewrite_config_argv(['prog', '--config=cat-drums_2bar_small:tiny', '--x=1'])
+  assert argv[1].endswith('cat_drums_2bar_small.py:tiny') and argv[2] == '--x=1'

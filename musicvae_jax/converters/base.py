@@ -198,3 +198,29 @@ def slice_windows(events_TxP: np.ndarray, window_steps: int, hop_steps: int) -> 
   total = events_TxP.shape[0]
   return [events_TxP[start:start + window_steps].astype(np.int16)
           for start in range(0, total - window_steps + 1, hop_steps)]
+
+
+def cut_tracks(fill, *, steps_per_bar: int, min_bars: int, max_steps_truncate: int | None,
+               pad_end: bool, skipped=None, kind: str = 'track'):
+  """Magenta's track-extraction loop, shared by melodies and drum tracks.
+
+  ``fill(search_start_step)`` returns the note_seq event sequence (a ``Melody`` or ``DrumTrack``)
+  that starts at or after that step, empty when there is none. Yields each one of at least
+  ``min_bars`` bars (counting '<kind>_too_short' in ``skipped`` otherwise), truncated to
+  ``max_steps_truncate`` steps (to a whole bar when ``pad_end``). The next search starts on the
+  first bar boundary at or after the previous track's end.
+  """
+  search_start_step = 0
+  while True:
+    track = fill(search_start_step)
+    search_start_step = track.end_step + (search_start_step - track.end_step) % steps_per_bar
+    if not track:
+      return
+    if len(track) < steps_per_bar * min_bars:
+      if skipped is not None:
+        skipped[f'{kind}_too_short'] += 1
+      continue
+    if max_steps_truncate is not None and len(track) > max_steps_truncate:
+      track.set_length(max_steps_truncate
+                       - (max_steps_truncate % steps_per_bar if pad_end else 0))
+    yield track

@@ -78,24 +78,16 @@ def _extract_class_tracks(class_sequence: NoteSequence, *, gap_bars, max_bars, p
   gap = gap_bars if gap_bars else float('inf')
   max_steps_truncate = steps_per_bar * max_bars if max_bars else None
   tracks = []
-  search_start_step = 0
-  while True:
+
+  def fill(search_start_step):
     track = drums_lib.DrumTrack()
     track.from_quantized_sequence(class_sequence, search_start_step=search_start_step,
                                   gap_bars=gap, pad_end=pad_end)
-    search_start_step = (
-        track.end_step + (search_start_step - track.end_step) % steps_per_bar)
-    if not track:
-      break
-    if len(track) < track.steps_per_bar * min_bars:
-      if skipped is not None:
-        skipped['drum_track_too_short'] += 1
-      continue
-    if max_steps_truncate is not None and len(track) > max_steps_truncate:
-      length = max_steps_truncate
-      if pad_end:
-        length -= max_steps_truncate % track.steps_per_bar
-      track.set_length(length)
+    return track
+
+  for track in base.cut_tracks(fill, steps_per_bar=steps_per_bar, min_bars=min_bars,
+                               max_steps_truncate=max_steps_truncate, pad_end=pad_end,
+                               skipped=skipped, kind='drum_track'):
     if pad_to_total_time:
       # Left-pad to step 0, then pad (or cut) to the sequence's total quantized length.
       track.set_length(len(track) + track.start_step, from_left=True)

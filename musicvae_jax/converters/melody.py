@@ -134,25 +134,17 @@ def extract_melodies(quantized: NoteSequence, *, gap_bars, max_steps_truncate: i
   # Magenta iterates over a Python set of instrument numbers; the order does not change the
   # multiset of melodies, so we go in ascending order.
   for instrument in sorted(set(n.instrument for n in quantized.notes)):
-    search_start_step = 0
-    while True:
+
+    def fill(search_start_step, instrument=instrument):
       melody = melodies_lib.Melody()
       melody.from_quantized_sequence(
           quantized, search_start_step=search_start_step, instrument=instrument, gap_bars=gap,
           ignore_polyphonic_notes=True, pad_end=pad_end, filter_drums=True)
-      # The next search starts on the first bar boundary at or after this melody's end.
-      search_start_step = melody.end_step + (-melody.end_step) % steps_per_bar
-      if not melody:
-        break
-      if len(melody) < melody.steps_per_bar * min_bars:
-        if skipped is not None:
-          skipped['melody_too_short'] += 1
-        continue
-      if max_steps_truncate is not None and len(melody) > max_steps_truncate:
-        length = max_steps_truncate
-        if pad_end:
-          length -= max_steps_truncate % melody.steps_per_bar
-        melody.set_length(length)
+      return melody
+
+    for melody in base.cut_tracks(fill, steps_per_bar=steps_per_bar, min_bars=min_bars,
+                                  max_steps_truncate=max_steps_truncate, pad_end=pad_end,
+                                  skipped=skipped, kind='melody'):
       if np.count_nonzero(melody.get_note_histogram()) < MIN_UNIQUE_PITCHES:
         if skipped is not None:
           skipped['melody_too_few_pitches'] += 1

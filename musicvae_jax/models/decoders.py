@@ -1,0 +1,115 @@
+"""Flat LSTM decoder over one or more categorical output parts (Magenta's ``CategoricalLstmDecoder``
+and ``MultiOutCategoricalLstmDecoder``).
+
+Shapes: B = batch, T = steps, P = output parts, O = Σ part depths, C = conditioning size (z, or a
+conductor embedding inside the hierarchical decoder), H = decoder size, G = 4H.
+
+Tokens are class indices per part, [B, T, P]; -1 stands for "no previous output" (Magenta's
+zero vector at t = 0). The step input is [previous output one-hot (O), cond (C)], so the first
+layer's input projection is a row gather plus one per-sequence product with cond.
+
+Two ways to run it:
+- ``teacher_forced``: every step's input is known (the targets shifted right, or the inputs a
+  scheduled-sampling pass chose), so each layer is one ``lax.scan`` with its input GEMM hoisted.
+- ``decode_loop``: step by step, feeding back samples; sampling, free-running evaluation and the
+  first pass of scheduled sampling. Its samples carry no gradient (they are discrete), so training
+  with scheduled sampling runs ``decode_loop`` to pick the inputs and then ``teacher_forced`` on
+  them: the same logits and gradients as Magenta's ``ScheduledOutputTrainingHelper``, with the
+  backward pass on the fast path.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from musicvae_jax.models import layers
+
+
+def sample_parts(key, logits_BxO, part_depths, temperature, greedy: bool):
+  """One class per part: argmax, or a draw from softmax(logits / temperature)."""
+  bounds = np.cumsum((0,) + tuple(part_depths))
+  tokens = []
+  for p in range(len(part_depths)):
+    part = logits_BxO[..., bounds[p]:bounds[p + 1]]
+    if greedy:
+      tokens.append(jnp.argmax(part, axis=-1))
+    else:
+      tokens.append(jax.random.categorical(jax.random.fold_in(key, p), part / temperature))
+  return jnp.stack(tokens, axis=-1).astype(jnp.int32)
+
+
+class LstmDecoder(nnx.Module):
+
+  def __init__(self, part_depths, cond_size: int, sizes, *, rngs: nnx.Rngs):
+    self.part_depths = tuple(int(d) for d in part_depths)
+    self.cond_size = cond_size
+    out = sum(self.part_depths)
+    self.stack = layers.LSTMStack(out + cond_size, sizes, rngs=rngs)
+    self.z_to_initial_state = layers.Dense(cond_size, self.stack.state_size, stddev=1e-3,
+                                           rngs=rngs)
+    self.output_projection = layers.Dense(self.stack.sizes[-1], out, rngs=rngs)
+
+  @property
+  def output_depth(self) -> int:
+    return sum(self.part_depths)
+
+  def _rows(self, tokens):
+    offsets = jnp.asarray(np.cumsum((0,) + self.part_depths[:-1]), jnp.int32)
+    return jnp.where(tokens >= 0, tokens + offsets, -1)
+
+  def initial_state(self, cond_BxC) -> layers.State:
+    return self.stack.split_state(jnp.tanh(self.z_to_initial_state(cond_BxC)))
+
+  def _const_rows(self):
+    return slice(self.output_depth, self.output_depth + self.cond_size)
+
+  def teacher_forced(self, cond_BxC, inputs_BxTxP):
+    """Logits [B, T, O] for known step inputs."""
+    first = self.stack.layers[0]
+    xw0 = layers.project_steps(first.kernel[...], first.bias[...],
+                               rows_BxTxP=self._rows(inputs_BxTxP), const_BxC=cond_BxC,
+                               const_rows=self._const_rows())
+    h_TxBxH, _ = self.stack.run(xw0, self.initial_state(cond_BxC))
+    proj = self.output_projection
+    return jnp.einsum('tbh,ho->bto', h_TxBxH, proj.kernel[...]) + proj.bias[...]
+
+  def decode_loop(self, cond_BxC, first_BxP, steps: int, key, temperature=1.0, *,
+                  greedy: bool = False, targets_BxTxP=None, sample_mask_BxT=None):
+    """Decodes ``steps`` steps feeding back its own output.
+
+    With ``targets_BxTxP`` (scheduled sampling) the input at step t + 1 is the sample only where
+    ``sample_mask_BxT[:, t + 1]`` is set and the target of step t elsewhere. Returns a dict with
+    ``inputs`` and ``samples`` [B, T, P] int32 and ``logits`` [B, T, O].
+    """
+    first = self.stack.layers[0]
+    w0 = first.kernel[...]
+    const_BxG = first.bias[...] + cond_BxC @ w0[self._const_rows()]
+    proj = self.output_projection
+    w_out, b_out = proj.kernel[...], proj.bias[...]
+    guided = targets_BxTxP is not None
+    xs = jnp.arange(steps)
+    if guided:
+      mask_next = jnp.concatenate(
+          [sample_mask_BxT[:, 1:], jnp.zeros_like(sample_mask_BxT[:, :1])], axis=1)
+      xs = (xs, jnp.swapaxes(targets_BxTxP, 0, 1), jnp.swapaxes(mask_next, 0, 1))
+
+    def step(carry, x):
+      state, in_BxP = carry
+      t = x[0] if guided else x
+      xw = const_BxG + layers.gather_rows(w0, self._rows(in_BxP))
+      h, state = self.stack.step(xw, state)
+      logits = h @ w_out + b_out
+      sampled = sample_parts(jax.random.fold_in(key, t), logits, self.part_depths, temperature,
+                             greedy)
+      nxt = sampled
+      if guided:
+        nxt = jnp.where(x[2][:, None] > 0, sampled, x[1])
+      return (state, nxt), (in_BxP, sampled, logits)
+
+    carry = (self.initial_state(cond_BxC), first_BxP.astype(jnp.int32))
+    _, (ins, samples, logits) = jax.lax.scan(step, carry, xs)
+    ins, samples, logits = (jnp.swapaxes(a, 0, 1) for a in (ins, samples, logits))
+    return dict(inputs=ins, samples=samples, logits=logits)

@@ -1,0 +1,54 @@
+"""Magenta's MusicVAE loss, as small pure functions.
+
+Shapes: B = batch, T = steps, P = output parts, O = Σ part depths, Z = latent size.
+
+- Reconstruction: per example, the **sum** over valid steps (and over parts) of the softmax
+  cross-entropy; no division by length.
+- KL(q(z|x) ‖ N(0, I)) in nats per example; free bits are in bits and come off the summed KL:
+  kl_cost = max(KL - free_bits·ln 2, 0).
+- loss = mean(r_loss) + β·mean(kl_cost), the means over real examples (padding rows of an eval
+  batch have weight 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+def split_parts(logits_BxTxO, part_depths):
+  bounds = np.cumsum((0,) + tuple(part_depths))
+  return [logits_BxTxO[..., bounds[p]:bounds[p + 1]] for p in range(len(part_depths))]
+
+
+def reconstruction(logits_BxTxO, labels_BxTxP, mask_BxT, part_depths):
+  """(r_loss [B], correct [B, T, P]): summed cross-entropy and argmax hits per step and part."""
+  r_loss, correct = 0.0, []
+  for p, logits in enumerate(split_parts(logits_BxTxO, part_depths)):
+    target = labels_BxTxP[..., p]
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, target)
+    r_loss = r_loss + jnp.sum(ce * mask_BxT, axis=-1)
+    correct.append(jnp.argmax(logits, axis=-1) == target)
+  return r_loss, jnp.stack(correct, axis=-1)
+
+
+def kl_divergence(mu_BxZ, sigma_BxZ):
+  """KL(N(mu, sigma²) ‖ N(0, I)) in nats, [B]."""
+  return jnp.sum(0.5 * (mu_BxZ ** 2 + sigma_BxZ ** 2 - 1.0) - jnp.log(sigma_BxZ), axis=-1)
+
+
+def kl_cost(kl_B, free_bits):
+  return jnp.maximum(kl_B - free_bits * math.log(2.0), 0.0)
+
+
+def beta(step, max_beta, beta_rate):
+  """(1 - beta_rate^step)·max_beta; with beta_rate 0 that is 0 at step 0, max_beta after."""
+  return (1.0 - jnp.power(jnp.asarray(beta_rate, jnp.float32), step)) * max_beta
+
+
+def weighted_mean(x_B, weights_B):
+  return jnp.sum(x_B * weights_B) / jnp.maximum(jnp.sum(weights_B), 1.0)

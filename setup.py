@@ -28,6 +28,11 @@ setuptools.setup(
     data_files=_data_files(),
     install_requires=[
         'absl-py>=2.1',
+        'flax>=0.12',
+        'jax>=0.7',
+        'optax>=0.2.4',
+        'orbax-checkpoint>=0.11',
+        'tensorboardX>=2.6',
         'array-record>=0.5',
         'grain>=0.2.2',
         'matplotlib>=3.7',
@@ -44,6 +49,8 @@ setuptools.setup(
     entry_points={
         'console_scripts': [
             'musicvae-prepare=musicvae_jax.cli.prepare:run',
+            'musicvae-train=musicvae_jax.cli.train:run',
+            'musicvae-evaluate=musicvae_jax.cli.evaluate:run',
         ],
     },
 )

@@ -154,7 +154,8 @@ def train(*, batch_size):
   return ml_collections.ConfigDict(dict(
       batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
       min_learning_rate=1e-5, grad_clip=1.0, grad_norm_clip_to_zero=10_000.0, seed=0,
-      checkpoint_every_steps=1000, eval_every_steps=1000, log_every_steps=100))
+      checkpoint_every_steps=1000, eval_every_steps=1000, log_every_steps=100,
+      eval_num_batches=0))  # 0: the whole eval split
 
 
 def build(name: str, data, model_cfg, train_cfg, arg: str | None):

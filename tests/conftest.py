@@ -32,3 +32,20 @@ def magenta_windows_dir() -> pathlib.Path:
   if not MAGENTA_WINDOWS.is_dir():
     pytest.fail(f'The Magenta reference windows are missing at {MAGENTA_WINDOWS}.')
   return MAGENTA_WINDOWS
+
+
+@pytest.fixture(scope='session')
+def melody_dataset(tmp_path_factory, shared_midi) -> pathlib.Path:
+  """cat-mel_2bar_small shards of 40 real Nottingham reels (eval fraction 0.25)."""
+  import shutil  # pylint: disable=import-outside-toplevel
+
+  from musicvae_jax import config_lib  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.input_pipeline.prepare import prepare  # pylint: disable=import-outside-toplevel
+  src = tmp_path_factory.mktemp('reels')
+  for p in sorted(shared_midi.joinpath('melody').glob('nottingham_reels*.mid'))[:40]:
+    shutil.copy(p, src / p.name)
+  config = config_lib.get_config('cat-mel_2bar_small')
+  config.data.eval_fraction = 0.25
+  out = tmp_path_factory.mktemp('prepared') / 'reels'
+  prepare(config, src, out, workers=1, progress=False)
+  return out

@@ -14,6 +14,7 @@ from typing import Callable, NoReturn
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from musicvae_jax import config_lib
 
@@ -58,4 +59,11 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str) 
       die(prog, f'cannot apply the --config.* overrides ({e}): a key the config lacks, or a '
           'value of the wrong type.')
 
-  app.run(main, argv=argv, flags_parser=parse)
+  def quiet_main(args):
+    # Libraries (Orbax, grain) log every save and read at INFO; a user sees warnings and the
+    # command's own output unless they ask for more with --verbosity.
+    if not flags.FLAGS['verbosity'].present:
+      logging.set_verbosity(logging.WARNING)
+    return main(args)
+
+  app.run(quiet_main, argv=argv, flags_parser=parse)

@@ -1,0 +1,105 @@
+"""Orbax checkpoints of a run: train state and data-iterator position, plus config.json.
+
+  <workdir>/config.json                 the full config, so a workdir restores without a config file
+  <workdir>/checkpoints/<step>/state    params, optimizer state, step (Orbax StandardSave)
+  <workdir>/checkpoints/<step>/data     the grain iterator's position (JSON)
+
+Orbax writes each checkpoint to a temporary folder and renames it when complete, so a process
+killed mid-save leaves the previous checkpoint as the latest. Every process calls ``save``
+(Orbax coordinates multi-host writes); only process 0 writes config.json.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+CONFIG_FILE = 'config.json'
+CHECKPOINT_DIR = 'checkpoints'
+# Sections that define the model and its data; the rest (run length, logging cadence, ...) may
+# change when a run is resumed.
+FIXED_SECTIONS = ('data', 'model')
+FIXED_TRAIN_KEYS = ('batch_size', 'seed')
+
+
+class WorkdirError(ValueError):
+  pass
+
+
+def config_path(workdir) -> pathlib.Path:
+  return pathlib.Path(workdir) / CONFIG_FILE
+
+
+def load_config(workdir) -> ml_collections.ConfigDict:
+  path = config_path(workdir)
+  if not path.exists():
+    raise WorkdirError(f'{workdir} is not a training workdir: it has no {CONFIG_FILE}. Pass the '
+                       '--workdir a musicvae-train run wrote to.')
+  return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def _plain(config) -> dict:
+  return json.loads(config.to_json())
+
+
+def check_or_write_config(workdir, config, *, write: bool) -> None:
+  """Writes config.json, or checks that a resumed run uses the same model and data config."""
+  path = config_path(workdir)
+  new = _plain(config)
+  if path.exists():
+    old = json.loads(path.read_text())
+    keys = [(s, k) for s in FIXED_SECTIONS
+            for k in sorted(set(old.get(s, {})) | set(new.get(s, {})))]
+    keys += [('train', k) for k in FIXED_TRAIN_KEYS]
+    diffs = [f'{s}.{k} {old.get(s, {}).get(k)!r} -> {new.get(s, {}).get(k)!r}'
+             for s, k in keys if old.get(s, {}).get(k) != new.get(s, {}).get(k)]
+    if diffs:
+      raise WorkdirError(
+          f'{workdir} holds a run of {old.get("name")!r} with a different config '
+          f'({"; ".join(diffs)}). Resume it with the config it was started with, or choose a '
+          'new --workdir.')
+  if write:
+    pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(new, indent=2, sort_keys=True) + '\n')
+
+
+def manager(workdir, *, max_to_keep: int = 3) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / CHECKPOINT_DIR,
+                               options=options)
+
+
+def save(mgr: ocp.CheckpointManager, step: int, state, data_state=None) -> None:
+  items = dict(state=ocp.args.StandardSave(state))
+  if data_state is not None:
+    items['data'] = ocp.args.JsonSave(data_state)
+  mgr.save(int(step), args=ocp.args.Composite(**items), force=True)
+  mgr.wait_until_finished()
+
+
+def restore(mgr: ocp.CheckpointManager, abstract_state, step: int | None = None, *,
+            with_data: bool = True):
+  """(state, data_state or None) at ``step`` (default: the latest)."""
+  step = mgr.latest_step() if step is None else step
+  items = dict(state=ocp.args.StandardRestore(abstract_state))
+  if with_data and 'data' in (mgr.item_metadata(step) or {}):
+    items['data'] = ocp.args.JsonRestore()
+  try:
+    restored = mgr.restore(step, args=ocp.args.Composite(**items))
+  except (ValueError, KeyError, TypeError) as e:
+    raise WorkdirError(f'checkpoint {mgr.directory}/{step} does not match this model ({e}). '
+                       'Restore it with the config.json it was written with.') from e
+  return restored['state'], restored.get('data') if with_data else None
+
+
+def abstract(state, shardings=None):
+  """Shape/dtype (and sharding) structs for restoring ``state``."""
+  if shardings is None:
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                      state, shardings)

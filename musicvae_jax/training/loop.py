@@ -1,0 +1,199 @@
+"""``train_and_evaluate(config, data_dir, workdir)``: the whole training run, resumable.
+
+Re-running the same command on the same workdir resumes from the latest checkpoint: the
+parameters, the optimizer, the step and the data iterator's position come back, and every
+step's randomness is ``fold_in(seed key, step)``, so a run killed at any point and resumed ends
+with the same parameters as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from musicvae_jax.distributed import mesh as mesh_lib
+from musicvae_jax.input_pipeline import pipeline
+from musicvae_jax.models import vae
+from musicvae_jax.training import checkpointing
+from musicvae_jax.training import evaluation
+from musicvae_jax.training import metrics_io
+from musicvae_jax.training import steps
+
+DEVICE_KEYS = ('labels', 'lengths', 'mask')
+
+
+class TrainingDiverged(RuntimeError):
+  pass
+
+
+class DataMismatchError(ValueError):
+  pass
+
+
+def check_data(spec: vae.ModelSpec, data_dir) -> dict:
+  """The prepared dataset's description, after checking it fits the model."""
+  try:
+    info = pipeline.dataset_info(data_dir)
+  except (FileNotFoundError, pipeline.DatasetError) as e:
+    raise DataMismatchError(f'{data_dir}: {e}') from e
+  depths = tuple(info.get('part_depths', ()))
+  if info.get('T') != spec.max_seq_len or depths != spec.part_depths:
+    raise DataMismatchError(
+        f'{data_dir} was prepared with --config={info.get("config_name")} (windows of '
+        f'{info.get("T")} steps, parts {list(depths)}); this model needs {spec.max_seq_len} '
+        f'steps and parts {list(spec.part_depths)}. Prepare the MIDI again with this config.')
+  return info
+
+
+@dataclasses.dataclass
+class Session:
+  """What one process needs to run steps: model graph, jitted steps, shardings."""
+  spec: vae.ModelSpec
+  loss_spec: steps.LossSpec
+  graphdef: object
+  mesh: jax.sharding.Mesh
+  train_step: object
+  eval_step: object
+  state_sharding: object
+
+  def put(self, batch: dict) -> dict:
+    """This process's share of a batch -> global arrays split along the mesh's data axis."""
+    sharding = mesh_lib.batch_sharding(self.mesh)
+    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(batch[k]))
+            for k in DEVICE_KEYS}
+
+
+def new_session(config, *, devices=None):
+  """(session, freshly initialised state placed on the mesh)."""
+  spec = vae.spec_from_config(config)
+  loss_spec = steps.LossSpec.from_config(config)
+  model = vae.build_model(spec, seed=int(config.train.seed))
+  graphdef, state = steps.init_state(model)
+  mesh = mesh_lib.make_mesh(devices)
+  if config.train.batch_size % mesh.devices.size:
+    raise ValueError(f'train.batch_size={config.train.batch_size} does not split evenly over '
+                     f'{mesh.devices.size} devices; use a multiple of {mesh.devices.size}.')
+  replicated = mesh_lib.replicated(mesh)
+  state_sharding = jax.tree.map(lambda _: replicated, state)
+  state = jax.device_put(state, state_sharding)
+  train_step = jax.jit(steps.make_train_step(graphdef, loss_spec), donate_argnums=0,
+                       out_shardings=(state_sharding, replicated))
+  eval_step = jax.jit(steps.make_eval_step(graphdef, loss_spec), out_shardings=replicated)
+  return Session(spec, loss_spec, graphdef, mesh, train_step, eval_step, state_sharding), state
+
+
+def restore_params(session: Session, state, workdir, step=None):
+  """The state of ``workdir``'s latest (or given) checkpoint, or None if it has none."""
+  mgr = checkpointing.manager(workdir)
+  if mgr.latest_step() is None:
+    return None, None
+  target = checkpointing.abstract(state, session.state_sharding)
+  return checkpointing.restore(mgr, target, step)
+
+
+def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
+                    max_batches: int = 0, batch_size: int, progress: bool = False) -> dict:
+  out = {}
+  for split in splits:
+    ds = pipeline.eval_dataset(data_dir, batch_size=batch_size, split=split,
+                               shard_index=jax.process_index(),
+                               shard_count=jax.process_count())
+    total = min(len(ds), max_batches) if max_batches else len(ds)
+    bar = tqdm(total=total, desc=f'evaluate {split}', unit='batch', leave=False,
+               disable=not progress or jax.process_index() != 0)
+    out[split] = evaluation.run(session.eval_step, params, iter(ds), key=key,
+                                step=jnp.int32(step), put=session.put,
+                                max_batches=max_batches, progress=bar)
+    bar.close()
+  return out
+
+
+def _finite(tree) -> bool:
+  return bool(jax.device_get(jax.tree.reduce(
+      lambda a, x: a & jnp.all(jnp.isfinite(x)), tree, jnp.bool_(True))))
+
+
+def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devices=None,
+                       log=print) -> dict:
+  """Trains to ``config.train.num_steps``; returns the last train and eval metrics."""
+  workdir = pathlib.Path(workdir)
+  lead = jax.process_index() == 0
+  session, state = new_session(config, devices=devices)
+  check_data(session.spec, data_dir)
+  checkpointing.check_or_write_config(workdir, config, write=lead)
+  t = config.train
+  mgr = checkpointing.manager(workdir)
+  it = pipeline.train_dataset(
+      data_dir, batch_size=t.batch_size // jax.process_count(), seed=int(t.seed),
+      shard_index=jax.process_index(), shard_count=jax.process_count(),
+      transpose_range=tuple(config.data.transpose_range)).__iter__()
+  start = 0
+  if mgr.latest_step() is not None:
+    state, data_state = checkpointing.restore(
+        mgr, checkpointing.abstract(state, session.state_sharding))
+    if data_state is not None:
+      it.set_state(data_state)
+    start = int(jax.device_get(state['step']))
+    log(f'resuming {workdir} from step {start}')
+  log(f'{config.name}: {mesh_lib.describe(session.mesh)}, batch {t.batch_size}, '
+      f'steps {start} -> {t.num_steps}')
+  writer = metrics_io.MetricsWriter(workdir, enabled=lead, resume_step=start)
+  key = jax.random.PRNGKey(int(t.seed))
+  eval_key = jax.random.fold_in(key, evaluation.EVAL_KEY_SALT)
+  last = {}
+
+  eval_batches = int(t.get('eval_num_batches', 0) or 0)
+  if not eval_batches:  # the whole eval split, and as many batches of the train split
+    eval_batches = len(pipeline.eval_dataset(data_dir, batch_size=t.batch_size,
+                                             shard_count=jax.process_count()))
+
+  def evaluate(step):
+    splits = evaluate_splits(session, state['params'], data_dir, ('train', 'eval'),
+                             key=eval_key, step=step, batch_size=t.batch_size,
+                             max_batches=eval_batches, progress=progress)
+    for split, m in splits.items():
+      writer.write(step, f'eval_{split}', m)
+    last.update({f'eval_{s}': m for s, m in splits.items()})
+
+  def checkpoint(step):
+    if not _finite(state['params']):
+      raise TrainingDiverged(f'parameters are NaN/Inf at step {step}; not saving. The last '
+                             f'good checkpoint (step {mgr.latest_step()}) is kept.')
+    checkpointing.save(mgr, step, state, it.get_state())
+
+  bar = tqdm(total=t.num_steps, initial=start, desc=config.name, unit='step',
+             disable=not progress or not lead, dynamic_ncols=True)
+  step, t0 = start, time.perf_counter()
+  try:
+    while step < t.num_steps:
+      batch = session.put(next(it))
+      state, metrics = session.train_step(state, batch, jax.random.fold_in(key, step))
+      step += 1
+      bar.update(1)
+      if step % t.log_every_steps == 0 or step == t.num_steps:
+        metrics = jax.device_get(metrics)
+        if not (np.isfinite(metrics['loss']) and np.isfinite(metrics['global_norm'])):
+          raise TrainingDiverged(
+              f'loss is {metrics["loss"]} at step {step} (global norm '
+              f'{metrics["global_norm"]}). Stopped; the last good checkpoint (step '
+              f'{mgr.latest_step()}) is kept in {workdir}. Try a lower '
+              '--config.train.learning_rate or check the data.')
+        metrics['steps_per_sec'] = t.log_every_steps / max(time.perf_counter() - t0, 1e-9)
+        t0 = time.perf_counter()
+        last['train'] = writer.write(step, 'train', metrics)
+        bar.set_postfix(loss=f'{metrics["loss"]:.2f}', acc=f'{metrics["accuracy"]:.3f}')
+      if step % t.checkpoint_every_steps == 0 or step == t.num_steps:
+        checkpoint(step)
+      if step % t.eval_every_steps == 0 or step == t.num_steps:
+        evaluate(step)
+  finally:
+    bar.close()
+    writer.close()
+    mgr.close()
+  return last

@@ -80,12 +80,15 @@ def assign(model, variables: dict, *, source: str = 'checkpoint') -> None:
         'checkpoint was trained with.')
   state = nnx.state(model, nnx.Param)
   flat = dict(nnx.to_flat_state(state))
-  for name, path in names.items():
+  values = {}
+  for name, path in names.items():  # every shape is checked before anything is written
     param = flat[path]
     value = jnp.asarray(given[name], dtype=param[...].dtype)
     if value.shape != param[...].shape:
       raise VariableMismatchError(
           f'{source}: {name} has shape {tuple(value.shape)}, this model expects '
           f'{tuple(param[...].shape)}. Use the config the checkpoint was trained with.')
-    param[...] = value
+    values[path] = value
+  for path, value in values.items():
+    flat[path][...] = value
   nnx.update(model, nnx.from_flat_state(flat))

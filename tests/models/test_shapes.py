@@ -1,0 +1,208 @@
+"""Every config's ':tiny' model: shapes, sampling, sequence masks and the hierarchical decoder."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from musicvae_jax import config_lib
+from musicvae_jax.models import vae
+from musicvae_jax.training import steps
+
+CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'flat-mel_16bar', 'hierdec-mel_16bar',
+           'cat-drums_2bar_small', 'cat-drums_2bar_big', 'flat-trio_16bar',
+           'hierdec-trio_16bar')
+HIERARCHICAL = ('hierdec-mel_16bar', 'hierdec-trio_16bar')
+B = 2
+
+
+def test_every_config_is_covered():
+  """The list above is the full set of configs (a new config must be added here)."""
+  assert sorted(CONFIGS) == sorted(config_lib.config_names())
+
+
+def _random_labels(spec, rng, batch=B):
+  """Valid class labels [B, T, P], each part uniform over its own depth."""
+  return np.stack([rng.integers(0, d, (batch, spec.max_seq_len)) for d in spec.part_depths],
+                  axis=-1).astype(np.int32)
+
+
+class Tiny:
+  """One tiny model and its jitted entry points (compiled once, reused by every test)."""
+
+  def __init__(self, name):
+    self.config = config_lib.get_config(f'{name}:tiny')
+    self.spec = vae.spec_from_config(self.config)
+    self.model = vae.build_model(self.spec)
+    graphdef, self.params = nnx.split(self.model)
+
+    def run(params, labels, lengths, inputs, key):
+      """Encodes, then decodes from mu: teacher-forced logits and a free-running sample."""
+      model = nnx.merge(graphdef, params)
+      mu, sigma = model.encode(labels, lengths)
+      logits = model.teacher_forced_logits(mu, inputs)
+      samples = model.sample(mu, key)['samples']
+      return mu, sigma, logits, samples
+
+    def sequential(params, z, inputs):
+      return nnx.merge(graphdef, params).teacher_forced_logits(z, inputs, sequential=True)
+
+    self._run = jax.jit(run)
+    self._sequential = jax.jit(sequential)
+
+  def run(self, labels, lengths=None, inputs=None, key=0):
+    labels = jnp.asarray(labels)
+    if lengths is None:
+      lengths = np.full((labels.shape[0],), self.spec.max_seq_len, np.int32)
+    if inputs is None:
+      inputs = vae.shift_right(labels)
+    return self._run(self.params, labels, jnp.asarray(lengths, jnp.int32), jnp.asarray(inputs),
+                     jax.random.PRNGKey(key))
+
+  def sequential(self, z, inputs):
+    return self._sequential(self.params, z, jnp.asarray(inputs))
+
+
+_TINY = {}
+
+
+def _tiny(name) -> Tiny:
+  if name not in _TINY:
+    _TINY[name] = Tiny(name)
+  return _TINY[name]
+
+
+@pytest.fixture(scope='module', params=CONFIGS)
+def tiny(request) -> Tiny:
+  return _tiny(request.param)
+
+
+def test_shapes_and_sampling(tiny):
+  """encode -> [B, Z] with sigma > 0; logits [B, T, O]; samples [B, T, P] in range, seeded."""
+  spec = tiny.spec
+  labels = _random_labels(spec, np.random.default_rng(0))
+  mu, sigma, logits, samples = tiny.run(labels, key=0)
+  assert mu.shape == sigma.shape == (B, spec.z_size)
+  assert np.all(np.asarray(sigma) > 0)
+  assert np.all(np.isfinite(mu))
+  assert logits.shape == (B, spec.max_seq_len, sum(spec.part_depths))
+  assert np.all(np.isfinite(logits))
+  assert samples.shape == (B, spec.max_seq_len, len(spec.part_depths))
+  assert jnp.issubdtype(samples.dtype, jnp.integer)
+  for p, depth in enumerate(spec.part_depths):
+    assert samples[..., p].min() >= 0 and samples[..., p].max() < depth, f'part {p}'
+  _, _, _, again = tiny.run(labels, key=0)
+  np.testing.assert_array_equal(again, samples)
+  _, _, _, other = tiny.run(labels, key=1)
+  assert np.any(np.asarray(other) != np.asarray(samples)), 'a different key gave the same sample'
+
+
+@pytest.mark.parametrize('name', ['cat-mel_2bar_small', 'cat-drums_2bar_small',
+                                  'flat-mel_16bar'])
+def test_encoding_ignores_steps_past_length(name):
+  """mu and sigma depend only on the valid steps (1-layer one-hot and drum-roll, 2-layer)."""
+  tiny = _tiny(name)
+  spec = tiny.spec
+  assert len(spec.enc_rnn_size) == (2 if name == 'flat-mel_16bar' else 1)
+  t = spec.max_seq_len
+  lengths = np.array([t, t // 2 - 3], np.int32)
+  rng = np.random.default_rng(1)
+  labels = _random_labels(spec, rng)
+  mu, sigma, _, _ = tiny.run(labels, lengths)
+  other = labels.copy()
+  other[1, lengths[1]:] = _random_labels(spec, rng)[1, lengths[1]:]
+  assert np.any(other != labels)
+  mu2, sigma2, _, _ = tiny.run(other, lengths)
+  np.testing.assert_allclose(mu2, mu, rtol=1e-6, atol=1e-9)
+  np.testing.assert_allclose(sigma2, sigma, rtol=1e-6, atol=1e-9)
+  # The same change inside the valid steps does change the encoding.
+  inside = labels.copy()
+  inside[1, :lengths[1]] = _random_labels(spec, rng)[1, :lengths[1]]
+  mu3, _, _, _ = tiny.run(inside, lengths)
+  assert np.abs(np.asarray(mu3[1]) - np.asarray(mu[1])).max() > 1e-7
+  np.testing.assert_allclose(mu3[0], mu[0], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize('name', HIERARCHICAL)
+def test_hierarchical_sequential_equals_parallel(name):
+  """Bars decoded one after another give the logits of all bars decoded as one batch."""
+  tiny = _tiny(name)
+  labels = _random_labels(tiny.spec, np.random.default_rng(2))
+  inputs = vae.shift_right(jnp.asarray(labels))
+  mu, _, parallel, _ = tiny.run(labels, inputs=inputs)
+  sequential = tiny.sequential(mu, inputs)
+  assert sequential.shape == parallel.shape
+  np.testing.assert_allclose(sequential, parallel, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', HIERARCHICAL)
+def test_hierarchical_bars_are_independent(name):
+  """Under teacher forcing, changing bar i's inputs changes bar i's logits and no other's."""
+  tiny = _tiny(name)
+  spec = tiny.spec
+  bars, steps_per_bar = spec.level_lengths
+  rng = np.random.default_rng(3)
+  labels = _random_labels(spec, rng)
+  inputs = np.asarray(vae.shift_right(jnp.asarray(labels)))
+  _, _, logits, _ = tiny.run(labels, inputs=inputs)
+  logits = np.asarray(logits).reshape(B, bars, steps_per_bar, -1)
+  for bar in (0, 5, bars - 1):
+    changed = inputs.copy()
+    s = slice(bar * steps_per_bar, (bar + 1) * steps_per_bar)
+    changed[:, s] = _random_labels(spec, rng)[:, s]
+    _, _, got, _ = tiny.run(labels, inputs=changed)
+    got = np.asarray(got).reshape(B, bars, steps_per_bar, -1)
+    others = [i for i in range(bars) if i != bar]
+    np.testing.assert_array_equal(got[:, others], logits[:, others], err_msg=f'bar {bar}')
+    assert np.abs(got[:, bar] - logits[:, bar]).max() > 1e-6, f'bar {bar} did not change'
+
+
+@pytest.mark.parametrize('name', HIERARCHICAL)
+def test_train_step_sequential_bars_equals_parallel(name):
+  """make_train_step gives the same loss, gradient norm and gradients for both bar orders.
+
+  The gradients are read from Adam's first moment after one step from a zero state, which is
+  (1 - b1) times the clipped gradient.
+  """
+  tiny = _tiny(name)
+  graphdef, state = steps.init_state(vae.build_model(tiny.spec, seed=1))
+  spec = steps.LossSpec.from_config(tiny.config)
+  assert not spec.scheduled_sampling
+  labels = _random_labels(tiny.spec, np.random.default_rng(4))
+  t = tiny.spec.max_seq_len
+  lengths = np.array([t, t], np.int32)
+  batch = dict(labels=jnp.asarray(labels), lengths=jnp.asarray(lengths),
+               mask=jnp.ones((B, t), jnp.float32))
+  key = jax.random.PRNGKey(5)
+  out = {}
+  for sequential in (False, True):
+    step = jax.jit(steps.make_train_step(graphdef, spec, sequential_bars=sequential))
+    out[sequential] = step(state, batch, key)
+  (s_par, m_par), (s_seq, m_seq) = out[False], out[True]
+  for k in ('loss', 'r_loss', 'kl_loss', 'global_norm', 'accuracy'):
+    np.testing.assert_allclose(m_seq[k], m_par[k], rtol=1e-5, err_msg=k)
+  g_par = jax.tree.leaves(s_par['opt_state'].mu)
+  g_seq = jax.tree.leaves(s_seq['opt_state'].mu)
+  assert len(g_par) == len(g_seq) == len(jax.tree.leaves(state['params']))
+  scale = max(float(np.abs(g).max()) for g in g_par)
+  assert scale > 0
+  for a, b in zip(g_seq, g_par):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_spec_rejects_unknown_decoder():
+  """A decoder name outside vae.DECODERS is a ModelConfigError naming the bad value."""
+  config = config_lib.get_config('cat-mel_2bar_small:tiny')
+  config.model.decoder = 'nade_lstm'
+  with pytest.raises(vae.ModelConfigError, match='nade_lstm'):
+    vae.spec_from_config(config)
+
+
+@pytest.mark.parametrize('levels', [[16, 8], [256], [8, 8, 4]])
+def test_spec_rejects_level_lengths_not_matching_length(levels):
+  """Hierarchical level_lengths must be two numbers whose product is max_seq_len."""
+  config = config_lib.get_config('hierdec-mel_16bar:tiny')
+  config.model.level_lengths = levels
+  with pytest.raises(vae.ModelConfigError, match='level_lengths'):
+    vae.spec_from_config(config)

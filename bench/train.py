@@ -1,0 +1,394 @@
+"""Training throughput of the jitted train step, as a fraction of this machine's matmul peak.
+
+  python bench/train.py [--steps=7] [--quick] [--write]
+
+Everything is measured in one run, so the figures are ratios on the same (noisy, shared) CPUs:
+
+- the float32 matmul peak: the best GFLOP/s of ``jax.jit`` and numpy matmuls at square sizes
+  1024-4096 (a few repeats each), measured at the start and again at the end of the run;
+- examples/s of the full train step (``steps.make_train_step``, jitted with the state donated),
+  the median over ``--steps`` timed steps after compile and one warm-up step, for
+  cat-mel_2bar_small as configured (batch 512, Magenta's inverse-sigmoid scheduled sampling),
+  the same with scheduled sampling off (pure teacher forcing), and hierdec-mel_16bar with every
+  width and z halved (encoder [1024, 1024], conductor and bar decoder [512, 512], z 256) at
+  batch 16, its bars decoded in parallel (one batch of B x 16 bars) and one after another
+  (``sequential_bars=True``, Magenta's order);
+- the hierarchical decoder alone (conductor + bar decoder, forward and backward of
+  ``teacher_forced_logits`` from a fixed z), both ways, since the encoder dominates the full step.
+
+Steps of the configs compared with each other are interleaved round-robin, so a slow spell of
+the machine falls on both. Labels are real windows of the bundled melody MIDI (prepared into a
+temp folder, read with ``pipeline.train_dataset``), or random valid labels where there are too
+few windows for a batch (the ``labels`` column says which).
+
+Achieved FLOP/s count only the LSTM math as Magenta does it, as the peers' figures in
+shared/reference/performance.md do: 2·4·H·(in + H) per cell step of every LSTM (encoder
+forward and backward directions of every layer, conductor, decoder layers; ``in`` is the layer's
+full input width as Magenta's kernel has it, e.g. decoder layer 0: output depth + z or the
+conductor embedding), times the steps, times 3 for forward plus backward, times examples/s.
+The free-running pass that picks scheduled-sampling inputs is not counted (Magenta samples
+inside its one decoder pass). ``--write`` puts the table in the ``## train`` section of
+BENCHMARKS.md.
+"""
+
+import argparse
+import dataclasses
+import os
+import pathlib
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from musicvae_jax import bundled_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from musicvae_jax import config_lib  # pylint: disable=wrong-import-position
+from musicvae_jax.input_pipeline import pipeline  # pylint: disable=wrong-import-position
+from musicvae_jax.input_pipeline import prepare  # pylint: disable=wrong-import-position
+from musicvae_jax.models import vae  # pylint: disable=wrong-import-position
+from musicvae_jax.training import losses  # pylint: disable=wrong-import-position
+from musicvae_jax.training import steps  # pylint: disable=wrong-import-position
+
+HALVED = {'model.enc_rnn_size': [1024, 1024], 'model.dec_rnn_size': [512, 512],
+          'model.z_size': 256}
+HIERDEC = 'hierdec-mel_16bar (halved)'
+# shared/reference/performance.md (2-core AVX-512 Xeon): (peer, examples/s, fraction of f32 peak).
+PEERS = {'cat-mel_2bar_small': ('Magenta TF graph', 332, 0.59),
+         HIERDEC: ('PyTorch eager + FTZ', 4.18, 0.64)}
+
+
+# ------------------------------------------------------------------------------------ peak
+
+def matmul_peak(sizes, repeats: int) -> dict:
+  """Best float32 GFLOP/s of jax.jit and numpy square matmuls."""
+  best = {'jax': 0.0, 'numpy': 0.0}
+  mm = jax.jit(jnp.matmul)
+  rng = np.random.default_rng(0)
+  for n in sizes:
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    ja, jb = jnp.asarray(a), jnp.asarray(b)
+    mm(ja, jb).block_until_ready()
+    np.matmul(a, b)
+    for _ in range(repeats):
+      for name, run in (('jax', lambda: mm(ja, jb).block_until_ready()),
+                        ('numpy', lambda: np.matmul(a, b))):
+        start = time.perf_counter()
+        run()
+        best[name] = max(best[name], 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+  best['peak'] = max(best['jax'], best['numpy'])
+  return best
+
+
+# ------------------------------------------------------------------------------------ FLOPs
+
+def lstm_flops(spec: vae.ModelSpec, *, decoder_only: bool = False) -> float:
+  """Forward LSTM FLOPs per example, Magenta's way: 2·4·H·(in + H) per cell step."""
+  cell = lambda inp, h: 8 * h * (inp + h)
+  total = 0
+  if not decoder_only:
+    inp = spec.input_depth
+    for h in spec.enc_rnn_size:
+      total += 2 * spec.max_seq_len * cell(inp, h)  # forward and backward directions
+      inp = 2 * h
+  if spec.hierarchical:
+    bars = spec.level_lengths[0]
+    inp = 1  # the conductor reads a constant zero scalar
+    for h in spec.dec_rnn_size:
+      total += bars * cell(inp, h)
+      inp = h
+    cond = spec.dec_rnn_size[-1]
+  else:
+    cond = spec.z_size
+  groups = ([(d,) for d in spec.part_depths] if spec.decoder == 'hierarchical_split'
+            else [spec.part_depths])
+  for group in groups:
+    inp = sum(group) + cond
+    for h in spec.dec_rnn_size:
+      total += spec.max_seq_len * cell(inp, h)
+      inp = h
+  return float(total)
+
+
+# ------------------------------------------------------------------------------------ data
+
+def make_config(name: str, overrides: dict):
+  config = config_lib.get_config(name)
+  for key, value in overrides.items():
+    group, field = key.split('.')
+    config[group][field] = value
+  return config
+
+
+def prepare_real(config, workdir: str) -> pathlib.Path:
+  """Prepares the bundled melody MIDI for ``config`` (before JAX starts threads: it forks)."""
+  out = pathlib.Path(workdir, f'{config.data.slice_bars}bar')
+  prepare.prepare(config, bundled_data.midi_dir('melody'), out, progress=False)
+  return out
+
+
+def real_batches(config, data_dir, batch: int, count: int):
+  """``count`` batches of real windows from ``data_dir``, or None if it has too few."""
+  try:
+    ds = pipeline.train_dataset(data_dir, batch_size=batch, seed=0,
+                                transpose_range=tuple(config.data.transpose_range))
+  except pipeline.DatasetError as error:
+    print(f'  real data unusable ({error}); using random labels', file=sys.stderr)
+    return None
+  it = iter(ds)
+  keep = ('labels', 'lengths', 'mask')
+  return [{k: jnp.asarray(b[k]) for k in keep} for b in (next(it) for _ in range(count))]
+
+
+def random_batches(spec: vae.ModelSpec, batch: int, count: int):
+  rng = np.random.default_rng(0)
+  t, depths = spec.max_seq_len, spec.part_depths
+  labels = lambda: np.stack([rng.integers(0, d, (batch, t)) for d in depths], axis=-1)
+  return [dict(labels=jnp.asarray(labels(), jnp.int32),
+               lengths=jnp.full((batch,), t, jnp.int32),
+               mask=jnp.ones((batch, t), jnp.float32)) for _ in range(count)]
+
+
+# ------------------------------------------------------------------------------------ runners
+
+@dataclasses.dataclass
+class Runner:
+  """One measured thing: ``step(i)`` runs and blocks on step i; times are per step."""
+  label: str
+  step: object
+  compile_s: float = 0.0
+  times: list = dataclasses.field(default_factory=list)
+  cpu: list = dataclasses.field(default_factory=list)  # process CPU seconds per timed step
+
+
+def train_runner(label, model, config, batches, *, scheduled_sampling=True, sequential=False):
+  graphdef, state = steps.init_state(model)
+  loss_spec = steps.LossSpec.from_config(config)
+  if not scheduled_sampling:
+    loss_spec = dataclasses.replace(loss_spec, sampling_schedule='constant', sampling_rate=0.0)
+  train_step = jax.jit(steps.make_train_step(graphdef, loss_spec, sequential_bars=sequential),
+                       donate_argnums=0)
+  holder = {'state': state}
+
+  def step(i):
+    holder['state'], metrics = train_step(holder['state'], batches[i % len(batches)],
+                                          jax.random.PRNGKey(i))
+    jax.block_until_ready((holder['state'], metrics))
+
+  return Runner(label, step)
+
+
+def decoder_runner(label, model, batches, z, *, sequential):
+  """Forward + backward of the hierarchical decoder's teacher-forced logits from a fixed z."""
+  graphdef, params = nnx.split(model.decoder, nnx.Param)
+  depths = model.spec.part_depths
+
+  @jax.jit
+  def grads(params, z, batch):
+    def loss(params):
+      decoder = nnx.merge(graphdef, params)
+      logits = decoder.teacher_forced(z, vae.shift_right(batch['labels']), sequential=sequential)
+      return jnp.mean(losses.reconstruction(logits, batch['labels'], batch['mask'], depths)[0])
+    return jax.grad(loss)(params)
+
+  def step(i):
+    jax.block_until_ready(grads(params, z, batches[i % len(batches)]))
+
+  return Runner(label, step)
+
+
+def measure(runners, timed: int, warmup: int = 1):
+  """Compiles (first call) and warms up each runner, then times them round-robin."""
+  for r in runners:
+    start = time.perf_counter()
+    r.step(0)
+    r.compile_s = time.perf_counter() - start
+    for i in range(warmup):
+      r.step(1 + i)
+  for i in range(timed):
+    for r in runners:
+      start, cpu = time.perf_counter(), time.process_time()
+      r.step(1 + warmup + i)
+      r.times.append(time.perf_counter() - start)
+      r.cpu.append(time.process_time() - cpu)
+  for r in runners:
+    print(f'  {r.label}: compile+first {r.compile_s:.1f} s, steps '
+          + ' '.join(f'{t:.2f}' for t in r.times), file=sys.stderr)
+  return runners
+
+
+# ------------------------------------------------------------------------------------ table
+
+def row(config, what, batch, data, runner, flops, peak, peer=None):
+  sec = statistics.median(runner.times)
+  rate = batch / sec
+  gflops = rate * 3 * flops / 1e9
+  return dict(config=config, what=what, batch=batch, data=data, step_s=sec,
+              best_s=min(runner.times), cores=sum(runner.cpu) / sum(runner.times), rate=rate,
+              gflops=gflops, fraction=gflops / peak, compile_s=runner.compile_s, peer=peer)
+
+
+def table(rows) -> str:
+  lines = ['| config | step | batch | labels | s/step | best s/step | cores busy | examples/s '
+           '| LSTM GFLOP/s | fraction of peak | peer (performance.md) | peer ex/s '
+           '| peer fraction | fraction vs peer |',
+           '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: '
+           '| ---: |']
+  for r in rows:
+    peer = r['peer']
+    peer_cols = (f"{peer[0]} | {peer[1]:g} | {peer[2]:.2f} | {r['fraction'] / peer[2]:.2f}x"
+                 if peer else '- | - | - | -')
+    lines.append(f"| {r['config']} | {r['what']} | {r['batch']} | {r['data']} "
+                 f"| {r['step_s']:.3f} | {r['best_s']:.3f} | {r['cores']:.2f} | {r['rate']:.1f} "
+                 f"| {r['gflops']:.0f} "
+                 f"| {r['fraction']:.2f} | {peer_cols} |")
+  return '\n'.join(lines)
+
+
+def cpu_name() -> str:
+  try:
+    for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
+      if line.startswith('model name'):
+        return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def write_section(text: str, path: pathlib.Path = REPO / 'BENCHMARKS.md') -> None:
+  old = path.read_text() if path.exists() else '# Benchmarks\n'
+  section = f'## train\n\n{text}\n'
+  pattern = re.compile(r'^## train\n.*?(?=^## |\Z)', re.S | re.M)
+  new = pattern.sub(lambda _: section + '\n', old) if pattern.search(old) else (
+      old.rstrip('\n') + '\n\n' + section)
+  path.write_text(new.rstrip('\n') + '\n')
+
+
+# ------------------------------------------------------------------------------------ main
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--steps', type=int, default=7, help='timed steps per measurement')
+  parser.add_argument('--catmel_batch', type=int, default=512)
+  parser.add_argument('--hierdec_batch', type=int, default=16)
+  parser.add_argument('--data', choices=('real', 'random'), default='real')
+  parser.add_argument('--quick', action='store_true',
+                      help='smoke run: small batches, 2 timed steps, small peak sizes')
+  parser.add_argument('--write', action='store_true')
+  args = parser.parse_args()
+  if args.quick:
+    args.steps, args.catmel_batch, args.hierdec_batch = 2, 64, 2
+  sizes, repeats = ((512, 1024), 1) if args.quick else ((1024, 2048, 3072, 4096), 3)
+  n_batches = min(args.steps + 2, 4)
+  started = time.perf_counter()
+  load = [os.getloadavg()[0]]
+
+  measured = []  # (config, what, batch, labels, runner, forward FLOPs/example, peer)
+  ratios = []  # (what, numerator runner, denominator runner)
+  with tempfile.TemporaryDirectory() as workdir:
+    configs = {'cat-mel_2bar_small': make_config('cat-mel_2bar_small', {}),
+               HIERDEC: make_config('hierdec-mel_16bar', HALVED)}
+    data_dirs = {}
+    if args.data == 'real':  # first: prepare forks, and JAX must not have started threads yet
+      print('preparing the bundled melody MIDI...', file=sys.stderr)
+      data_dirs = {n: prepare_real(c, workdir) for n, c in configs.items()}
+
+    print(f'matmul peak at {sizes}...', file=sys.stderr)
+    peaks = [matmul_peak(sizes, repeats)]
+    print(f"  jax {peaks[0]['jax']:.0f}, numpy {peaks[0]['numpy']:.0f} GFLOP/s", file=sys.stderr)
+
+    def batches_for(name, spec, batch):
+      batches = real_batches(configs[name], data_dirs[name], batch, n_batches) if data_dirs \
+          else None
+      data = 'real' if batches else 'random'
+      print(f'{name} batch {batch} ({data} labels)...', file=sys.stderr)
+      return batches or random_batches(spec, batch, n_batches), data
+
+    # cat-mel_2bar_small: scheduled sampling as configured vs pure teacher forcing.
+    name, batch = 'cat-mel_2bar_small', args.catmel_batch
+    config = configs[name]
+    spec = vae.spec_from_config(config)
+    batches, data = batches_for(name, spec, batch)
+    ss, tf = measure([
+        train_runner('scheduled sampling', vae.build_model(spec), config, batches),
+        train_runner('teacher forcing', vae.build_model(spec), config, batches,
+                     scheduled_sampling=False)], args.steps)
+    sched = f'{config.model.sampling_schedule} sampling (rate {config.model.sampling_rate:g})'
+    measured += [(name, f'train, {sched}', batch, data, ss, lstm_flops(spec), PEERS[name]),
+                 (name, 'train, teacher forcing', batch, data, tf, lstm_flops(spec), PEERS[name])]
+    ratios.append(('cat-mel step time, scheduled sampling / teacher forcing', ss, tf))
+
+    # hierdec-mel_16bar, halved: bars in parallel vs one after another, full step and decoder.
+    name, batch = HIERDEC, args.hierdec_batch
+    config = configs[name]
+    spec = vae.spec_from_config(config)
+    batches, data = batches_for(name, spec, batch)
+    par, seq = measure([
+        train_runner('parallel bars', vae.build_model(spec), config, batches),
+        train_runner('sequential bars', vae.build_model(spec), config, batches,
+                     sequential=True)], args.steps)
+    measured += [(name, 'train, bars in parallel', batch, data, par, lstm_flops(spec),
+                  PEERS[name]),
+                 (name, 'train, bars sequential', batch, data, seq, lstm_flops(spec),
+                  PEERS[name])]
+    ratios.append(('hierdec full step time, sequential / parallel bars', seq, par))
+    print(f'{HIERDEC} decoder alone, batch {batch}...', file=sys.stderr)
+    model = vae.build_model(spec)
+    z = jax.random.normal(jax.random.PRNGKey(1), (batch, spec.z_size), jnp.float32)
+    dpar, dseq = measure([
+        decoder_runner('decoder, parallel', model, batches, z, sequential=False),
+        decoder_runner('decoder, sequential', model, batches, z, sequential=True)], args.steps)
+    flops = lstm_flops(spec, decoder_only=True)
+    measured += [(name, 'decoder alone fwd+bwd, bars in parallel', batch, data, dpar, flops, None),
+                 (name, 'decoder alone fwd+bwd, bars sequential', batch, data, dseq, flops, None)]
+    ratios.append(('hierdec decoder alone fwd+bwd time, sequential / parallel bars', dseq, dpar))
+
+    print('matmul peak again...', file=sys.stderr)
+    peaks.append(matmul_peak(sizes, repeats))
+    load.append(os.getloadavg()[0])
+
+  peak = max(max(p['jax'], p['numpy']) for p in peaks)
+  rows = [row(*m[:6], peak, m[6]) for m in measured]
+  for r in rows:
+    print(f"  {r['config']} {r['what']}: compile+first step {r['compile_s']:.1f} s",
+          file=sys.stderr)
+  notes = [f'{what}: **{statistics.median(a.times) / statistics.median(b.times):.2f}x** '
+           f'(best steps: {min(a.times) / min(b.times):.2f}x)' for what, a, b in ratios]
+  command = 'python bench/train.py ' + ' '.join(sys.argv[1:])
+  by = {k: ', '.join(f'{p[k]:.0f}' for p in peaks) for k in ('jax', 'numpy')}
+  text = (
+      f'{table(rows)}\n\n'
+      + ''.join(f'- {n}\n' for n in notes)
+      + f'\nfloat32 matmul peak of this machine in the same run: **{peak:.0f} GFLOP/s**, the best '
+      f"of jax.jit ({by['jax']}) and numpy ({by['numpy']}) at the start and the end of the run "
+      f'(square {sizes[0]}-{sizes[-1]}, {repeats} repeats each). LSTM FLOPs are counted as in '
+      '`shared/reference/performance.md` (2·4·H·(in+H) per cell step of every LSTM, x3 for '
+      'forward + backward); fraction of peak = LSTM GFLOP/s / that peak. Peer figures are from '
+      'that file (2 cores of an AVX-512 Xeon, f32 peak about 390 GFLOP/s; not this run): '
+      'compare the fractions, not the examples/s. '
+      f's/step is the median of {args.steps} timed steps after compile and one warm-up step, '
+      'the two rows of each pair timed in turn, step by step; cores busy = process CPU time / '
+      'wall time over those steps. Labels: real windows of the bundled melody MIDI '
+      '(`pipeline.train_dataset`), or random valid labels where noted. hierdec halved: '
+      'encoder [1024, 1024], conductor and bar decoder [512, 512], z 256, 16 bars x 16 steps.'
+      f'\n\nCommand: `{command.strip()}` on {os.cpu_count()} CPUs ({cpu_name()}), '
+      f'Python {platform.python_version()}, '
+      f'jax {jax.__version__}, {time.strftime("%Y-%m-%d")}; 1-minute load average '
+      f'{load[0]:.1f} at the start, {load[1]:.1f} at the end; whole run '
+      f'{(time.perf_counter() - started) / 60:.1f} min.')
+  print(text)
+  if args.write:
+    write_section(text)
+
+
+if __name__ == '__main__':
+  main()

@@ -149,8 +149,14 @@ def _results(config, input_dir, files: list[str], workers: int, limits):
       _WORKER.clear()
     return
   # fork on Linux: workers start at once and work from any __main__ (stdin, notebooks). The
-  # pool is made before the shard writers and the progress bar start their threads.
-  ctx = multiprocessing.get_context('fork' if sys.platform.startswith('linux') else 'spawn')
+  # pool is made before the shard writers and the progress bar start their threads. Once JAX is
+  # loaded (a notebook or test that also trains), its thread pools make fork unsafe, so the
+  # workers come from a fork server instead.
+  if not sys.platform.startswith('linux'):
+    method = 'spawn'
+  else:
+    method = 'forkserver' if 'jax' in sys.modules else 'fork'
+  ctx = multiprocessing.get_context(method)
   chunksize = max(1, min(8, len(files) // (workers * 16)))
   with ctx.Pool(workers, _init_worker, (config, str(input_dir), limits)) as pool:
     yield pool.imap(_work, files, chunksize)

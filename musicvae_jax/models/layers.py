@@ -112,10 +112,10 @@ class LSTMStack(nnx.Module):
 
   def run(self, xw0_TxBxG, state: State, mask_TxB=None):
     """Teacher-forced: the whole sequence, layer after layer. Returns (top h [T, B, H], state)."""
-    xw, final = xw0_TxBxG, []
+    h_TxBxH, final = None, []
     for k, layer in enumerate(self.layers):
-      if k:
-        xw = jnp.einsum('tbd,dg->tbg', h_TxBxH, layer.w_x) + layer.bias[...]
+      xw = xw0_TxBxG if k == 0 else (
+          jnp.einsum('tbd,dg->tbg', h_TxBxH, layer.w_x) + layer.bias[...])
       c0, h0 = state[k]
       h_TxBxH, c_T, h_T = lstm.lstm_scan(xw, layer.w_h, c0, h0, mask_TxB)
       final.append((c_T, h_T))
@@ -123,10 +123,9 @@ class LSTMStack(nnx.Module):
 
   def step(self, xw0_BxG, state: State):
     """One step of every layer (step-by-step decoding). Returns (top h [B, H], state)."""
-    xw, new = xw0_BxG, []
+    h, new = None, []
     for k, layer in enumerate(self.layers):
-      if k:
-        xw = h @ layer.w_x + layer.bias[...]
+      xw = xw0_BxG if k == 0 else h @ layer.w_x + layer.bias[...]
       c, h = lstm.cell(xw, layer.w_h, *state[k])
       new.append((c, h))
     return h, new

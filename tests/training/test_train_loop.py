@@ -1,7 +1,6 @@
 """musicvae-train / musicvae-evaluate end to end on real melodies, on 8 fake CPU devices."""
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -15,11 +14,9 @@ import pytest
 
 from musicvae_jax import config_lib
 from musicvae_jax.input_pipeline import pipeline
-from musicvae_jax.models import vae
 from musicvae_jax.training import checkpointing
 from musicvae_jax.training import loop
 from musicvae_jax.training import metrics_io
-from musicvae_jax.training import steps
 
 TINY = 'cat-mel_2bar_small:tiny'
 

@@ -15,12 +15,13 @@ import json
 import os
 import pathlib
 import platform
-import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+import report  # bench/report.py
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MIDI = pathlib.Path(os.environ.get('MUSICVAE_SHARED', REPO.parent / 'shared')) / 'data/midi'
@@ -59,15 +60,6 @@ def table(rows: list[dict]) -> str:
         f"| {r['wall_s']:.1f} | {r['files'] / r['wall_s']:.0f} | {r['windows'] / r['wall_s']:.0f} "
         f"| {speedup} | {r['rss_main_mib']:.0f} | {worker} |")
   return '\n'.join(lines)
-
-
-def write_section(text: str, path: pathlib.Path = REPO / 'BENCHMARKS.md') -> None:
-  old = path.read_text() if path.exists() else '# Benchmarks\n'
-  section = f'## prepare\n\n{text}\n'
-  pattern = re.compile(r'^## prepare\n.*?(?=^## |\Z)', re.S | re.M)
-  new = pattern.sub(lambda _: section + '\n', old) if pattern.search(old) else (
-      old.rstrip('\n') + '\n\n' + section)
-  path.write_text(new.rstrip('\n') + '\n')
 
 
 def main():
@@ -112,7 +104,7 @@ def main():
           'includes reading every file, extracting, writing shards, and the pool start-up.')
   print(text)
   if args.write:
-    write_section(text)
+    report.write_section('prepare', text)
 
 
 if __name__ == '__main__':

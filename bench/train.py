@@ -36,7 +36,6 @@ import dataclasses
 import os
 import pathlib
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from musicvae_jax.input_pipeline import prepare  # pylint: disable=wrong-import-
 from musicvae_jax.models import vae  # pylint: disable=wrong-import-position
 from musicvae_jax.training import losses  # pylint: disable=wrong-import-position
 from musicvae_jax.training import steps  # pylint: disable=wrong-import-position
+import report  # bench/report.py
 
 HALVED = {'model.enc_rnn_size': [1024, 1024], 'model.dec_rnn_size': [512, 512],
           'model.z_size': 256}
@@ -264,15 +264,6 @@ def cpu_name() -> str:
   return platform.processor() or platform.machine()
 
 
-def write_section(text: str, path: pathlib.Path = REPO / 'BENCHMARKS.md') -> None:
-  old = path.read_text() if path.exists() else '# Benchmarks\n'
-  section = f'## train\n\n{text}\n'
-  pattern = re.compile(r'^## train\n.*?(?=^## |\Z)', re.S | re.M)
-  new = pattern.sub(lambda _: section + '\n', old) if pattern.search(old) else (
-      old.rstrip('\n') + '\n\n' + section)
-  path.write_text(new.rstrip('\n') + '\n')
-
-
 # ------------------------------------------------------------------------------------ main
 
 def main():
@@ -387,7 +378,7 @@ def main():
       f'{(time.perf_counter() - started) / 60:.1f} min.')
   print(text)
   if args.write:
-    write_section(text)
+    report.write_section('train', text)
 
 
 if __name__ == '__main__':

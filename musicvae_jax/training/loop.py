@@ -99,9 +99,11 @@ def restore_params(session: Session, state, workdir, step=None):
 
 def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
                     max_batches: int = 0, batch_size: int, progress: bool = False) -> dict:
+  """Metrics per split; ``batch_size`` is global (each process reads its share)."""
   out = {}
   for split in splits:
-    ds = pipeline.eval_dataset(data_dir, batch_size=batch_size, split=split,
+    ds = pipeline.eval_dataset(data_dir, batch_size=batch_size // jax.process_count(),
+                               split=split,
                                shard_index=jax.process_index(),
                                shard_count=jax.process_count())
     total = min(len(ds), max_batches) if max_batches else len(ds)
@@ -125,7 +127,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   workdir = pathlib.Path(workdir)
   lead = jax.process_index() == 0
   session, state = new_session(config, devices=devices)
-  check_data(session.spec, data_dir)
+  info = check_data(session.spec, data_dir)
   checkpointing.check_or_write_config(workdir, config, write=lead)
   t = config.train
   mgr = checkpointing.manager(workdir)
@@ -148,13 +150,14 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   eval_key = jax.random.fold_in(key, evaluation.EVAL_KEY_SALT)
   last = {}
 
+  windows = {s: info['splits'].get(s, {}).get('windows', 0) for s in pipeline.SPLITS}
+  eval_splits = tuple(s for s in pipeline.SPLITS if windows[s])
   eval_batches = int(t.get('eval_num_batches', 0) or 0)
   if not eval_batches:  # the whole eval split, and as many batches of the train split
-    eval_batches = len(pipeline.eval_dataset(data_dir, batch_size=t.batch_size,
-                                             shard_count=jax.process_count()))
+    eval_batches = max(1, -(-(windows['eval'] or 4 * t.batch_size) // t.batch_size))
 
   def evaluate(step):
-    splits = evaluate_splits(session, state['params'], data_dir, ('train', 'eval'),
+    splits = evaluate_splits(session, state['params'], data_dir, eval_splits,
                              key=eval_key, step=step, batch_size=t.batch_size,
                              max_batches=eval_batches, progress=progress)
     for split, m in splits.items():

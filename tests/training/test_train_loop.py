@@ -212,3 +212,22 @@ def test_resuming_with_another_model_config_is_refused(melody_dataset, tmp_path)
   proc = _cli('musicvae-evaluate', f'--workdir={tmp_path / "none"}',
               f'--data={melody_dataset}', check=False)
   assert proc.returncode == 2 and 'not a training workdir' in proc.stderr
+
+
+def test_a_dataset_without_eval_windows_trains_and_scores_the_train_split(tmp_path,
+                                                                          shared_midi):
+  from musicvae_jax.input_pipeline.prepare import prepare  # pylint: disable=import-outside-toplevel
+  src = tmp_path / 'midi'
+  src.mkdir()
+  for p in sorted((shared_midi / 'melody').glob('nottingham_reels*.mid'))[:6]:
+    (src / p.name).write_bytes(p.read_bytes())
+  config = config_lib.get_config(TINY)
+  config.data.eval_fraction = 0.0
+  data = tmp_path / 'data'
+  prepare(config, src, data, workers=1, progress=False)
+  assert pipeline.dataset_info(data)['splits']['eval']['windows'] == 0
+  config.train.num_steps = 2
+  last = loop.train_and_evaluate(config, data, tmp_path / 'w', progress=False,
+                                 log=lambda *_: None)
+  assert 'eval_train' in last and 'eval_eval' not in last
+  assert last['eval_train']['examples'] == 4 * config.train.batch_size

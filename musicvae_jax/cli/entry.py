@@ -33,10 +33,11 @@ def help_text(module: types.ModuleType) -> str:
   for flag in sorted(own, key=lambda f: f.name):
     default = '' if flag.default is None else f' (default: {flag.default_as_str})'
     lines.append(f'  --{flag.name}: {flag.help}{default}')
-  lines.append('  --config.<group>.<key>=<value>: override one config field, e.g. '
-               '--config.train.batch_size=64')
-  lines.append(f'\nconfigs: {", ".join(config_lib.config_names())} (append :tiny for the '
-               'CPU test variant)')
+  if any(flag.name == 'config' for flag in own):
+    lines.append('  --config.<group>.<key>=<value>: override one config field, e.g. '
+                 '--config.train.batch_size=64')
+    lines.append(f'\nconfigs: {", ".join(config_lib.config_names())} (append :tiny for the '
+                 'CPU test variant)')
   return '\n'.join(lines)
 
 

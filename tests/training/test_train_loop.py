@@ -231,3 +231,17 @@ def test_a_dataset_without_eval_windows_trains_and_scores_the_train_split(tmp_pa
                                  log=lambda *_: None)
   assert 'eval_train' in last and 'eval_eval' not in last
   assert last['eval_train']['examples'] == 4 * config.train.batch_size
+
+
+@pytest.mark.parametrize('prog, flags, has_config', [
+    ('musicvae-train', ('--config', '--data', '--workdir', '--progress'), True),
+    ('musicvae-evaluate', ('--workdir', '--data', '--split', '--json', '--step',
+                           '--batch_size'), False),
+])
+def test_help_lists_the_command_flags(prog, flags, has_config):
+  out = _cli(prog, '--help').stdout
+  assert out.startswith(prog + ':')
+  listed = {line.split(':')[0].strip() for line in out.splitlines()
+            if line.startswith('  --')}
+  assert listed - {'--config.<group>.<key>=<value>'} == set(flags)
+  assert ('--config.<group>.<key>' in out) == has_config

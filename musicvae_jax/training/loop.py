@@ -116,6 +116,11 @@ def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
   return out
 
 
+def _fingerprint(info: dict) -> dict:
+  """What identifies a prepared dataset's records: a stored data position is only valid on it."""
+  return dict(config=info.get('config_name'), splits=info.get('splits'))
+
+
 def _finite(tree) -> bool:
   return bool(jax.device_get(jax.tree.reduce(
       lambda a, x: a & jnp.all(jnp.isfinite(x)), tree, jnp.bool_(True))))
@@ -139,8 +144,13 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   if mgr.latest_step() is not None:
     state, data_state = checkpointing.restore(
         mgr, checkpointing.abstract(state, session.state_sharding))
-    if data_state is not None:
-      it.set_state(data_state)
+    if data_state is not None and 'iterator' not in data_state:  # written before fingerprints
+      data_state = dict(iterator=data_state, dataset=_fingerprint(info))
+    if data_state is not None and data_state.get('dataset') == _fingerprint(info):
+      it.set_state(data_state['iterator'])
+    elif data_state is not None:
+      log(f'warning: {data_dir} is not the dataset the checkpoint was reading (its shards or '
+          'counts differ); reading it from its start.')
     start = int(jax.device_get(state['step']))
     log(f'resuming {workdir} from step {start}')
   log(f'{config.name}: {mesh_lib.describe(session.mesh)}, batch {t.batch_size}, '
@@ -168,7 +178,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     if not _finite(state['params']):
       raise TrainingDiverged(f'parameters are NaN/Inf at step {step}; not saving. The last '
                              f'good checkpoint (step {mgr.latest_step()}) is kept.')
-    checkpointing.save(mgr, step, state, it.get_state())
+    checkpointing.save(mgr, step, state,
+                       dict(iterator=it.get_state(), dataset=_fingerprint(info)))
 
   bar = tqdm(total=t.num_steps, initial=start, desc=config.name, unit='step',
              disable=not progress or not lead, dynamic_ncols=True)

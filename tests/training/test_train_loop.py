@@ -233,6 +233,29 @@ def test_a_dataset_without_eval_windows_trains_and_scores_the_train_split(tmp_pa
   assert last['eval_train']['examples'] == 4 * config.train.batch_size
 
 
+def test_resuming_on_other_data_warns_and_reads_it_from_its_start(tmp_path, melody_dataset):
+  config = config_lib.get_config(TINY)
+  config.train.num_steps = 2
+  loop.train_and_evaluate(config, melody_dataset, tmp_path / 'w', progress=False,
+                          log=lambda *_: None)
+  other = tmp_path / 'other'
+  src = tmp_path / 'midi'
+  src.mkdir()
+  from musicvae_jax import bundled_data  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.input_pipeline.prepare import prepare  # pylint: disable=import-outside-toplevel
+  for p in sorted(pathlib.Path(bundled_data.midi_dir('melody')).glob('nottingham_hpps*.mid'))[:8]:
+    (src / p.name).write_bytes(p.read_bytes())
+  prepare(config, src, other, workers=1, progress=False)
+  messages = []
+  config.train.num_steps = 3
+  loop.train_and_evaluate(config, other, tmp_path / 'w', progress=False, log=messages.append)
+  assert any('resuming' in m and 'step 2' in m for m in messages)
+  assert any(str(other) in m and 'reading it from its start' in m for m in messages)
+  state, data_state = _final_state(tmp_path / 'w')
+  assert int(state['step']) == 3
+  assert data_state['dataset']['splits'] == pipeline.dataset_info(other)['splits']
+
+
 @pytest.mark.parametrize('prog, flags, has_config', [
     ('musicvae-train', ('--config', '--data', '--workdir', '--progress'), True),
     ('musicvae-evaluate', ('--workdir', '--data', '--split', '--json', '--step',

@@ -3,6 +3,7 @@
   musicvae-train --config=cat-mel_2bar_small --data=<musicvae-prepare output> --workdir=<dir>
       [--config.train.num_steps=N] [--config.train.batch_size=64] [--config.model.free_bits=48]
 
+Without --config, an existing workdir resumes with the config.json it holds.
 The workdir receives config.json, Orbax checkpoints (model, optimizer, step, data position),
 metrics.jsonl and TensorBoard event files (tensorboard --logdir=<workdir>/tensorboard).
 """
@@ -27,15 +28,17 @@ PROG = 'musicvae-train'
 def main(argv):
   if len(argv) > 1:
     entry.die(PROG, f'unexpected arguments {argv[1:]}; every option is a --flag=value.')
-  config = _CONFIG.value
-  if config is None:
-    entry.die(PROG, '--config is required, e.g. --config=cat-mel_2bar_small; known configs: '
-              + ', '.join(config_lib.config_names()))
   for name, flag in (('data', _DATA), ('workdir', _WORKDIR)):
     if not flag.value:
       entry.die(PROG, f'--{name} is required.')
   from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import checkpointing, loop  # pylint: disable=g-import-not-at-top
+  config = _CONFIG.value
+  if config is None and checkpointing.config_path(_WORKDIR.value).exists():
+    config = checkpointing.load_config(_WORKDIR.value)  # resuming: the workdir knows its config
+  if config is None:
+    entry.die(PROG, '--config is required for a new workdir, e.g. --config=cat-mel_2bar_small; '
+              'known configs: ' + ', '.join(config_lib.config_names()))
   try:
     last = loop.train_and_evaluate(config, _DATA.value, _WORKDIR.value,
                                    progress=_PROGRESS.value)

@@ -87,7 +87,7 @@ def restore(mgr: ocp.CheckpointManager, abstract_state, step: int | None = None,
   """(state, data_state or None) at ``step`` (default: the latest)."""
   step = mgr.latest_step() if step is None else step
   items = dict(state=ocp.args.StandardRestore(abstract_state))
-  if with_data and 'data' in (mgr.item_metadata(step) or {}):
+  if with_data and (pathlib.Path(mgr.directory) / str(step) / 'data').exists():
     items['data'] = ocp.args.JsonRestore()
   try:
     restored = mgr.restore(step, args=ocp.args.Composite(**items))

@@ -155,6 +155,11 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     log(f'resuming {workdir} from step {start}')
   log(f'{config.name}: {mesh_lib.describe(session.mesh)}, batch {t.batch_size}, '
       f'steps {start} -> {t.num_steps}')
+  if start >= t.num_steps:
+    log(f'{workdir} is already at step {start} (train.num_steps={t.num_steps}); nothing to do. '
+        'Raise --config.train.num_steps to train longer.')
+    mgr.close()
+    return {}
   writer = metrics_io.MetricsWriter(workdir, enabled=lead, resume_step=start)
   key = jax.random.PRNGKey(int(t.seed))
   eval_key = jax.random.fold_in(key, evaluation.EVAL_KEY_SALT)

@@ -206,6 +206,10 @@ def test_cli_mistakes_get_one_line(melody_dataset, tmp_path, extra, message):
 def test_resuming_with_another_model_config_is_refused(melody_dataset, tmp_path):
   workdir = tmp_path / 'w'
   _cli(*_train_args(melody_dataset, workdir, '--config.train.num_steps=1'))
+  # Without --config the workdir's own config.json is used; the run is already complete.
+  done = _cli('musicvae-train', f'--data={melody_dataset}', f'--workdir={workdir}',
+              '--progress=false')
+  assert 'already at step 1' in done.stdout
   proc = _cli(*_train_args(melody_dataset, workdir, '--config.model.z_size=4'), check=False)
   assert proc.returncode == 2
   assert 'model.z_size 8 -> 4' in proc.stderr and 'Traceback' not in proc.stderr

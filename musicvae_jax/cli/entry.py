@@ -26,6 +26,15 @@ def die(prog: str, message) -> NoReturn:
   sys.exit(2)
 
 
+def require(prog: str, argv: list[str], *required) -> None:
+  """Exits with one line if positional arguments were given or a required flag is unset."""
+  if len(argv) > 1:
+    die(prog, f'unexpected arguments {argv[1:]}; every option is a --flag=value.')
+  for flag in required:
+    if not flag.value:
+      die(prog, f'--{flag.name} is required.')
+
+
 def help_text(module: types.ModuleType) -> str:
   doc = (module.__doc__ or '').strip()
   own = flags.FLAGS.get_flags_for_module(module)

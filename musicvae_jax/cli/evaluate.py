@@ -29,11 +29,7 @@ PROG = 'musicvae-evaluate'
 
 
 def main(argv):
-  if len(argv) > 1:
-    entry.die(PROG, f'unexpected arguments {argv[1:]}; every option is a --flag=value.')
-  for name, flag in (('workdir', _WORKDIR), ('data', _DATA)):
-    if not flag.value:
-      entry.die(PROG, f'--{name} is required.')
+  entry.require(PROG, argv, _WORKDIR, _DATA)
   from musicvae_jax.training import checkpointing, evaluate  # pylint: disable=g-import-not-at-top
   try:
     result = evaluate.evaluate_workdir(_WORKDIR.value, _DATA.value, split=_SPLIT.value,

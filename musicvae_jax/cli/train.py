@@ -26,11 +26,7 @@ PROG = 'musicvae-train'
 
 
 def main(argv):
-  if len(argv) > 1:
-    entry.die(PROG, f'unexpected arguments {argv[1:]}; every option is a --flag=value.')
-  for name, flag in (('data', _DATA), ('workdir', _WORKDIR)):
-    if not flag.value:
-      entry.die(PROG, f'--{name} is required.')
+  entry.require(PROG, argv, _DATA, _WORKDIR)
   from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import checkpointing, loop  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value

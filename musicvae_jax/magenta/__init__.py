@@ -1,0 +1,1 @@
+"""Reading Magenta's published TensorFlow checkpoints without TensorFlow."""

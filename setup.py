@@ -51,6 +51,12 @@ setuptools.setup(
             'musicvae-prepare=musicvae_jax.cli.prepare:run',
             'musicvae-train=musicvae_jax.cli.train:run',
             'musicvae-evaluate=musicvae_jax.cli.evaluate:run',
+            'musicvae-sample=musicvae_jax.cli.sample:run',
+            'musicvae-interpolate=musicvae_jax.cli.interpolate:run',
+            'musicvae-reconstruct=musicvae_jax.cli.reconstruct:run',
+            'musicvae-attributes=musicvae_jax.cli.attributes:run',
+            'musicvae-import-magenta=musicvae_jax.cli.import_magenta:run',
+            'musicvae-export=musicvae_jax.cli.export:run',
         ],
     },
 )

@@ -35,9 +35,11 @@ def require(prog: str, argv: list[str], *required) -> None:
       die(prog, f'--{flag.name} is required.')
 
 
-def help_text(module: types.ModuleType) -> str:
+def help_text(module: types.ModuleType, shared=()) -> str:
   doc = (module.__doc__ or '').strip()
   own = flags.FLAGS.get_flags_for_module(module)
+  for other in shared:  # flags several commands define through one module
+    own = own + flags.FLAGS.get_flags_for_module(other)
   lines = [doc, '', 'flags:']
   for flag in sorted(own, key=lambda f: f.name):
     default = '' if flag.default is None else f' (default: {flag.default_as_str})'
@@ -50,10 +52,11 @@ def help_text(module: types.ModuleType) -> str:
   return '\n'.join(lines)
 
 
-def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str) -> None:
+def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
+        shared=()) -> None:
   """Parses the command line and runs ``main``, as a console script's entry point."""
   if any(a in HELP_FLAGS for a in sys.argv[1:]):
-    print(help_text(module))
+    print(help_text(module, shared))
     sys.exit(0)
   try:
     argv = config_lib.rewrite_config_argv(sys.argv)

@@ -1,0 +1,52 @@
+"""musicvae-import-magenta: turn a Magenta MusicVAE checkpoint into a musicvae_jax workdir.
+
+  musicvae-import-magenta --checkpoint=<model.ckpt-N prefix, its folder, or a .tar bundle>
+      --config=<Magenta config name, e.g. cat-mel_2bar_big> --workdir=<new dir>
+
+Reads TensorFlow's checkpoint files directly (TensorFlow is not needed). The workdir then works
+with musicvae-sample, -interpolate, -reconstruct, -attributes, -evaluate, and musicvae-train
+(fine-tuning from Magenta's weights; Adam starts afresh). Layer widths and z size come from the
+checkpoint; the config supplies the architecture and data settings.
+"""
+
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+from musicvae_jax import config_lib
+from musicvae_jax.cli import entry
+
+_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'Checkpoint prefix, folder or .tar bundle.')
+_CONFIG = config_flags.DEFINE_config_file('config', None,
+                                          'The Magenta config it was trained with.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'The new workdir to write.')
+
+PROG = 'musicvae-import-magenta'
+
+
+def main(argv):
+  entry.require(PROG, argv, _CHECKPOINT, _WORKDIR)
+  if _CONFIG.value is None:
+    entry.die(PROG, '--config is required: the Magenta config the checkpoint was trained with; '
+              'known configs: ' + ', '.join(config_lib.config_names()))
+  from musicvae_jax.magenta import importer, tf_checkpoint  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
+  try:
+    record = importer.import_checkpoint(_CHECKPOINT.value, _CONFIG.value, _WORKDIR.value)
+  except (config_lib.UnknownConfigError, tf_checkpoint.CheckpointFormatError,
+          importer.ImportMismatchError, vae.ModelConfigError) as e:
+    entry.die(PROG, e)
+  sizes = record['sizes']
+  print(f'{PROG}: {record["variables"]} variables of {record["prefix"]} (step '
+        f'{record["global_step"]}) -> {_WORKDIR.value} as {record["config"]} (enc '
+        f'{sizes["enc_rnn_size"]}, dec {sizes["dec_rnn_size"]}, z {sizes["z_size"]})')
+  print(f'  try: musicvae-sample --workdir={_WORKDIR.value}')
+
+
+def run():
+  entry.run(main, sys.modules[__name__], PROG)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,145 @@
+"""A user's MIDI -> the model's windows, or a refusal that says why.
+
+Generation reads a piece bar-aligned from its start: the piece is cut into consecutive windows of
+the model's length (2 bars, 16 bars, ...) and each is encoded with the converter's ``to_labels``
+(highest note of each onset for a pitched part, every mapped drum hit for drums). Unlike the
+training extraction (sliding windows, melodies split at silent bars), this keeps the piece's own
+bar grid, so a reconstruction lines up with its input bar for bar. Windows with nothing the model
+reads are left out (a long rest between phrases is not "encoded" as a window of silence).
+
+Refused, with a reason naming the file: no 4/4 section, nothing the model encodes (no melody
+notes for a melody model, no drums for a drum model, a missing part for a trio model), and for a
+melody model an input that is chords rather than a line (see ``MAX_OVERLAP``) unless the caller
+allows keeping the highest note, which is what Magenta's converter does silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+with warnings.catch_warnings():
+  warnings.simplefilter('ignore', RuntimeWarning)
+  from note_seq import sequences_lib
+
+#: A melody input is refused as polyphonic when more than this share of its notes start while an
+#: earlier note still sounds: legato overlaps in a sung line stay far below it, chords far above.
+MAX_OVERLAP = 0.25
+MELODY_PITCHES = (21, 108)
+
+
+class UnencodableInput(ValueError):
+  """An input the model cannot read; ``source`` names it and ``reason`` says why."""
+
+  def __init__(self, source: str, reason: str):
+    super().__init__(f'{source}: {reason}')
+    self.source = source
+    self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class Windows:
+  labels: np.ndarray  # [N, T, P] int32
+  start_times: tuple[float, ...]  # where each window starts in the input, seconds
+  source: str
+
+
+def _melody_notes(ns, programs=None):
+  lo, hi = MELODY_PITCHES
+  return [n for n in ns.notes if not n.is_drum and n.velocity > 0 and lo <= n.pitch <= hi
+          and (programs is None or n.program in programs)]
+
+
+def overlap_share(quantized, programs=None) -> float:
+  """Share of melody notes that start while an earlier-starting note still sounds."""
+  notes = sorted(_melody_notes(quantized, programs),
+                 key=lambda n: (n.quantized_start_step, -n.pitch))
+  overlapping, sounding_until = 0, -1
+  for n in notes:
+    if n.quantized_start_step < sounding_until:
+      overlapping += 1
+    sounding_until = max(sounding_until, n.quantized_end_step)
+  return overlapping / len(notes) if notes else 0.0
+
+
+def _kind(converter) -> str:
+  name = type(converter).__name__
+  return {'MelodyConverter': 'melody', 'DrumsConverter': 'drums', 'TrioConverter': 'trio'}[name]
+
+
+def _what_is_missing(ns, kind: str) -> str:
+  has_drums = any(n.is_drum for n in ns.notes)
+  if kind == 'melody':
+    extra = ' (it has only drum notes)' if has_drums and not _melody_notes(ns) else ''
+    return f'no melody notes: no non-drum notes with pitches 21-108{extra}'
+  if kind == 'drums':
+    return ('no drums: no drum-channel notes (MIDI channel 10) on a pitch of the drum map'
+            if not has_drums else 'no drum hits on a pitch of the drum map')
+  parts = [('melody (programs 0-31)', bool(_melody_notes(ns, range(0, 32)))),
+           ('bass (programs 32-39)', bool(_melody_notes(ns, range(32, 40)))),
+           ('drums (channel 10)', has_drums)]
+  missing = [name for name, present in parts if not present]
+  return ('no part ' + ', '.join(missing) if missing
+          else 'no window where melody, bass and drums all play')
+
+
+def _usable(labels_TxP, kind: str) -> bool:
+  if kind == 'trio':
+    return bool(np.all(np.any(labels_TxP > 0, axis=0)))
+  return bool(np.any(labels_TxP > 0))
+
+
+def split_windows(note_sequence, converter, *, source: str = '<input>',
+                  allow_polyphony: bool = False) -> Windows:
+  """Consecutive windows of ``note_sequence`` the model can encode (see the module docstring)."""
+  kind = _kind(converter)
+  window = converter.max_seq_len
+  pieces = sequences_lib.split_note_sequence_on_time_changes(note_sequence)
+  labels, starts, refusals, offset = [], [], [], 0.0
+  for piece in pieces:
+    quantized, reason = converter.quantize(piece)
+    if quantized is None:
+      refusals.append(reason)
+    elif kind == 'melody' and not allow_polyphony and overlap_share(quantized) > MAX_OVERLAP:
+      share = overlap_share(quantized)
+      raise UnencodableInput(source, (
+          f'polyphonic: {share:.0%} of its notes start while another sounds, and a melody model '
+          'reads one note at a time. Pass a single melody line, or allow polyphony '
+          '(--allow_polyphony) to keep the highest note of each onset as Magenta does.'))
+    else:
+      qpm = piece.tempos[0].qpm if piece.tempos else 120.0
+      step_s = 60.0 / qpm / converter.steps_per_quarter
+      steps = max(quantized.total_quantized_steps, 1)
+      for k in range(math.ceil(steps / window)):
+        start = k * window * step_s
+        tile = sequences_lib.extract_subsequence(piece, start, start + window * step_s)
+        tile_labels = np.asarray(converter.to_labels(tile), np.int32)
+        if _usable(tile_labels, kind):
+          labels.append(tile_labels)
+          starts.append(offset + start)
+    offset += piece.total_time
+  if labels:
+    return Windows(np.stack(labels), tuple(starts), source)
+  if refusals and len(refusals) == len(pieces):
+    why = sorted(set(refusals))
+    raise UnencodableInput(source, (
+        f'no section the model can read ({", ".join(why)}): windows are bars of '
+        f'{converter.steps_per_bar} steps at {converter.steps_per_quarter} steps per quarter, '
+        'i.e. 4/4 time with one tempo per section.'))
+  raise UnencodableInput(source, _what_is_missing(note_sequence, kind))
+
+
+def single_window(note_sequence, converter, *, source: str = '<input>',
+                  allow_polyphony: bool = False) -> np.ndarray:
+  """The one window [T, P] of an input that must fit the model's length."""
+  windows = split_windows(note_sequence, converter, source=source,
+                          allow_polyphony=allow_polyphony)
+  if len(windows.labels) != 1:
+    bars = converter.max_seq_len // converter.steps_per_bar
+    raise UnencodableInput(source, (
+        f'{len(windows.labels)} windows of {bars} bars: this call takes one window per input. '
+        'Use split_windows() to cut it first.'))
+  return windows.labels[0]

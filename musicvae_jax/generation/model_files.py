@@ -1,0 +1,104 @@
+"""Where a trained model's parameters come from: a training workdir, an exported model, the bundle.
+
+Two layouts are read, both with the run's ``config.json``:
+
+  <workdir>/checkpoints/<step>/...     a musicvae-train (or musicvae-import-magenta) workdir: the
+                                       parameters of the latest (or a given) Orbax checkpoint
+  <dir>/params.npz + model.json        an exported model: parameters only, stored in float16 or
+                                       float32, named by their path ('encoder/fw/0/kernel'), and a
+                                       description (step, data, accuracies). The bundled model is
+                                       one, so it ships in a few MB.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+
+import jax
+import numpy as np
+from flax import nnx
+
+from musicvae_jax import bundled_data
+from musicvae_jax.models import vae
+from musicvae_jax.training import checkpointing
+from musicvae_jax.training import steps
+
+PARAMS_FILE = 'params.npz'
+INFO_FILE = 'model.json'
+DEFAULT_BUNDLED = 'cat-mel_2bar_small'
+
+
+def bundled_model_dir(name: str = DEFAULT_BUNDLED) -> pathlib.Path:
+  path = bundled_data.data_dir() / 'models' / name
+  if not (path / PARAMS_FILE).exists():
+    raise checkpointing.WorkdirError(
+        f'the bundled model {name!r} is not installed (looked in {path}). Reinstall with '
+        '`pip install -e .` from the repository, or pass --workdir=<a training workdir>.')
+  return path
+
+
+def _flat(tree, prefix=()):
+  if isinstance(tree, dict):
+    for k, v in tree.items():
+      yield from _flat(v, prefix + (str(k),))
+  else:
+    yield '/'.join(prefix), tree
+
+
+def _unflat(template, arrays: dict, prefix=()):
+  if isinstance(template, dict):
+    return {k: _unflat(v, arrays, prefix + (str(k),)) for k, v in template.items()}
+  name = '/'.join(prefix)
+  if name not in arrays:
+    raise checkpointing.WorkdirError(f'{PARAMS_FILE} lacks {name}: it was exported from a '
+                                     'different model than its config.json describes.')
+  value = np.asarray(arrays[name])
+  if value.shape != template.shape:
+    raise checkpointing.WorkdirError(f'{PARAMS_FILE}: {name} has shape {value.shape}, the '
+                                     f'config expects {template.shape}.')
+  return value.astype(template.dtype)
+
+
+def param_template(spec: vae.ModelSpec) -> dict:
+  """Shapes and dtypes of the parameters (a pure dict of ShapeDtypeStructs), without allocating."""
+  def params_only():
+    return nnx.to_pure_dict(nnx.state(vae.build_model(spec), nnx.Param))
+  return jax.eval_shape(params_only)
+
+
+def load_params(workdir, config, *, step: int | None = None) -> tuple[dict, int, dict]:
+  """(params as numpy arrays, step, description) from either layout."""
+  workdir = pathlib.Path(workdir)
+  spec = vae.spec_from_config(config)
+  if (workdir / PARAMS_FILE).exists():
+    info_path = workdir / INFO_FILE
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    with np.load(workdir / PARAMS_FILE) as arrays:
+      params = _unflat(param_template(spec), dict(arrays))
+    return params, int(info.get('step', 0)), info
+  mgr = checkpointing.manager(workdir)
+  if mgr.latest_step() is None:
+    raise checkpointing.WorkdirError(
+        f'{workdir} has no checkpoint and no {PARAMS_FILE}; train first (musicvae-train '
+        f'--workdir={workdir}), or pass a workdir that has one.')
+  abstract = jax.eval_shape(lambda: steps.init_state(vae.build_model(spec))[1])
+  restored, _ = checkpointing.restore(mgr, abstract, step, with_data=False)
+  return (jax.tree.map(np.asarray, restored['params']), int(restored['step']),
+          dict(source=str(workdir)))
+
+
+def export(workdir, output_dir, *, step: int | None = None, dtype: str = 'float16',
+           info: dict | None = None) -> pathlib.Path:
+  """Writes ``config.json`` + ``params.npz`` (+ ``model.json``) for the workdir's checkpoint."""
+  config = checkpointing.load_config(workdir)
+  params, at_step, _ = load_params(workdir, config, step=step)
+  out = pathlib.Path(output_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  shutil.copyfile(checkpointing.config_path(workdir), out / checkpointing.CONFIG_FILE)
+  np.savez_compressed(out / PARAMS_FILE,
+                      **{k: np.asarray(v).astype(dtype) for k, v in _flat(params)})
+  description = dict(config=config.name, step=at_step, dtype=dtype, **(info or {}))
+  (out / INFO_FILE).write_text(json.dumps(description, indent=2, sort_keys=True) + '\n')
+  return out

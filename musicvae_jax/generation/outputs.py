@@ -1,0 +1,99 @@
+"""Writing generated music: a MIDI file, its piano-roll PNG beside it, and a WAV when possible.
+
+WAV files are rendered by the FluidSynth program with a General MIDI soundfont (Debian/Ubuntu:
+``apt install fluidsynth fluid-soundfont-gm``; elsewhere set ``MUSICVAE_SOUNDFONT`` to any
+``.sf2``). Without them, generation still writes MIDI and PNG and says once why there is no WAV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import shutil
+import subprocess
+import warnings
+
+from musicvae_jax.render import piano_roll
+
+with warnings.catch_warnings():
+  warnings.simplefilter('ignore', RuntimeWarning)
+  import note_seq
+
+SOUNDFONT_ENV = 'MUSICVAE_SOUNDFONT'
+SOUNDFONTS = ('/usr/share/sounds/sf2/FluidR3_GM.sf2', '/usr/share/sounds/sf2/default-GM.sf2',
+              '/usr/share/soundfonts/FluidR3_GM.sf2', '/usr/share/soundfonts/default.sf2',
+              '/opt/homebrew/share/soundfonts/default.sf2',
+              '/usr/local/share/soundfonts/default.sf2')
+SAMPLE_RATE = 44100
+
+
+@dataclasses.dataclass(frozen=True)
+class Synth:
+  """How WAVs get made here: the FluidSynth program and a soundfont, or why not."""
+  program: str | None
+  soundfont: str | None
+
+  @property
+  def available(self) -> bool:
+    return bool(self.program and self.soundfont)
+
+  @property
+  def missing(self) -> str:
+    if not self.program:
+      return ('no WAV files: FluidSynth is not installed (apt install fluidsynth '
+              'fluid-soundfont-gm, or brew install fluid-synth)')
+    return (f'no WAV files: no General MIDI soundfont found (apt install fluid-soundfont-gm, or '
+            f'set {SOUNDFONT_ENV}=<file.sf2>)')
+
+
+def find_synth() -> Synth:
+  program = shutil.which('fluidsynth')
+  candidates = [os.environ.get(SOUNDFONT_ENV, '')] + list(SOUNDFONTS)
+  soundfont = next((c for c in candidates if c and os.path.isfile(c)), None)
+  return Synth(program, soundfont)
+
+
+def render_wav(midi_path: pathlib.Path, wav_path: pathlib.Path, synth: Synth) -> bool:
+  """Renders with the FluidSynth program; False (and no file) if it fails."""
+  cmd = [synth.program, '-ni', '-q', '-g', '1.0', '-r', str(SAMPLE_RATE), '-F', str(wav_path),
+         synth.soundfont, str(midi_path)]
+  try:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+  except (OSError, subprocess.SubprocessError):
+    wav_path.unlink(missing_ok=True)
+    return False
+  return wav_path.exists() and wav_path.stat().st_size > 44
+
+
+@dataclasses.dataclass
+class Writer:
+  """Writes each sequence as ``<output_dir>/<stem>.mid`` with ``.png`` (and ``.wav``) beside it."""
+  output_dir: pathlib.Path
+  wav: bool = True
+  log: object = print
+  written: list = dataclasses.field(default_factory=list)
+
+  def __post_init__(self):
+    self.output_dir = pathlib.Path(self.output_dir)
+    self.output_dir.mkdir(parents=True, exist_ok=True)
+    self.synth = find_synth() if self.wav else Synth(None, None)
+    if self.wav and not self.synth.available:
+      self.log(self.synth.missing)
+
+  def write(self, ns, stem: str, title: str | None = None) -> pathlib.Path:
+    midi = self.output_dir / f'{stem}.mid'
+    note_seq.sequence_proto_to_midi_file(ns, str(midi))
+    piano_roll.write_piano_roll(ns, midi.with_suffix('.png'), title or stem)
+    if self.synth.available:
+      render_wav(midi, midi.with_suffix('.wav'), self.synth)
+    self.written.append(midi)
+    return midi
+
+  def write_all(self, sequences, stem: str, titles=None) -> list[pathlib.Path]:
+    """``<stem>-001-of-00N`` ... as Magenta's generate script numbers its outputs."""
+    n = len(sequences)
+    width = max(3, len(str(n)))
+    return [self.write(ns, f'{stem}-{i + 1:0{width}d}-of-{n:0{width}d}',
+                       titles[i] if titles else None)
+            for i, ns in enumerate(sequences)]

@@ -1,0 +1,192 @@
+"""``TrainedModel``: encode, decode, sample, interpolate and reconstruct with a trained MusicVAE.
+
+Shapes: N = sequences, T = steps, P = parts, Z = latent size.
+
+    model = TrainedModel.from_workdir('runs/mel2')        # or from_workdir() for the bundled one
+    z, mu, sigma = model.encode(note_sequences)
+    melodies = model.sample(8, key=jax.random.key(0), temperature=0.5)
+    morph = model.interpolate(seq_a, seq_b, num_steps=7, key=jax.random.key(1))
+
+Decoding is one jitted function (the decoder's ``lax.scan``) per batch size. Batches are padded
+to a power of two (at most ``max_batch_size``), so a handful of shapes ever compile. Output i of
+a call draws its randomness from ``fold_in(key, i)`` alone, so it does not depend on how the
+call was batched or padded: the same key gives the same music, and decoding one code alone
+gives what it gave inside a batch.
+
+``temperature=0`` decodes greedily (argmax at every step); Magenta has no such mode and
+approximates it with a tiny temperature.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from musicvae_jax.converters import get_converter
+from musicvae_jax.generation import inputs
+from musicvae_jax.generation import interpolation
+from musicvae_jax.generation import model_files
+from musicvae_jax.models import vae
+from musicvae_jax.training import checkpointing
+
+
+def _bucket(n: int, cap: int) -> int:
+  size = 1
+  while size < n and size < cap:
+    size *= 2
+  return min(size, cap)
+
+
+class TrainedModel:
+  """A MusicVAE with its parameters, its converter, and jitted encode/decode."""
+
+  def __init__(self, config, params, *, step: int = 0, info: dict | None = None,
+               max_batch_size: int = 64):
+    self.config = config
+    self.spec = vae.spec_from_config(config)
+    self.converter = get_converter(config.data)
+    self.step = step
+    self.info = dict(info or {})
+    self.max_batch_size = max_batch_size
+    graphdef, _ = nnx.split(vae.build_model(self.spec), nnx.Param)
+    self.params = jax.device_put(params)
+
+    def encode_fn(params, labels, lengths):
+      model = nnx.merge(graphdef, nnx.State(params))
+      return model.encode(labels, lengths)
+
+    def decode_fn(params, z_NxZ, keys, temperature, greedy):
+      model = nnx.merge(graphdef, nnx.State(params))
+
+      def one(z_Z, key):
+        return model.sample(z_Z[None], key, temperature, greedy=greedy)['samples'][0]
+
+      return jax.vmap(one)(z_NxZ, keys)
+
+    self._encode = jax.jit(encode_fn)
+    self._decode = jax.jit(decode_fn, static_argnames='greedy')
+
+  # ---- loading ------------------------------------------------------------------------------
+  @classmethod
+  def from_workdir(cls, workdir=None, *, step: int | None = None,
+                   max_batch_size: int = 64) -> 'TrainedModel':
+    """From a training workdir, an exported model, or (``workdir=None``) the bundled model."""
+    bundled = workdir is None
+    workdir = model_files.bundled_model_dir() if bundled else workdir
+    config = checkpointing.load_config(workdir)
+    params, at_step, info = model_files.load_params(workdir, config, step=step)
+    return cls(config, params, step=at_step,
+               info=dict(info, workdir=str(workdir), bundled=bundled),
+               max_batch_size=max_batch_size)
+
+  def module(self) -> vae.MusicVAE:
+    """The Flax NNX model holding these parameters (for direct use of its methods)."""
+    model = vae.build_model(self.spec)
+    nnx.update(model, nnx.State(jax.tree.map(jnp.asarray, self.params)))
+    return model
+
+  @property
+  def name(self) -> str:
+    return str(self.config.get('name', 'model'))
+
+  # ---- windows ------------------------------------------------------------------------------
+  def split_windows(self, note_sequence, *, source: str = '<input>',
+                    allow_polyphony: bool = False) -> inputs.Windows:
+    """Consecutive windows of a longer piece (see ``inputs.split_windows``)."""
+    return inputs.split_windows(note_sequence, self.converter, source=source,
+                                allow_polyphony=allow_polyphony)
+
+  def to_labels(self, note_sequences, *, allow_polyphony: bool = False) -> np.ndarray:
+    """[N, T, P] labels; every sequence must fit one window (else UnencodableInput)."""
+    return np.stack([inputs.single_window(ns, self.converter, source=f'input {i}',
+                                          allow_polyphony=allow_polyphony)
+                     for i, ns in enumerate(note_sequences)])
+
+  def to_note_sequences(self, labels_NxTxP) -> list:
+    return [self.converter.from_labels(np.asarray(l)) for l in labels_NxTxP]
+
+  # ---- encode -------------------------------------------------------------------------------
+  def encode_labels(self, labels_NxTxP, *, key=None):
+    """(z, mu, sigma) [N, Z] numpy. z = mu + sigma·ε with ε from ``key``, or mu without a key."""
+    labels = np.asarray(labels_NxTxP, np.int32)
+    n = len(labels)
+    mus, sigmas = [], []
+    for start in range(0, n, self.max_batch_size):
+      chunk = labels[start:start + self.max_batch_size]
+      size = _bucket(len(chunk), self.max_batch_size)
+      padded = np.zeros((size,) + labels.shape[1:], np.int32)
+      padded[:len(chunk)] = chunk
+      lengths = np.full(size, labels.shape[1], np.int32)
+      mu, sigma = self._encode(self.params, padded, lengths)
+      mus.append(np.asarray(mu)[:len(chunk)])
+      sigmas.append(np.asarray(sigma)[:len(chunk)])
+    mu = np.concatenate(mus) if mus else np.zeros((0, self.spec.z_size), np.float32)
+    sigma = np.concatenate(sigmas) if sigmas else np.zeros_like(mu)
+    if key is None:
+      return mu.copy(), mu, sigma
+    eps = np.asarray(jax.random.normal(key, mu.shape, jnp.float32))
+    return mu + sigma * eps, mu, sigma
+
+  def encode(self, note_sequences, *, key=None, allow_polyphony: bool = False):
+    """(z, mu, sigma) of NoteSequences that each fit one window, as Magenta's ``encode``."""
+    return self.encode_labels(self.to_labels(note_sequences, allow_polyphony=allow_polyphony),
+                              key=key)
+
+  # ---- decode -------------------------------------------------------------------------------
+  def decode_labels(self, z_NxZ, *, key, temperature: float = 1.0) -> np.ndarray:
+    """[N, T, P] labels decoded from codes; ``temperature=0`` is greedy."""
+    if temperature < 0:
+      raise ValueError(f'temperature={temperature}: use 0 (greedy) or a positive value.')
+    z = np.asarray(z_NxZ, np.float32).reshape(-1, self.spec.z_size)
+    greedy = temperature == 0
+    temp = jnp.float32(1.0 if greedy else temperature)
+    keys = jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(len(z)))
+    out = []
+    for start in range(0, len(z), self.max_batch_size):
+      chunk = z[start:start + self.max_batch_size]
+      size = _bucket(len(chunk), self.max_batch_size)
+      padded = np.zeros((size, z.shape[1]), np.float32)
+      padded[:len(chunk)] = chunk
+      chunk_keys = keys[start:start + size]
+      if len(chunk_keys) < size:
+        chunk_keys = jnp.concatenate([chunk_keys, keys[:size - len(chunk_keys)]])
+      samples = self._decode(self.params, padded, chunk_keys, temp, greedy=greedy)
+      out.append(np.asarray(samples)[:len(chunk)])
+    if not out:
+      return np.zeros((0, self.spec.max_seq_len, len(self.spec.part_depths)), np.int32)
+    return np.concatenate(out)
+
+  def decode(self, z_NxZ, *, key, temperature: float = 1.0) -> list:
+    return self.to_note_sequences(self.decode_labels(z_NxZ, key=key, temperature=temperature))
+
+  # ---- the user-level operations ------------------------------------------------------------
+  def sample_z(self, n: int, *, key, same_z: bool = False) -> np.ndarray:
+    """Codes from the prior N(0, I); ``same_z`` repeats one code n times (Magenta's option)."""
+    shape = (1 if same_z else n, self.spec.z_size)
+    z = np.asarray(jax.random.normal(jax.random.fold_in(key, 0x5A), shape, jnp.float32))
+    return np.repeat(z, n, axis=0) if same_z else z
+
+  def sample(self, n: int, *, key, temperature: float = 1.0, same_z: bool = False) -> list:
+    z = self.sample_z(n, key=key, same_z=same_z)
+    return self.decode(z, key=key, temperature=temperature)
+
+  def interpolate(self, seq_a, seq_b, num_steps: int, *, key, method: str = 'slerp',
+                  temperature: float = 1.0, allow_polyphony: bool = False) -> list:
+    """``num_steps`` sequences from ``seq_a`` to ``seq_b`` along a path between their mu's.
+
+    The ends are decoded from the inputs' own mu, so they are reconstructions of the inputs.
+    """
+    _, mu, _ = self.encode([seq_a, seq_b], allow_polyphony=allow_polyphony)
+    z = interpolation.path(mu[0], mu[1], num_steps, method)
+    return self.decode(z, key=key, temperature=temperature)
+
+  def reconstruct(self, note_sequences, *, key, temperature: float = 1.0,
+                  use_mean: bool = True, allow_polyphony: bool = False) -> list:
+    """Each input encoded and decoded again (from mu, or from a posterior sample z)."""
+    z, mu, _ = self.encode(note_sequences, key=None if use_mean else jax.random.fold_in(key, 1),
+                           allow_polyphony=allow_polyphony)
+    return self.decode(mu if use_mean else z, key=key, temperature=temperature)

@@ -131,7 +131,7 @@ class Converter(abc.ABC):
       quantized = sequences_lib.quantize_note_sequence(piece, self.steps_per_quarter)
     except sequences_lib.BadTimeSignatureError:
       return None, 'bad_time_signature'
-    except sequences_lib.NonIntegerStepsPerBarError:
+    except note_seq.NonIntegerStepsPerBarError:
       return None, 'non_integer_steps_per_bar'
     except sequences_lib.NegativeTimeError:
       return None, 'negative_time'

@@ -23,6 +23,7 @@ import numpy as np
 
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
+  import note_seq
   from note_seq import sequences_lib
 
 #: A melody input is refused as polyphonic when more than this share of its notes start while an
@@ -70,11 +71,13 @@ def _kind(converter) -> str:
   return {'MelodyConverter': 'melody', 'DrumsConverter': 'drums', 'TrioConverter': 'trio'}[name]
 
 
-def _what_is_missing(ns, kind: str) -> str:
+def _what_is_missing(ns, kind: str, programs=None) -> str:
   has_drums = any(n.is_drum for n in ns.notes)
   if kind == 'melody':
     extra = ' (it has only drum notes)' if has_drums and not _melody_notes(ns) else ''
-    return f'no melody notes: no non-drum notes with pitches 21-108{extra}'
+    which = (f' in programs {min(programs)}-{max(programs)}' if programs
+             and set(programs) != set(range(128)) else '')
+    return f'no melody notes: no non-drum notes{which} with pitches 21-108{extra}'
   if kind == 'drums':
     return ('no drums: no drum-channel notes (MIDI channel 10) on a pitch of the drum map'
             if not has_drums else 'no drum hits on a pitch of the drum map')
@@ -92,6 +95,35 @@ def _usable(labels_TxP, kind: str) -> bool:
   return bool(np.any(labels_TxP > 0))
 
 
+def _tiles(piece, quantized, window: int, step_s: float) -> list:
+  """The quantized piece cut into windows of ``window`` steps, each an unquantized sequence.
+
+  A note belongs to the window its quantized onset falls in, where quantizing the whole piece
+  places it (a hit played just before a bar line is on that bar's downbeat), and is cut at the
+  window's end. Times are whole steps from the window's start, so the converter's ``to_labels``
+  quantizes them back to the same steps.
+  """
+  count = math.ceil(max(quantized.total_quantized_steps, 1) / window)
+  tiles = []
+  for _ in range(count):
+    tile = note_seq.NoteSequence(ticks_per_quarter=piece.ticks_per_quarter)
+    tile.tempos.extend(piece.tempos[:1])
+    tile.time_signatures.extend(piece.time_signatures[:1])
+    tile.total_time = window * step_s
+    tiles.append(tile)
+  for n in quantized.notes:
+    k = n.quantized_start_step // window
+    if not 0 <= k < count:
+      continue
+    note = tiles[k].notes.add()
+    note.CopyFrom(n)
+    note.start_time = (n.quantized_start_step - k * window) * step_s
+    note.end_time = (min(n.quantized_end_step, (k + 1) * window) - k * window) * step_s
+    note.ClearField('quantized_start_step')
+    note.ClearField('quantized_end_step')
+  return tiles
+
+
 def split_windows(note_sequence, converter, *, source: str = '<input>',
                   allow_polyphony: bool = False) -> Windows:
   """Consecutive windows of ``note_sequence`` the model can encode (see the module docstring)."""
@@ -103,8 +135,9 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
     quantized, reason = converter.quantize(piece)
     if quantized is None:
       refusals.append(reason)
-    elif kind == 'melody' and not allow_polyphony and overlap_share(quantized) > MAX_OVERLAP:
-      share = overlap_share(quantized)
+    elif (kind == 'melody' and not allow_polyphony
+          and overlap_share(quantized, converter.valid_programs) > MAX_OVERLAP):
+      share = overlap_share(quantized, converter.valid_programs)
       raise UnencodableInput(source, (
           f'polyphonic: {share:.0%} of its notes start while another sounds, and a melody model '
           'reads one note at a time. Pass a single melody line, or allow polyphony '
@@ -112,14 +145,11 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
     else:
       qpm = piece.tempos[0].qpm if piece.tempos else 120.0
       step_s = 60.0 / qpm / converter.steps_per_quarter
-      steps = max(quantized.total_quantized_steps, 1)
-      for k in range(math.ceil(steps / window)):
-        start = k * window * step_s
-        tile = sequences_lib.extract_subsequence(piece, start, start + window * step_s)
+      for k, tile in enumerate(_tiles(piece, quantized, window, step_s)):
         tile_labels = np.asarray(converter.to_labels(tile), np.int32)
         if _usable(tile_labels, kind):
           labels.append(tile_labels)
-          starts.append(offset + start)
+          starts.append(offset + k * window * step_s)
     offset += piece.total_time
   if labels:
     return Windows(np.stack(labels), tuple(starts), source)
@@ -129,7 +159,8 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
         f'no section the model can read ({", ".join(why)}): windows are bars of '
         f'{converter.steps_per_bar} steps at {converter.steps_per_quarter} steps per quarter, '
         'i.e. 4/4 time with one tempo per section.'))
-  raise UnencodableInput(source, _what_is_missing(note_sequence, kind))
+  raise UnencodableInput(source, _what_is_missing(
+      note_sequence, kind, getattr(converter, 'valid_programs', None)))
 
 
 def single_window(note_sequence, converter, *, source: str = '<input>',

@@ -10,8 +10,9 @@ Shapes: N = sequences, T = steps, P = parts, Z = latent size.
 Decoding is one jitted function (the decoder's ``lax.scan``) per batch size. Batches are padded
 to a power of two (at most ``max_batch_size``), so a handful of shapes ever compile. Output i of
 a call draws its randomness from ``fold_in(key, i)`` alone, so it does not depend on how the
-call was batched or padded: the same key gives the same music, and decoding one code alone
-gives what it gave inside a batch.
+call was batched or padded, nor on the call's other codes: the same key gives the same music, and
+decoding the first k codes alone gives the first k outputs. (Code i decoded alone is output 0 and
+draws on ``fold_in(key, 0)``, so it gives what it gave inside the batch only when greedy.)
 
 ``temperature=0`` decodes greedily (argmax at every step); Magenta has no such mode and
 approximates it with a tiny temperature.

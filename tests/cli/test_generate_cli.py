@@ -1,0 +1,456 @@
+"""The generating commands run as a user runs them: a fresh interpreter per command.
+
+musicvae-sample, -interpolate, -reconstruct, -attributes and -export are run on a workdir imported
+from the real (small) Magenta cat-mel_2bar_small checkpoint in shared/reference, with real
+Nottingham tunes and Freedoom drum tracks as inputs. Each run costs an interpreter start and a
+jax import, so the runs that several tests read are made once in module fixtures, and every run
+shares one persistent XLA compilation cache.
+"""
+
+import ast
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import SHARED
+from musicvae_jax.converters import midi_io
+from musicvae_jax.generation import attribute_metrics
+from musicvae_jax.generation import attribute_vectors
+from musicvae_jax.generation import outputs
+
+with warnings.catch_warnings():  # note_seq's pydub warns that there is no ffmpeg
+  warnings.simplefilter('ignore', RuntimeWarning)
+  import note_seq
+
+CLI_DIR = pathlib.Path(__file__).resolve().parents[2] / 'musicvae_jax' / 'cli'
+MODULES = {'musicvae-sample': 'sample', 'musicvae-interpolate': 'interpolate',
+           'musicvae-reconstruct': 'reconstruct', 'musicvae-attributes': 'attributes',
+           'musicvae-export': 'export'}
+SHARES_GENERATE_FLAGS = ('sample', 'interpolate', 'reconstruct', 'attributes')
+CONFIG = 'cat-mel_2bar_small'
+WINDOW_S = 4.0  # 2 bars of 4 quarters at 120 qpm
+STEPS = 32
+# Real tunes the melody model reads bar for bar: 4 and 5 windows of 2 bars.
+TUNE_A = 'nottingham_hpps11.mid'
+TUNE_B = 'nottingham_morris19.mid'
+DRUMS = 'freedoom_d_dm14_drumtrack.mid'
+
+
+# ---- running commands -----------------------------------------------------------------------
+class Cli:
+  """Runs musicvae-* commands in fresh interpreters, in a scratch folder, sharing an XLA cache."""
+
+  def __init__(self, cwd: pathlib.Path, cache: pathlib.Path):
+    self.cwd = cwd
+    self.env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache),
+                    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
+                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0')
+
+  def __call__(self, prog, *args, expect=0) -> subprocess.CompletedProcess:
+    code = (f'import sys; sys.argv[0] = {prog!r}; '
+            f'from musicvae_jax.cli.{MODULES[prog]} import run; run()')
+    proc = subprocess.run([sys.executable, '-c', code, *map(str, args)], capture_output=True,
+                          text=True, cwd=self.cwd, env=self.env, timeout=600, check=False)
+    if proc.returncode != expect:
+      raise AssertionError(f'{prog} {" ".join(map(str, args))}: exit {proc.returncode}, expected '
+                           f'{expect}\nstdout:\n{proc.stdout[-2000:]}\nstderr:\n'
+                           f'{proc.stderr[-3000:]}')
+    return proc
+
+
+@pytest.fixture(scope='module')
+def cli(tmp_path_factory) -> Cli:
+  return Cli(tmp_path_factory.mktemp('cwd'), tmp_path_factory.mktemp('xla_cache'))
+
+
+def _error(proc, prog) -> str:
+  """The one line a refused command prints (exit status 2 already checked by ``cli``)."""
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1, f'expected one line on stderr, got:\n{proc.stderr}'
+  assert lines[0].startswith(f'{prog}: error: '), lines[0]
+  assert 'Traceback' not in proc.stderr + proc.stdout
+  return lines[0]
+
+
+def _notes(midi) -> list[tuple[int, float, float]]:
+  ns = note_seq.midi_file_to_note_sequence(str(midi))
+  return sorted((n.pitch, round(n.start_time, 4), round(n.end_time, 4)) for n in ns.notes)
+
+
+def _midis(folder, pattern='*.mid') -> list[pathlib.Path]:
+  return sorted(pathlib.Path(folder).glob(pattern))
+
+
+# ---- shared inputs --------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  """A workdir imported from Magenta's own cat-mel_2bar_small checkpoint (trained 3 steps)."""
+  from musicvae_jax.magenta import importer  # pylint: disable=import-outside-toplevel
+  folder = SHARED / 'reference' / 'magenta_checkpoints' / 'mel2'
+  if not folder.is_dir():
+    pytest.fail(f'The Magenta checkpoint fixtures are missing at {folder}.')
+  wd = tmp_path_factory.mktemp('mel2') / 'workdir'
+  importer.import_checkpoint(folder, CONFIG, wd, log=lambda _: None)
+  return wd
+
+
+@pytest.fixture(scope='module')
+def tunes(shared_midi):
+  paths = {name: shared_midi / 'melody' / name for name in (TUNE_A, TUNE_B)}
+  paths[DRUMS] = shared_midi / 'drums' / DRUMS
+  return paths
+
+
+@pytest.fixture(scope='module')
+def model_windows(tunes):
+  """How many windows the model cuts each tune into (computed here, not by the commands)."""
+  from musicvae_jax import config_lib  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.converters import get_converter  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.generation import inputs  # pylint: disable=import-outside-toplevel
+  converter = get_converter(config_lib.get_config(CONFIG).data)
+  return {name: len(inputs.split_windows(midi_io.read_midi(tunes[name]), converter).labels)
+          for name in (TUNE_A, TUNE_B)}
+
+
+# ---- musicvae-sample ------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def seeded(cli, workdir, tmp_path_factory):
+  """The same --seed twice: with the default --wav and with --wav=false."""
+  out = tmp_path_factory.mktemp('seeded')
+  args = (f'--workdir={workdir}', '--num_outputs=3', '--seed=7')
+  runs = dict(wav=cli('musicvae-sample', *args, f'--output_dir={out / "wav"}'),
+              nowav=cli('musicvae-sample', *args, f'--output_dir={out / "nowav"}', '--wav=false'))
+  return out, runs
+
+
+@pytest.fixture(scope='module')
+def unseeded(cli, workdir, tmp_path_factory):
+  """A run without --seed: (its folder, the seed it printed, the process)."""
+  out = tmp_path_factory.mktemp('unseeded')
+  first = cli('musicvae-sample', f'--workdir={workdir}', '--num_outputs=3', '--wav=false',
+              f'--output_dir={out}')
+  found = re.findall(r'^musicvae-sample: seed (\d+) \(pass --seed=(\d+) to repeat this run\)$',
+                     first.stdout, re.M)
+  assert len(found) == 1 and found[0][0] == found[0][1], first.stdout
+  return out, int(found[0][0]), first
+
+
+@pytest.fixture(scope='module')
+def exported(cli, workdir, unseeded, tmp_path_factory):
+  """The workdir exported in float32, and the unseeded run repeated from it with its seed.
+
+  One run checks two things (each run costs seconds): the printed seed repeats the run, and the
+  exported folder is the same model as the workdir it came from.
+  """
+  tmp = tmp_path_factory.mktemp('exported')
+  folder = tmp / 'model'
+  export = cli('musicvae-export', f'--workdir={workdir}', f'--output={folder}', '--step=3',
+               '--dtype=float32')
+  again = cli('musicvae-sample', f'--workdir={folder}', '--num_outputs=3', '--wav=false',
+              f'--seed={unseeded[1]}', f'--output_dir={tmp / "again"}')
+  return folder, export, tmp / 'again', again
+
+
+def test_sample_writes_num_outputs_midi_files_of_two_bars_with_piano_rolls(seeded):
+  out, runs = seeded
+  midis = _midis(out / 'wav')
+  assert len(midis) == 3
+  assert [m.name[-15:] for m in midis] == [f'-00{i}-of-003.mid' for i in (1, 2, 3)]
+  assert all(m.name.startswith(f'{CONFIG}_sample_') for m in midis)
+  for midi in midis:
+    png = midi.with_suffix('.png')
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    ns = note_seq.midi_file_to_note_sequence(str(midi))
+    assert [t.qpm for t in ns.tempos] == [120.0]
+    assert ns.notes, f'{midi.name} has no notes'
+    assert all(0.0 <= n.start_time < n.end_time <= WINDOW_S + 1e-6 for n in ns.notes)
+    assert not any(n.is_drum for n in ns.notes)
+  # Every file is listed on stdout.
+  listed = [pathlib.Path(l.strip()) for l in runs['wav'].stdout.splitlines() if l.startswith('  ')]
+  assert listed == midis
+
+
+def test_sample_renders_wav_only_when_fluidsynth_and_a_soundfont_exist(seeded):
+  out, runs = seeded
+  synth = outputs.find_synth()
+  wavs = sorted((out / 'wav').glob('*.wav'))
+  if synth.available:
+    assert [w.with_suffix('.mid') for w in wavs] == _midis(out / 'wav')
+    for wav in wavs:
+      assert wav.read_bytes()[:4] == b'RIFF' and wav.stat().st_size > 44
+    assert 'no WAV files' not in runs['wav'].stderr
+  else:
+    assert not wavs
+    notices = [l for l in runs['wav'].stderr.splitlines() if l.startswith('no WAV files')]
+    assert notices == [synth.missing]
+  # --wav=false: no WAV and no notice, whatever is installed.
+  assert not list((out / 'nowav').glob('*.wav'))
+  assert len(list((out / 'nowav').glob('*.png'))) == 3
+  assert 'no WAV files' not in runs['nowav'].stderr
+
+
+def test_sample_same_seed_gives_the_same_notes(seeded):
+  out, _ = seeded
+  a, b = _midis(out / 'wav'), _midis(out / 'nowav')
+  assert len(a) == len(b) == 3
+  assert [_notes(m) for m in a] == [_notes(m) for m in b]
+  # The three outputs of one run are three different pieces.
+  assert len({tuple(_notes(m)) for m in a}) == 3
+
+
+def test_sample_without_seed_prints_one_that_repeats_the_run(seeded, unseeded, exported):
+  out, seed, _ = unseeded
+  again_dir, again = exported[2:]
+  assert 'seed' not in again.stdout.split('wrote')[0]  # a given seed is not announced again
+  notes = [_notes(m) for m in _midis(out)]
+  assert len(notes) == 3
+  assert notes == [_notes(m) for m in _midis(again_dir)], (
+      'the printed seed did not repeat the run (or the exported model differs from its workdir)')
+  # A different seed (7 above) gives different music.
+  assert seed != 7
+  assert notes != [_notes(m) for m in _midis(seeded[0] / 'wav')]
+
+
+# ---- musicvae-reconstruct and musicvae-interpolate -------------------------------------------
+@pytest.fixture(scope='module')
+def greedy(cli, workdir, tunes, tmp_path_factory):
+  """Reconstructions of both tunes and an interpolation between them, all at temperature 0."""
+  out = tmp_path_factory.mktemp('greedy')
+  recon = cli('musicvae-reconstruct', f'--workdir={workdir}', '--temperature=0', '--seed=1',
+              f'--input_midi={tunes[TUNE_A]},{tunes[TUNE_B]}', '--wav=false',
+              f'--output_dir={out / "reconstruct"}')
+  interp = cli('musicvae-interpolate', f'--workdir={workdir}', '--temperature=0', '--seed=2',
+               f'--input_midi_1={tunes[TUNE_A]}', f'--input_midi_2={tunes[TUNE_B]}',
+               '--num_outputs=3', '--wav=false', f'--output_dir={out / "interpolate"}')
+  return out, recon, interp
+
+
+def test_reconstruct_writes_input_and_reconstruction_and_prints_the_match(greedy, tunes,
+                                                                          model_windows):
+  out, recon, _ = greedy
+  folder = out / 'reconstruct'
+  for name in (TUNE_A, TUNE_B):
+    stem = pathlib.Path(name).stem
+    (given,) = _midis(folder, f'{CONFIG}_reconstruct_*_{stem}_input.mid')
+    (made,) = _midis(folder, f'{CONFIG}_reconstruct_*_{stem}-001-of-001.mid')
+    n = model_windows[name]
+    for midi in (given, made):
+      assert midi.with_suffix('.png').read_bytes()[:4] == b'\x89PNG'
+      notes = _notes(midi)
+      assert notes and max(end for _, _, end in notes) <= n * WINDOW_S + 1e-6
+    # The input as the model reads it keeps the tune's pitches (one line, highest note).
+    tune_pitches = {n.pitch for n in midi_io.read_midi(tunes[name]).notes}
+    assert {p for p, _, _ in _notes(given)} <= tune_pitches
+    lines = [l for l in recon.stdout.splitlines() if l.startswith(f'{tunes[name]}: ')]
+    assert len(lines) == 1, recon.stdout
+    match = re.fullmatch(rf'.*: {n} window\(s\); reconstruction 1 matches (\d+\.\d)% of the '
+                         r'steps', lines[0])
+    assert match, lines[0]
+    assert 0.0 <= float(match.group(1)) <= 100.0
+  assert len(_midis(folder)) == 4 and not list(folder.glob('*.wav'))
+
+
+def test_interpolate_ends_are_the_reconstructions(greedy, model_windows):
+  out, _, _ = greedy
+  outputs_ = _midis(out / 'interpolate')
+  assert [m.name[-15:] for m in outputs_] == [f'-00{i}-of-003.mid' for i in (1, 2, 3)]
+  assert all(m.with_suffix('.png').exists() for m in outputs_)
+  n = min(model_windows.values())
+  recon = {name: _notes(_midis(out / 'reconstruct',
+                               f'*_{pathlib.Path(name).stem}-001-of-001.mid')[0])
+           for name in (TUNE_A, TUNE_B)}
+  first, middle, last = (_notes(m) for m in outputs_)
+  assert first == [x for x in recon[TUNE_A] if x[1] < n * WINDOW_S]
+  assert last == [x for x in recon[TUNE_B] if x[1] < n * WINDOW_S]
+  assert middle and max(end for _, _, end in middle) <= n * WINDOW_S + 1e-6
+  assert first != last
+
+
+def test_interpolate_says_when_it_morphs_only_the_shorter_inputs_windows(greedy, model_windows):
+  _, _, interp = greedy
+  a, b = model_windows[TUNE_A], model_windows[TUNE_B]
+  assert a != b
+  notice = (f'musicvae-interpolate: the inputs give {a} and {b} windows; morphing the first '
+            f'{min(a, b)}.')
+  assert notice in interp.stderr.splitlines()
+
+
+def test_interpolate_needs_two_outputs(cli, tunes, workdir):
+  proc = cli('musicvae-interpolate', f'--workdir={workdir}', f'--input_midi_1={tunes[TUNE_A]}',
+             f'--input_midi_2={tunes[TUNE_B]}', '--num_outputs=1', expect=2)
+  assert '--num_outputs=1' in _error(proc, 'musicvae-interpolate')
+  assert not (cli.cwd / 'musicvae_output').exists()
+
+
+@pytest.fixture(scope='module')
+def refused(cli, workdir, tunes, computed, tmp_path_factory):
+  """The refusals that come after loading the model: ({case: (process, bad input)}, folder)."""
+  tmp = tmp_path_factory.mktemp('refused')
+  noise = tmp / 'noise.mid'
+  noise.write_bytes(np.random.default_rng(0).bytes(512))
+  empty = tmp / 'empty_workdir'
+  empty.mkdir()
+  other = tmp / 'drum_vectors.npz'
+  vectors, meta = attribute_vectors.load(computed[1])
+  attribute_vectors.save(other, vectors, dict(meta, config='cat-drums_2bar_small',
+                                               workdir='runs/drums'))
+  bad = dict(drums=tunes[DRUMS], missing=tmp / 'no_such_tune.mid', corrupt=noise,
+             empty_workdir=empty, unknown_attribute='loudness', other_vectors=other)
+  commands = {
+      # A good first input is not written either: every input is read before anything is.
+      case: ('musicvae-reconstruct', f'--workdir={workdir}', f'--output_dir={tmp / case}',
+             f'--input_midi={tunes[TUNE_A]},{bad[case]}')
+      for case in ('drums', 'missing', 'corrupt')}
+  commands['empty_workdir'] = ('musicvae-sample', f'--workdir={empty}')
+  apply = ('musicvae-attributes', 'apply', f'--workdir={workdir}', f'--input_midi={tunes[TUNE_A]}')
+  commands['unknown_attribute'] = (*apply, '--attribute=loudness')
+  commands['other_vectors'] = (*apply, f'--vectors={other}', '--attribute=note_density')
+  return {case: (cli(*command, expect=2), bad[case]) for case, command in commands.items()}, tmp
+
+
+@pytest.mark.parametrize('case', ['drums', 'missing', 'corrupt'])
+def test_reconstruct_refuses_an_unusable_input_naming_it(case, refused):
+  results, tmp = refused
+  proc, bad = results[case]
+  line = _error(proc, 'musicvae-reconstruct')
+  assert not (tmp / case).exists()  # nothing written, not even the good input's files
+  if case == 'drums':
+    assert line.startswith(f'musicvae-reconstruct: error: cannot encode {bad}: no melody notes')
+    assert 'only drum notes' in line
+  elif case == 'missing':
+    assert line.startswith(f'musicvae-reconstruct: error: {bad}: ')
+    assert 'No such file' in line
+  else:
+    assert line.startswith(f'musicvae-reconstruct: error: {bad}: ')
+    assert midi_io.REASONS['not_midi'] in line
+
+
+# ---- musicvae-attributes --------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def computed(cli, workdir, melody_dataset):
+  from musicvae_jax.models import vae  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.training import checkpointing  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.training import loop  # pylint: disable=import-outside-toplevel
+  # The prepared windows fit the model (32 steps, 90 classes): compute must accept them.
+  loop.check_data(vae.spec_from_config(checkpointing.load_config(workdir)), melody_dataset)
+  proc = cli('musicvae-attributes', 'compute', f'--workdir={workdir}', f'--data={melody_dataset}')
+  return proc, workdir / attribute_vectors.FILE
+
+
+def test_attributes_compute_writes_one_vector_per_attribute(computed, melody_dataset):
+  from musicvae_jax.input_pipeline import pipeline  # pylint: disable=import-outside-toplevel
+  proc, path = computed
+  windows = pipeline.dataset_info(melody_dataset)['splits']['train']['windows']
+  lines = proc.stdout.splitlines()
+  assert lines[0] == (f'musicvae-attributes: {windows} windows of {melody_dataset} (train) -> '
+                      f'{path}')
+  vectors, meta = attribute_vectors.load(path)
+  names = attribute_metrics.attribute_names('melody')
+  assert sorted(vectors) == sorted(names)
+  assert meta['config'] == CONFIG and meta['windows'] == windows and meta['z_size'] == 16
+  rows = [l.split() for l in lines[2:]]
+  assert [r[0] for r in rows] == list(names)  # one row per attribute, nothing else
+  for name, row in zip(names, rows):
+    assert vectors[name].shape == (16,) and np.all(np.isfinite(vectors[name]))
+    bottom, top, norm = map(float, row[1:4])
+    assert norm == pytest.approx(np.linalg.norm(vectors[name]), abs=0.006)
+    assert bottom == pytest.approx(meta['statistics'][name]['bottom_mean'], abs=5e-4)
+    assert top == pytest.approx(meta['statistics'][name]['top_mean'], abs=5e-4)
+    assert top >= bottom
+
+
+def test_attributes_apply_writes_one_piece_per_amount(cli, computed, workdir, tunes,
+                                                      model_windows, tmp_path):
+  out = tmp_path / 'out'
+  proc = cli('musicvae-attributes', 'apply', f'--workdir={workdir}', '--attribute=note_density',
+             '--amounts=-2,0,2', f'--input_midi={tunes[TUNE_A]}', '--seed=5', '--wav=false',
+             f'--output_dir={out}')
+  midis = _midis(out)
+  assert [m.name.split('_note_density-')[1] for m in midis] == [
+      '001-of-003_-2.mid', '002-of-003_+0.mid', '003-of-003_+2.mid']
+  assert all(m.with_suffix('.png').exists() for m in midis)
+  n = model_windows[TUNE_A]
+  assert f'{tunes[TUNE_A]}: {n} window(s); note_density of the results' in proc.stdout
+  values = re.findall(r'^ +([+-]\d+) x vector: (\d+\.\d{3})$', proc.stdout, re.M)
+  assert [k for k, _ in values] == ['-2', '+0', '+2']
+  # The printed note density is that of the written piece: onsets per step, over its windows.
+  for midi, (_, value) in zip(midis, values):
+    assert float(value) == pytest.approx(len(_notes(midi)) / (STEPS * n), abs=5e-4)
+
+
+def test_attributes_apply_unknown_attribute_lists_the_known_ones(refused):
+  proc, _ = refused[0]['unknown_attribute']
+  line = _error(proc, 'musicvae-attributes')
+  assert '--attribute=loudness' in line
+  assert ', '.join(sorted(attribute_metrics.attribute_names('melody'))) in line
+
+
+def test_attributes_apply_refuses_another_models_vectors(refused):
+  proc, other = refused[0]['other_vectors']
+  line = _error(proc, 'musicvae-attributes')
+  assert str(other) in line and 'cat-drums_2bar_small' in line and CONFIG in line
+
+
+def test_attributes_needs_a_subcommand(cli, workdir):
+  line = _error(cli('musicvae-attributes', f'--workdir={workdir}', expect=2),
+                'musicvae-attributes')
+  assert 'compute' in line and 'apply' in line
+
+
+# ---- musicvae-export ------------------------------------------------------------------------
+def test_export_writes_a_model_folder_that_sample_reads(exported, workdir):
+  folder, export, again_dir, _ = exported
+  assert f'--workdir={folder}' in export.stdout
+  assert sorted(p.name for p in folder.iterdir()) == ['config.json', 'model.json', 'params.npz']
+  assert (folder / 'config.json').read_text() == (workdir / 'config.json').read_text()
+  info = json.loads((folder / 'model.json').read_text())
+  assert info['step'] == 3 and info['dtype'] == 'float32' and info['config'] == CONFIG
+  with np.load(folder / 'params.npz') as params:
+    assert params.files and all(params[k].dtype == np.float32 for k in params.files)
+  # Read as --workdir by musicvae-sample (whose notes the unseeded test compares).
+  midis = _midis(again_dir)
+  assert len(midis) == 3 and all(_notes(m) for m in midis)
+  assert all(m.name.startswith(f'{CONFIG}_sample_') for m in midis)
+
+
+# ---- --help and flag mistakes ---------------------------------------------------------------
+def _defined_flags(module: str) -> set[str]:
+  """Names of the flags.DEFINE_* calls in a module's source."""
+  tree = ast.parse((CLI_DIR / f'{module}.py').read_text())
+  return {node.args[0].value for node in ast.walk(tree)
+          if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+          and node.func.attr.startswith('DEFINE') and node.args
+          and isinstance(node.args[0], ast.Constant)}
+
+
+@pytest.mark.parametrize('prog', sorted(MODULES))
+def test_help_lists_exactly_the_commands_flags(cli, prog):
+  module = MODULES[prog]
+  proc = cli(prog, '--help')
+  expected = _defined_flags(module)
+  if module in SHARES_GENERATE_FLAGS:
+    expected |= _defined_flags('generate_flags')
+  listed = re.findall(r'^  --([a-z_0-9]+): ', proc.stdout, re.M)
+  assert sorted(listed) == sorted(expected)
+  assert proc.stdout.startswith(prog + ':')  # the command's own docstring, not absl's wrapper
+  assert '--config.' not in proc.stdout  # none of these commands takes --config
+
+
+def test_workdir_without_a_model_is_refused_with_how_to_fix_it(refused, cli):
+  proc, empty = refused[0]['empty_workdir']
+  line = _error(proc, 'musicvae-sample')
+  assert str(empty) in line and 'config.json' in line and 'musicvae-train' in line
+  assert not (cli.cwd / 'musicvae_output').exists()
+
+
+def test_negative_temperature_is_refused(cli, workdir):
+  line = _error(cli('musicvae-sample', f'--workdir={workdir}', '--temperature=-1', expect=2),
+                'musicvae-sample')
+  assert '--temperature=-1' in line and '0 (greedy)' in line

@@ -60,13 +60,15 @@ class TrainedModel:
       model = nnx.merge(graphdef, nnx.State(params))
       return model.encode(labels, lengths)
 
+    shape_TxO = (self.spec.max_seq_len, sum(self.spec.part_depths))
+
     def decode_fn(params, z_NxZ, keys, temperature, greedy):
       model = nnx.merge(graphdef, nnx.State(params))
-
-      def one(z_Z, key):
-        return model.sample(z_Z[None], key, temperature, greedy=greedy)['samples'][0]
-
-      return jax.vmap(one)(z_NxZ, keys)
+      # Each sequence's sampling noise comes from its own key, drawn in one call before the
+      # decode loop, so the loop itself runs on the whole batch with no random-number calls.
+      gumbel = None if greedy else jax.vmap(lambda k: jax.random.gumbel(k, shape_TxO))(keys)
+      return model.sample(z_NxZ, keys[0], temperature, greedy=greedy,
+                          gumbel_BxTxO=gumbel)['samples']
 
     self._encode = jax.jit(encode_fn)
     self._decode = jax.jit(decode_fn, static_argnames='greedy')

@@ -28,14 +28,22 @@ from flax import nnx
 from musicvae_jax.models import layers
 
 
-def sample_parts(key, logits_BxO, part_depths, temperature, greedy: bool):
-  """One class per part: argmax, or a draw from softmax(logits / temperature)."""
+def sample_parts(key, logits_BxO, part_depths, temperature, greedy: bool, gumbel_BxO=None):
+  """One class per part: argmax, or a draw from softmax(logits / temperature).
+
+  With ``gumbel_BxO`` (standard Gumbel noise drawn beforehand) the draw is
+  argmax(logits / temperature + noise): the same distribution (the Gumbel-max trick, which
+  ``jax.random.categorical`` also uses) without a random-number call inside the decode loop.
+  """
   bounds = np.cumsum((0,) + tuple(part_depths))
   tokens = []
   for p in range(len(part_depths)):
     part = logits_BxO[..., bounds[p]:bounds[p + 1]]
     if greedy:
       tokens.append(jnp.argmax(part, axis=-1))
+    elif gumbel_BxO is not None:
+      tokens.append(jnp.argmax(part / temperature + gumbel_BxO[..., bounds[p]:bounds[p + 1]],
+                               axis=-1))
     else:
       tokens.append(jax.random.categorical(jax.random.fold_in(key, p), part / temperature))
   return jnp.stack(tokens, axis=-1).astype(jnp.int32)
@@ -77,12 +85,14 @@ class LstmDecoder(nnx.Module):
     return jnp.einsum('tbh,ho->bto', h_TxBxH, proj.kernel[...]) + proj.bias[...]
 
   def decode_loop(self, cond_BxC, first_BxP, steps: int, key, temperature=1.0, *,
-                  greedy: bool = False, targets_BxTxP=None, sample_mask_BxT=None):
+                  greedy: bool = False, targets_BxTxP=None, sample_mask_BxT=None,
+                  gumbel_BxTxO=None):
     """Decodes ``steps`` steps feeding back its own output.
 
     With ``targets_BxTxP`` (scheduled sampling) the input at step t + 1 is the sample only where
-    ``sample_mask_BxT[:, t + 1]`` is set and the target of step t elsewhere. Returns a dict with
-    ``inputs`` and ``samples`` [B, T, P] int32 and ``logits`` [B, T, O].
+    ``sample_mask_BxT[:, t + 1]`` is set and the target of step t elsewhere. ``gumbel_BxTxO``:
+    sampling noise drawn beforehand (see ``sample_parts``); ``key`` is then unused. Returns a dict
+    with ``inputs`` and ``samples`` [B, T, P] int32 and ``logits`` [B, T, O].
     """
     first = self.stack.layers[0]
     w0 = first.kernel[...]
@@ -90,23 +100,24 @@ class LstmDecoder(nnx.Module):
     proj = self.output_projection
     w_out, b_out = proj.kernel[...], proj.bias[...]
     guided = targets_BxTxP is not None
-    xs = jnp.arange(steps)
+    xs = dict(t=jnp.arange(steps))
     if guided:
       mask_next = jnp.concatenate(
           [sample_mask_BxT[:, 1:], jnp.zeros_like(sample_mask_BxT[:, :1])], axis=1)
-      xs = (xs, jnp.swapaxes(targets_BxTxP, 0, 1), jnp.swapaxes(mask_next, 0, 1))
+      xs.update(target=jnp.swapaxes(targets_BxTxP, 0, 1), mask=jnp.swapaxes(mask_next, 0, 1))
+    if gumbel_BxTxO is not None and not greedy:
+      xs.update(gumbel=jnp.swapaxes(gumbel_BxTxO, 0, 1))
 
     def step(carry, x):
       state, in_BxP = carry
-      t = x[0] if guided else x
       xw = const_BxG + layers.gather_rows(w0, self._rows(in_BxP))
       h, state = self.stack.step(xw, state)
       logits = h @ w_out + b_out
-      sampled = sample_parts(jax.random.fold_in(key, t), logits, self.part_depths, temperature,
-                             greedy)
+      sampled = sample_parts(jax.random.fold_in(key, x['t']), logits, self.part_depths,
+                             temperature, greedy, x.get('gumbel'))
       nxt = sampled
       if guided:
-        nxt = jnp.where(x[2][:, None] > 0, sampled, x[1])
+        nxt = jnp.where(x['mask'][:, None] > 0, sampled, x['target'])
       return (state, nxt), (in_BxP, sampled, logits)
 
     carry = (self.initial_state(cond_BxC), first_BxP.astype(jnp.int32))

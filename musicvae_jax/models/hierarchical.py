@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from musicvae_jax.models import decoders
@@ -106,29 +107,35 @@ class HierarchicalDecoder(nnx.Module):
       chosen.append(out['inputs'])
     return self._unbars(jnp.concatenate(chosen, axis=-1), batch)
 
-  def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False, first_BxP=None):
+  def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False, first_BxP=None,
+             gumbel_BxTxO=None):
     """Free-running decode of all bars; bar i starts from bar i - 1's last sample.
 
-    Returns ``samples`` [B, T, P], ``logits`` [B, T, O], ``embeddings`` [B, L, H].
+    ``gumbel_BxTxO``: sampling noise drawn beforehand (``decoders.sample_parts``). Returns
+    ``samples`` [B, T, P], ``logits`` [B, T, O], ``embeddings`` [B, L, H].
     """
     batch = z_BxZ.shape[0]
     e_BxLxH = self.embeddings(z_BxZ)
     if first_BxP is None:
       first_BxP = -jnp.ones((batch, len(self.part_depths)), jnp.int32)
+    bounds = np.cumsum([0] + [core.output_depth for core in self.cores])
 
     def bar(last_BxP, x):
-      i, e_BxH = x
       samples, logits = [], []
       for c, (core, parts) in enumerate(zip(self.cores, self._part_slices())):
-        out = core.decode_loop(e_BxH, last_BxP[:, parts], self.bar_steps,
-                               jax.random.fold_in(jax.random.fold_in(key, i), c), temperature,
-                               greedy=greedy)
+        noise = None if 'gumbel' not in x else x['gumbel'][..., bounds[c]:bounds[c + 1]]
+        out = core.decode_loop(x['e'], last_BxP[:, parts], self.bar_steps,
+                               jax.random.fold_in(jax.random.fold_in(key, x['i']), c),
+                               temperature, greedy=greedy, gumbel_BxTxO=noise)
         samples.append(out['samples'])
         logits.append(out['logits'])
       samples = jnp.concatenate(samples, axis=-1)
       return samples[:, -1], (samples, jnp.concatenate(logits, axis=-1))
 
-    xs = (jnp.arange(self.num_bars), jnp.swapaxes(e_BxLxH, 0, 1))
+    xs = dict(i=jnp.arange(self.num_bars), e=jnp.swapaxes(e_BxLxH, 0, 1))
+    if gumbel_BxTxO is not None and not greedy:
+      xs['gumbel'] = jnp.swapaxes(gumbel_BxTxO.reshape(
+          (batch, self.num_bars, self.bar_steps, -1)), 0, 1)
     _, (samples, logits) = jax.lax.scan(bar, first_BxP.astype(jnp.int32), xs)
     samples = jnp.swapaxes(samples, 0, 1).reshape((batch, -1, len(self.part_depths)))
     logits = jnp.swapaxes(logits, 0, 1).reshape((batch, -1, self.output_depth))

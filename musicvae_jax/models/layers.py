@@ -125,7 +125,11 @@ class LSTMStack(nnx.Module):
     """One step of every layer (step-by-step decoding). Returns (top h [B, H], state)."""
     h, new = None, []
     for k, layer in enumerate(self.layers):
-      xw = xw0_BxG if k == 0 else h @ layer.w_x + layer.bias[...]
-      c, h = lstm.cell(xw, layer.w_h, *state[k])
+      c_prev, h_prev = state[k]
+      if k == 0:
+        c, h = lstm.cell(xw0_BxG, layer.w_h, c_prev, h_prev)
+      else:  # [h below, h before] · kernel: one GEMM rather than two half-size ones
+        g = jnp.concatenate([h, h_prev], axis=-1) @ layer.kernel[...] + layer.bias[...]
+        c, h = lstm.cell_from_preactivations(g, c_prev)
       new.append((c, h))
     return h, new

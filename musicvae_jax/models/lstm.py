@@ -37,7 +37,12 @@ def _gates(g_BxG):
 
 def cell(xw_BxG, w_h_HxG, c_BxH, h_BxH):
   """One step: returns (c, h). Used by step-by-step decoding (sampling)."""
-  i, j, f, o = _gates(xw_BxG + h_BxH @ w_h_HxG)
+  return cell_from_preactivations(xw_BxG + h_BxH @ w_h_HxG, c_BxH)
+
+
+def cell_from_preactivations(g_BxG, c_BxH):
+  """(c, h) from the summed gate pre-activations of one step."""
+  i, j, f, o = _gates(g_BxG)
   c = i * j + f * c_BxH
   return c, o * jnp.tanh(c)
 

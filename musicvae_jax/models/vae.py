@@ -124,13 +124,18 @@ class MusicVAE(nnx.Module):
                                    targets_BxTxP=labels_BxTxP, sample_mask_BxT=sample_mask_BxT)
     return out['inputs']
 
-  def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False):
-    """Free-running decode from z: ``samples`` [B, T, P] and ``logits`` [B, T, O]."""
+  def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False, gumbel_BxTxO=None):
+    """Free-running decode from z: ``samples`` [B, T, P] and ``logits`` [B, T, O].
+
+    ``gumbel_BxTxO``: standard Gumbel noise for every step and class, drawn by the caller (so
+    each sequence can have its own key); without it the noise comes from ``key``.
+    """
     if self.spec.hierarchical:
-      return self.decoder.sample(z_BxZ, key, temperature, greedy=greedy)
+      return self.decoder.sample(z_BxZ, key, temperature, greedy=greedy,
+                                 gumbel_BxTxO=gumbel_BxTxO)
     first = -jnp.ones((z_BxZ.shape[0], len(self.spec.part_depths)), jnp.int32)
     return self.decoder.decode_loop(z_BxZ, first, self.spec.max_seq_len, key, temperature,
-                                    greedy=greedy)
+                                    greedy=greedy, gumbel_BxTxO=gumbel_BxTxO)
 
 
 def build_model(spec: ModelSpec, seed: int = 0) -> MusicVAE:

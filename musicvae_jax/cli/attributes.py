@@ -9,7 +9,9 @@
 compute: encodes the dataset's windows (mu), ranks them by each attribute (melody: note_density,
 average_interval, syncopation_16th, syncopation_8th, pitch_range, c_diatonic; drums:
 note_density, syncopation_16th, syncopation_8th) and writes mean(mu of the top quarter) - mean(mu
-of the bottom quarter) per attribute (default file: <workdir>/attribute_vectors.npz).
+of the bottom quarter) per attribute (default file: <workdir>/attribute_vectors.npz). Where one
+value fills more than a quarter (no syncopation at all), the other group is every window beyond
+it; the table gives each group's mean attribute and size.
 apply: encodes the input's windows, adds amount × vector to each mu, decodes, and writes one
 MIDI (+ piano roll) per amount, printing the attribute measured on each result. Without
 --vectors it uses the model's own file (the bundled model ships one).
@@ -76,11 +78,12 @@ def compute(model) -> None:
               windows=len(labels), statistics=stats)
   av.save(output, vectors, meta)
   print(f'{PROG}: {len(labels)} windows of {_DATA.value} ({_SPLIT.value}) -> {output}')
-  print(f'  {"attribute":<18} {"bottom quarter":>14} {"top quarter":>12} {"|vector|":>9}')
+  print(f'  {"attribute":<18} {"bottom group":>19} {"top group":>19} {"|vector|":>9}')
   for name, s in stats.items():
-    flag = '  (degenerate: the quarters do not differ)' if s['degenerate'] else ''
-    print(f'  {name:<18} {s["bottom_mean"]:>14.3f} {s["top_mean"]:>12.3f} {s["norm"]:>9.2f}'
-          f'{flag}')
+    flag = '  (degenerate: the groups do not differ)' if s['degenerate'] else ''
+    bottom = f'{s["bottom_mean"]:.3f} ({s["bottom_count"]})'
+    top = f'{s["top_mean"]:.3f} ({s["top_count"]})'
+    print(f'  {name:<18} {bottom:>19} {top:>19} {s["norm"]:>9.2f}{flag}')
 
 
 def apply(model) -> None:

@@ -1,11 +1,13 @@
 """Attribute vectors (MusicVAE paper, section 5.5): directions in z that move a musical attribute.
 
 For each attribute of ``attribute_metrics``, the windows of a dataset are ranked by it; the
-vector is the mean mu of the top quarter minus the mean mu of the bottom quarter. Ranks break
-ties in a fixed pseudo-random order, so an attribute that is 0 for most windows (syncopation in
-folk tunes) still splits into quarters; how far apart the two quarters really are is stored with
-the vector (``top_mean`` / ``bottom_mean``), and a vector whose quarters do not differ is
-flagged ``degenerate``. Applying adds ``k × vector`` to an input's mu before decoding.
+vector is the mean mu of the top quarter minus the mean mu of the bottom quarter. One value can
+fill more than a quarter: syncopation is 0 in most folk-tune windows. Then the quarter on that
+side would be padded with windows of the tied value and the vector diluted, so the group on the
+other side is instead every window strictly beyond the tie (if there are at least
+``MIN_GROUP``); the group sizes and their mean attribute values are stored with the vector, and
+a vector whose groups do not differ is flagged ``degenerate``. Ranks break remaining ties in a
+fixed pseudo-random order. Applying adds ``k × vector`` to an input's mu before decoding.
 
 Saved as one ``.npz``: ``vector/<attribute>`` arrays [Z] plus a JSON ``meta`` entry (model, data,
 window count, per-attribute statistics).
@@ -22,6 +24,7 @@ from musicvae_jax.generation import attribute_metrics
 
 FILE = 'attribute_vectors.npz'
 _TIE_SEED = 20180305  # fixed, so the same windows give the same vectors
+MIN_GROUP = 32
 
 
 def kind_of(config) -> str:
@@ -42,9 +45,17 @@ def compute(mu_NxZ, labels_NxTxP, kind: str) -> tuple[dict, dict]:
     v = np.asarray(values[name], np.float64)
     order = np.lexsort((tiebreak, v))  # ascending by value, ties in the fixed random order
     bottom, top = order[:quarter], order[-quarter:]
+    if v[top].min() == v[bottom].max():  # one value spans the boundary of a quarter
+      tie = v[top].min()
+      above, below = np.flatnonzero(v > tie), np.flatnonzero(v < tie)
+      if MIN_GROUP <= len(above) < quarter:
+        top = above
+      if MIN_GROUP <= len(below) < quarter:
+        bottom = below
     vectors[name] = (mu[top].mean(0) - mu[bottom].mean(0)).astype(np.float32)
     top_mean, bottom_mean = float(v[top].mean()), float(v[bottom].mean())
-    stats[name] = dict(top_mean=top_mean, bottom_mean=bottom_mean, mean=float(v.mean()),
+    stats[name] = dict(top_mean=top_mean, bottom_mean=bottom_mean, top_count=len(top),
+                       bottom_count=len(bottom), mean=float(v.mean()),
                        std=float(v.std()), nonzero=float(np.mean(v != 0)),
                        norm=float(np.linalg.norm(vectors[name])),
                        degenerate=bool(top_mean <= bottom_mean))

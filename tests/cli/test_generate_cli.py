@@ -359,7 +359,9 @@ def test_attributes_compute_writes_one_vector_per_attribute(computed, melody_dat
   assert [r[0] for r in rows] == list(names)  # one row per attribute, nothing else
   for name, row in zip(names, rows):
     assert vectors[name].shape == (16,) and np.all(np.isfinite(vectors[name]))
-    bottom, top, norm = map(float, row[1:4])
+    bottom, top, norm = float(row[1]), float(row[3]), float(row[5])
+    stats = meta['statistics'][name]
+    assert (row[2], row[4]) == (f"({stats['bottom_count']})", f"({stats['top_count']})")
     assert norm == pytest.approx(np.linalg.norm(vectors[name]), abs=0.006)
     assert bottom == pytest.approx(meta['statistics'][name]['bottom_mean'], abs=5e-4)
     assert top == pytest.approx(meta['statistics'][name]['top_mean'], abs=5e-4)

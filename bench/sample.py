@@ -164,7 +164,10 @@ def main():
       'machine of this class (2-bar: Flax linen 2,000, PyTorch 1,533, Magenta TF 1,153; 16-bar: '
       'Flax 93, PyTorch 80, Magenta TF 55), on a machine with a 390 GFLOP/s float32 matmul '
       'peak. "seq/s vs peer" divides this run\'s sequences/s by the best of them; "fraction vs '
-      'peer" divides the fractions of each machine\'s own peak.'])
+      'peer" divides the fractions of each machine\'s own peak. LSTM FLOPs are counted as '
+      'Magenta\'s kernels multiply (one-hot previous output and z or bar embedding included); '
+      'here those shares are a row gather and one product per sequence or bar, so the count '
+      'can come close to the peak.'])
   print(text)
   if args.write:
     report.write_section('sample', text)

@@ -53,7 +53,8 @@ class TrainedModel:
     self.step = step
     self.info = dict(info or {})
     self.max_batch_size = max_batch_size
-    graphdef, _ = nnx.split(vae.build_model(self.spec), nnx.Param)
+    # Only the graph is needed: shapes, no initialisation of weights that are replaced anyway.
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: vae.build_model(self.spec)), nnx.Param)
     self.params = jax.device_put(params)
 
     def encode_fn(params, labels, lengths):

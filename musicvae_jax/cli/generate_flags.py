@@ -15,8 +15,8 @@ from absl import flags
 from musicvae_jax.cli import entry
 
 WORKDIR = flags.DEFINE_string(
-    'workdir', None, 'A musicvae-train or musicvae-import-magenta workdir, or an exported model '
-    '(default: the bundled cat-mel_2bar_small model).')
+    'workdir', None, 'A musicvae-train or musicvae-import-magenta workdir, an exported model, or '
+    'bundled:<name> for a model that ships with the toolkit (default: bundled:cat-mel_2bar_small).')
 STEP = flags.DEFINE_integer('step', None, 'Checkpoint step of --workdir (default: the latest).')
 TEMPERATURE = flags.DEFINE_float(
     'temperature', 0.5, 'Sampling temperature: logits are divided by it; 0 decodes greedily '

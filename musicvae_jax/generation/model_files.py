@@ -30,13 +30,35 @@ INFO_FILE = 'model.json'
 DEFAULT_BUNDLED = 'cat-mel_2bar_small'
 
 
+BUNDLED_PREFIX = 'bundled:'
+
+
+def bundled_names() -> list[str]:
+  try:
+    models = bundled_data.data_dir() / 'models'
+  except FileNotFoundError:
+    return []
+  return sorted(p.name for p in models.glob('*') if (p / PARAMS_FILE).exists())
+
+
 def bundled_model_dir(name: str = DEFAULT_BUNDLED) -> pathlib.Path:
   path = bundled_data.data_dir() / 'models' / name
   if not (path / PARAMS_FILE).exists():
+    known = ', '.join(BUNDLED_PREFIX + n for n in bundled_names()) or 'none'
     raise checkpointing.WorkdirError(
-        f'the bundled model {name!r} is not installed (looked in {path}). Reinstall with '
-        '`pip install -e .` from the repository, or pass --workdir=<a training workdir>.')
+        f'the bundled model {name!r} is not installed (looked in {path}; bundled: {known}). '
+        'Reinstall with `pip install -e .` from the repository, or pass --workdir=<a training '
+        'workdir>.')
   return path
+
+
+def resolve(workdir) -> tuple[pathlib.Path, bool]:
+  """(folder, is_bundled) for None (the default bundled model), 'bundled:<name>' or a path."""
+  if workdir is None:
+    return bundled_model_dir(), True
+  if str(workdir).startswith(BUNDLED_PREFIX):
+    return bundled_model_dir(str(workdir)[len(BUNDLED_PREFIX):]), True
+  return pathlib.Path(workdir), False
 
 
 def _flat(tree, prefix=()):

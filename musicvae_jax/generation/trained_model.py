@@ -78,9 +78,12 @@ class TrainedModel:
   @classmethod
   def from_workdir(cls, workdir=None, *, step: int | None = None,
                    max_batch_size: int = 64) -> 'TrainedModel':
-    """From a training workdir, an exported model, or (``workdir=None``) the bundled model."""
-    bundled = workdir is None
-    workdir = model_files.bundled_model_dir() if bundled else workdir
+    """From a training workdir, an exported model, or a bundled model.
+
+    ``workdir=None`` is the default bundled model (cat-mel_2bar_small); ``'bundled:<name>'``
+    names another one (``model_files.bundled_names()``).
+    """
+    workdir, bundled = model_files.resolve(workdir)
     config = checkpointing.load_config(workdir)
     params, at_step, info = model_files.load_params(workdir, config, step=step)
     return cls(config, params, step=at_step,

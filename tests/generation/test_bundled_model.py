@@ -100,3 +100,11 @@ def test_note_density_vector_is_graded(model, eval_windows):
   labels = model.decode_labels(z, key=jax.random.key(0), temperature=0)
   density = attribute_metrics.compute(labels, 'melody')['note_density'].reshape(len(amounts), -1)
   assert np.all(np.diff(density.mean(axis=1)) > 0), density.mean(axis=1)
+
+
+def test_bundled_models_are_named_by_prefix(model):
+  assert 'cat-mel_2bar_small' in model_files.bundled_names()
+  named = TrainedModel.from_workdir('bundled:cat-mel_2bar_small')
+  assert named.info['bundled'] and named.info['workdir'] == model.info['workdir']
+  with pytest.raises(model_files.checkpointing.WorkdirError, match='bundled:cat-mel_2bar_small'):
+    TrainedModel.from_workdir('bundled:no-such-model')

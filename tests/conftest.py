@@ -49,3 +49,15 @@ def melody_dataset(tmp_path_factory, shared_midi) -> pathlib.Path:
   out = tmp_path_factory.mktemp('prepared') / 'reels'
   prepare(config, src, out, workers=1, progress=False)
   return out
+
+
+def held_out_midi(config, kind: str) -> list[pathlib.Path]:
+  """The bundled MIDI files of ``kind`` that prepare puts in the eval split under ``config``.
+
+  What a model trained on the bundled data never saw: its tests measure it on these.
+  """
+  from musicvae_jax import bundled_data  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.input_pipeline import prepare  # pylint: disable=import-outside-toplevel
+  data = config.data
+  return sorted(p for p in bundled_data.midi_dir(kind).glob('*.mid')
+                if prepare.split_of(p.name, data.split_seed, data.eval_fraction) == 'eval')

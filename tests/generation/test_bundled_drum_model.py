@@ -7,14 +7,13 @@ import jax
 import numpy as np
 import pytest
 
-from musicvae_jax import bundled_data
+from conftest import held_out_midi
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import attribute_metrics
 from musicvae_jax.generation import attribute_vectors
 from musicvae_jax.generation import inputs
 from musicvae_jax.generation import model_files
 from musicvae_jax.generation.trained_model import TrainedModel
-from musicvae_jax.input_pipeline import prepare
 
 NAME = 'cat-drums_2bar_small'
 NUM_INPUTS = 32
@@ -28,11 +27,8 @@ def model():
 @pytest.fixture(scope='module')
 def eval_windows(model):
   """32 held-out windows, evenly spread over all windows of the eval-split drum files."""
-  data = model.config.data
-  paths = sorted(p for p in bundled_data.midi_dir('drums').glob('*.mid')
-                 if prepare.split_of(p.name, data.split_seed, data.eval_fraction) == 'eval')
   windows = []
-  for path in paths:
+  for path in held_out_midi(model.config, 'drums'):
     try:
       windows.extend(model.split_windows(midi_io.read_midi(path), source=str(path)).labels)
     except (inputs.UnencodableInput, midi_io.MidiReadError):

@@ -8,13 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-from musicvae_jax import bundled_data
+from conftest import held_out_midi
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import attribute_metrics
 from musicvae_jax.generation import attribute_vectors
 from musicvae_jax.generation import model_files
 from musicvae_jax.generation.trained_model import TrainedModel
-from musicvae_jax.input_pipeline import prepare
 
 NUM_INPUTS = 32
 
@@ -27,11 +26,8 @@ def model():
 @pytest.fixture(scope='module')
 def eval_windows(model):
   """One window from each of 32 held-out tunes (the eval split of the bundled melodies)."""
-  data = model.config.data
-  paths = sorted(p for p in bundled_data.midi_dir('melody').glob('*.mid')
-                 if prepare.split_of(p.name, data.split_seed, data.eval_fraction) == 'eval')
   windows = []
-  for path in paths:
+  for path in held_out_midi(model.config, 'melody'):
     w = model.split_windows(midi_io.read_midi(path), source=str(path)).labels
     windows.append(w[len(w) // 2])  # mid-tune: past any pickup bar
     if len(windows) == NUM_INPUTS:

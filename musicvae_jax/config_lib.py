@@ -155,7 +155,11 @@ def train(*, batch_size):
       batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
       min_learning_rate=1e-5, grad_clip=1.0, grad_norm_clip_to_zero=10_000.0, seed=0,
       checkpoint_every_steps=1000, eval_every_steps=1000, log_every_steps=100,
-      eval_num_batches=0))  # 0: the whole eval split
+      eval_num_batches=0,  # 0: the whole eval split
+      # Many devices (musicvae_jax.distributed): fsdp=True splits parameters and optimizer
+      # state over fsdp_size devices (-1: all) instead of replicating them; compute_dtype
+      # 'bfloat16' runs the model in bfloat16 on float32 master parameters.
+      fsdp=False, fsdp_size=-1, compute_dtype='float32'))
 
 
 def build(name: str, data, model_cfg, train_cfg, arg: str | None):

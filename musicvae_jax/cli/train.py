@@ -6,6 +6,12 @@
 Without --config, an existing workdir resumes with the config.json it holds.
 The workdir receives config.json, Orbax checkpoints (model, optimizer, step, data position),
 metrics.jsonl and TensorBoard event files (tensorboard --logdir=<workdir>/tensorboard).
+
+Trains data-parallel over every device it sees. Several hosts (a TPU pod: run the same command
+on every worker): add --multihost (TPU pods, Slurm, Open MPI: nothing else; GPU clusters:
+--coordinator_address=<process 0 host:port> --num_processes=N --process_id=i). Parameter
+sharding (FSDP): --config.train.fsdp=True; bfloat16 compute: --config.train.compute_dtype=bfloat16.
+On SIGTERM (preemption) it saves a checkpoint and exits with status 75; the same command resumes.
 """
 
 import sys
@@ -21,12 +27,29 @@ _CONFIG = config_flags.DEFINE_config_file(
 _DATA = flags.DEFINE_string('data', None, 'A dataset folder written by musicvae-prepare.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, config.json and metrics go.')
 _PROGRESS = flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+_MULTIHOST = flags.DEFINE_bool('multihost', False, 'Join a multi-process job '
+                               '(jax.distributed.initialize) before training.')
+_COORDINATOR = flags.DEFINE_string('coordinator_address', None, 'With --multihost off TPU: '
+                                   'process 0\'s host:port, the same for every process.')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --multihost off TPU: '
+                                      'how many processes the job has.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --multihost off TPU: this '
+                                   'process\'s rank, 0 .. num_processes - 1.')
 
 PROG = 'musicvae-train'
 
 
 def main(argv):
   entry.require(PROG, argv, _DATA, _WORKDIR)
+  from musicvae_jax.distributed import preemption, runtime  # pylint: disable=g-import-not-at-top
+  spec = runtime.ProcessSpec(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if spec != runtime.ProcessSpec() and not _MULTIHOST.value:
+    entry.die(PROG, '--coordinator_address/--num_processes/--process_id need --multihost.')
+  if _MULTIHOST.value:
+    try:
+      runtime.initialize(spec)
+    except runtime.RuntimeSetupError as e:
+      entry.die(PROG, e)
   from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import checkpointing, loop  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value
@@ -44,6 +67,10 @@ def main(argv):
   except loop.TrainingDiverged as e:
     print(f'{PROG}: stopped: {e}', file=sys.stderr)
     sys.exit(1)
+  if 'preempted_at' in last:
+    sys.exit(preemption.EXIT_PREEMPTED)
+  if not runtime.is_lead():
+    return
   for split in ('eval_train', 'eval_eval'):
     if split in last:
       m = last[split]

@@ -105,7 +105,8 @@ def load_params(workdir, config, *, step: int | None = None) -> tuple[dict, int,
     raise checkpointing.WorkdirError(
         f'{workdir} has no checkpoint and no {PARAMS_FILE}; train first (musicvae-train '
         f'--workdir={workdir}), or pass a workdir that has one.')
-  abstract = jax.eval_shape(lambda: steps.init_state(vae.build_model(spec))[1])
+  abstract = checkpointing.abstract(
+      jax.eval_shape(lambda: steps.init_state(vae.build_model(spec))[1]))
   restored, _ = checkpointing.restore(mgr, abstract, step, with_data=False)
   return (jax.tree.map(np.asarray, restored['params']), int(restored['step']),
           dict(source=str(workdir)))

@@ -81,7 +81,7 @@ def project_steps(w_DxG, bias_G, *, rows_BxTxP=None, dense_BxTxD=None, const_BxC
     total = total + gather_rows(w_DxG, jnp.swapaxes(rows_BxTxP, 0, 1))
   if dense_BxTxD is not None:
     d = dense_BxTxD.shape[-1]
-    total = total + jnp.einsum('btd,dg->tbg', dense_BxTxD, w_DxG[:d])
+    total = total + jnp.einsum('btd,dg->tbg', dense_BxTxD.astype(w_DxG.dtype), w_DxG[:d])
   return total
 
 

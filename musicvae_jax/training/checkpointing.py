@@ -98,8 +98,13 @@ def restore(mgr: ocp.CheckpointManager, abstract_state, step: int | None = None,
 
 
 def abstract(state, shardings=None):
-  """Shape/dtype (and sharding) structs for restoring ``state``."""
+  """Shape/dtype/sharding structs for restoring ``state`` onto ``shardings``.
+
+  The target always names its shardings (default: this process's first device), so a
+  checkpoint written on N devices restores on any M: Orbax reads each target shard's slice.
+  """
   if shardings is None:
-    return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    one = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    shardings = jax.tree.map(lambda _: one, state)
   return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
                       state, shardings)

@@ -25,7 +25,10 @@ def run(eval_step, params, batches: Iterable[dict], *, key, step, put=lambda b: 
   for i, batch in enumerate(batches):
     if max_batches and i >= max_batches:
       break
-    sums = eval_step(params, put(batch), jax.random.fold_in(key, i), step)
+    # Host values (not committed device arrays), so that the step runs on any mesh,
+    # including one spanning several processes.
+    batch_key = np.asarray(jax.random.fold_in(key, i))
+    sums = eval_step(params, put(batch), batch_key, np.int32(step))
     sums = jax.device_get(sums)
     totals = sums if totals is None else jax.tree.map(np.add, totals, sums)
     if progress is not None:

@@ -9,6 +9,7 @@ with the same parameters as one that never stopped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 import time
 
@@ -17,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from musicvae_jax.distributed import host_data
 from musicvae_jax.distributed import mesh as mesh_lib
+from musicvae_jax.distributed import preemption
 from musicvae_jax.input_pipeline import pipeline
 from musicvae_jax.models import vae
 from musicvae_jax.training import checkpointing
@@ -53,7 +56,12 @@ def check_data(spec: vae.ModelSpec, data_dir) -> dict:
 
 @dataclasses.dataclass
 class Session:
-  """What one process needs to run steps: model graph, jitted steps, shardings."""
+  """What one process needs to run steps: model graph, jitted steps, shardings.
+
+  ``train_step(state, batch, key)`` takes the step's key; ``keyed_step(state, batch, seed_key)``
+  is the same step drawing its key as ``fold_in(seed_key, state['step'])`` on the device, which
+  the training loop uses so that no per-step host work waits on the device.
+  """
   spec: vae.ModelSpec
   loss_spec: steps.LossSpec
   graphdef: object
@@ -61,31 +69,53 @@ class Session:
   train_step: object
   eval_step: object
   state_sharding: object
+  keyed_step: object = None
+  is_finite: object = None
 
   def put(self, batch: dict) -> dict:
-    """This process's share of a batch -> global arrays split along the mesh's data axis."""
-    sharding = mesh_lib.batch_sharding(self.mesh)
-    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(batch[k]))
-            for k in DEVICE_KEYS}
+    """This process's share of a batch -> global arrays split along the mesh's batch axes."""
+    return host_data.to_global(batch, self.mesh, DEVICE_KEYS)
+
+
+def _place(state, shardings):
+  """Host arrays -> global arrays; every process holds the same values and keeps its shards."""
+  return jax.tree.map(
+      lambda x, s: jax.make_array_from_callback(np.shape(x), s, lambda i: np.asarray(x)[i]),
+      state, shardings)
 
 
 def new_session(config, *, devices=None):
   """(session, freshly initialised state placed on the mesh)."""
+  t = config.train
   spec = vae.spec_from_config(config)
   loss_spec = steps.LossSpec.from_config(config)
-  model = vae.build_model(spec, seed=int(config.train.seed))
+  dtype = steps.check_compute_dtype(t.get('compute_dtype', 'float32'))
+  model = vae.build_model(spec, seed=int(t.seed))
   graphdef, state = steps.init_state(model)
-  mesh = mesh_lib.make_mesh(devices)
-  if config.train.batch_size % mesh.devices.size:
-    raise ValueError(f'train.batch_size={config.train.batch_size} does not split evenly over '
-                     f'{mesh.devices.size} devices; use a multiple of {mesh.devices.size}.')
+  num_devices = len(jax.devices() if devices is None else devices)
+  mesh = mesh_lib.make_mesh(devices, fsdp=mesh_lib.fsdp_size_of(t, num_devices))
+  host_data.local_batch_size(int(t.batch_size), mesh)
   replicated = mesh_lib.replicated(mesh)
-  state_sharding = jax.tree.map(lambda _: replicated, state)
-  state = jax.device_put(state, state_sharding)
-  train_step = jax.jit(steps.make_train_step(graphdef, loss_spec), donate_argnums=0,
-                       out_shardings=(state_sharding, replicated))
-  eval_step = jax.jit(steps.make_eval_step(graphdef, loss_spec), out_shardings=replicated)
-  return Session(spec, loss_spec, graphdef, mesh, train_step, eval_step, state_sharding), state
+  state_sharding = mesh_lib.state_shardings(state, mesh)
+  state = _place(state, state_sharding)
+  options = dict(compute_dtype=None if dtype == np.float32 else dtype,
+                 compute_sharding=replicated if mesh.shape[mesh_lib.FSDP] > 1 else None)
+  raw_step = steps.make_train_step(graphdef, loss_spec, **options)
+  batch_sharding = mesh_lib.batch_sharding(mesh)
+  jit = functools.partial(jax.jit, donate_argnums=0,
+                          in_shardings=(state_sharding, batch_sharding, replicated),
+                          out_shardings=(state_sharding, replicated))
+  train_step = jit(raw_step)
+  keyed_step = jit(lambda s, b, k: raw_step(s, b, jax.random.fold_in(k, s['step'])))
+  params_sharding = state_sharding['params']
+  eval_step = jax.jit(steps.make_eval_step(graphdef, loss_spec, **options),
+                      in_shardings=(params_sharding, batch_sharding, replicated, replicated),
+                      out_shardings=replicated)
+  is_finite = jax.jit(lambda tree: jax.tree.reduce(
+      lambda a, x: a & jnp.all(jnp.isfinite(x)), tree, jnp.bool_(True)),
+                      in_shardings=(params_sharding,), out_shardings=replicated)
+  return Session(spec, loss_spec, graphdef, mesh, train_step, eval_step, state_sharding,
+                 keyed_step, is_finite), state
 
 
 def restore_params(session: Session, state, workdir, step=None):
@@ -110,7 +140,7 @@ def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
     bar = tqdm(total=total, desc=f'evaluate {split}', unit='batch', leave=False,
                disable=not progress or jax.process_index() != 0)
     out[split] = evaluation.run(session.eval_step, params, iter(ds), key=key,
-                                step=jnp.int32(step), put=session.put,
+                                step=step, put=session.put,
                                 max_batches=max_batches, progress=bar)
     bar.close()
   return out
@@ -121,16 +151,17 @@ def _fingerprint(info: dict) -> dict:
   return dict(config=info.get('config_name'), splits=info.get('splits'))
 
 
-def _finite(tree) -> bool:
-  return bool(jax.device_get(jax.tree.reduce(
-      lambda a, x: a & jnp.all(jnp.isfinite(x)), tree, jnp.bool_(True))))
-
-
 def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devices=None,
                        log=print) -> dict:
-  """Trains to ``config.train.num_steps``; returns the last train and eval metrics."""
+  """Trains to ``config.train.num_steps``; returns the last train and eval metrics.
+
+  On SIGTERM (a preemption notice) the run saves a checkpoint after the step in flight and
+  returns ``{'preempted_at': step}``; the same call then resumes from there.
+  """
   workdir = pathlib.Path(workdir)
   lead = jax.process_index() == 0
+  if not lead:
+    log = lambda *a, **k: None  # only process 0 talks
   session, state = new_session(config, devices=devices)
   info = check_data(session.spec, data_dir)
   checkpointing.check_or_write_config(workdir, config, write=lead)
@@ -162,6 +193,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     return {}
   writer = metrics_io.MetricsWriter(workdir, enabled=lead, resume_step=start)
   key = jax.random.PRNGKey(int(t.seed))
+  seed_key = np.asarray(key)  # a host value: the same on every process, placed by the step
   eval_key = jax.random.fold_in(key, evaluation.EVAL_KEY_SALT)
   last = {}
 
@@ -180,7 +212,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     last.update({f'eval_{s}': m for s, m in splits.items()})
 
   def checkpoint(step):
-    if not _finite(state['params']):
+    if not bool(jax.device_get(session.is_finite(state['params']))):
       raise TrainingDiverged(f'parameters are NaN/Inf at step {step}; not saving. The last '
                              f'good checkpoint (step {mgr.latest_step()}) is kept.')
     checkpointing.save(mgr, step, state,
@@ -190,27 +222,35 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
              disable=not progress or not lead, dynamic_ncols=True)
   step, t0 = start, time.perf_counter()
   try:
-    while step < t.num_steps:
-      batch = session.put(next(it))
-      state, metrics = session.train_step(state, batch, jax.random.fold_in(key, step))
-      step += 1
-      bar.update(1)
-      if step % t.log_every_steps == 0 or step == t.num_steps:
-        metrics = jax.device_get(metrics)
-        if not (np.isfinite(metrics['loss']) and np.isfinite(metrics['global_norm'])):
-          raise TrainingDiverged(
-              f'loss is {metrics["loss"]} at step {step} (global norm '
-              f'{metrics["global_norm"]}). Stopped; the last good checkpoint (step '
-              f'{mgr.latest_step()}) is kept in {workdir}. Try a lower '
-              '--config.train.learning_rate or check the data.')
-        metrics['steps_per_sec'] = t.log_every_steps / max(time.perf_counter() - t0, 1e-9)
-        t0 = time.perf_counter()
-        last['train'] = writer.write(step, 'train', metrics)
-        bar.set_postfix(loss=f'{metrics["loss"]:.2f}', acc=f'{metrics["accuracy"]:.3f}')
-      if step % t.checkpoint_every_steps == 0 or step == t.num_steps:
-        checkpoint(step)
-      if step % t.eval_every_steps == 0 or step == t.num_steps:
-        evaluate(step)
+    with preemption.PreemptionGuard() as guard:
+      while step < t.num_steps:
+        batch = session.put(next(it))
+        state, metrics = session.keyed_step(state, batch, seed_key)
+        step += 1
+        bar.update(1)
+        if step % t.log_every_steps == 0 or step == t.num_steps:
+          metrics = jax.device_get(metrics)
+          if not (np.isfinite(metrics['loss']) and np.isfinite(metrics['global_norm'])):
+            raise TrainingDiverged(
+                f'loss is {metrics["loss"]} at step {step} (global norm '
+                f'{metrics["global_norm"]}). Stopped; the last good checkpoint (step '
+                f'{mgr.latest_step()}) is kept in {workdir}. Try a lower '
+                '--config.train.learning_rate or check the data.')
+          metrics['steps_per_sec'] = t.log_every_steps / max(time.perf_counter() - t0, 1e-9)
+          t0 = time.perf_counter()
+          last['train'] = writer.write(step, 'train', metrics)
+          bar.set_postfix(loss=f'{metrics["loss"]:.2f}', acc=f'{metrics["accuracy"]:.3f}')
+        saved = step % t.checkpoint_every_steps == 0 or step == t.num_steps
+        if saved:
+          checkpoint(step)
+        if guard.reached(step):
+          if not saved:
+            checkpoint(step)
+          log(f'preempted: saved step {step} in {workdir}; run the same command to resume.')
+          last['preempted_at'] = step
+          break
+        if step % t.eval_every_steps == 0 or step == t.num_steps:
+          evaluate(step)
   finally:
     bar.close()
     writer.close()

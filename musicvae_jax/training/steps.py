@@ -10,6 +10,14 @@ One step, as Magenta's ``MusicVAE._compute_model_loss`` + ``music_vae_train``:
   z = mu + sigma·ε;  decoder inputs = targets shifted right, or, under scheduled sampling, the
   inputs a free-running pass picked (each step its own sample with probability p(step));
   loss = mean(r_loss) + β(step)·mean(kl_cost); clip-or-zero; Adam at lr(step).
+
+Mixed precision (``compute_dtype='bfloat16'``): the float32 parameters stay the master copy
+that Adam updates; each step runs the model on a bfloat16 copy, and the logits, mu and sigma go
+back to float32 before the losses, so softmax, KL and the gradients' sums stay in float32.
+
+Under FSDP the state arrives split over devices; ``compute_sharding`` (replicated) gathers the
+parameters once at the start of the step, and the step's ``out_shardings`` split the new
+state again, so XLA's SPMD partitioner turns the gradient sum into a reduce-scatter.
 """
 
 from __future__ import annotations
@@ -75,8 +83,30 @@ def init_state(model: vae.MusicVAE) -> tuple[nnx.GraphDef, dict[str, Any]]:
   return graphdef, dict(params=params, opt_state=opt_state, step=jnp.zeros((), jnp.int32))
 
 
+COMPUTE_DTYPES = ('float32', 'bfloat16')
+
+
+def check_compute_dtype(name) -> jnp.dtype:
+  if str(name) not in COMPUTE_DTYPES:
+    raise ValueError(f'config.train.compute_dtype={name!r}; use one of {COMPUTE_DTYPES}.')
+  return jnp.dtype(str(name))
+
+
+def compute_params(params, dtype=None, sharding=None):
+  """The copy of the parameters a step computes with: gathered and cast as asked."""
+  if sharding is not None:
+    params = jax.lax.with_sharding_constraint(params, jax.tree.map(lambda _: sharding, params))
+  if dtype is None or jnp.dtype(dtype) == jnp.float32:
+    return params
+  return jax.tree.map(
+      lambda w: w.astype(dtype) if jnp.issubdtype(w.dtype, jnp.floating) else w, params)
+
+
 def forward(model: vae.MusicVAE, batch, key, *, sampling_probability, sequential=False):
-  """Everything a loss or a metric needs from one pass. Returns a dict of arrays."""
+  """Everything a loss or a metric needs from one pass. Returns a dict of arrays.
+
+  Losses and metrics are computed in float32 whatever dtype the model computes in.
+  """
   labels, lengths, mask = batch['labels'], batch['lengths'], batch['mask']
   key_eps, key_mask, key_sample = jax.random.split(key, 3)
   mu, sigma = model.encode(labels, lengths)
@@ -87,7 +117,8 @@ def forward(model: vae.MusicVAE, batch, key, *, sampling_probability, sequential
     inputs = jax.lax.stop_gradient(
         model.scheduled_inputs(z, labels, sample_mask.astype(jnp.float32), key_sample))
   kwargs = dict(sequential=True) if sequential else {}
-  logits = model.teacher_forced_logits(z, inputs, **kwargs)
+  logits = model.teacher_forced_logits(z, inputs, **kwargs).astype(jnp.float32)
+  mu, sigma = mu.astype(jnp.float32), sigma.astype(jnp.float32)
   r_loss, correct = losses.reconstruction(logits, labels, mask, model.spec.part_depths)
   kl = losses.kl_divergence(mu, sigma)
   return dict(mu=mu, sigma=sigma, z=z, logits=logits, r_loss=r_loss, correct=correct, kl=kl)
@@ -113,7 +144,8 @@ def loss_terms(out, batch, spec: LossSpec, step):
               kl_bits=losses.weighted_mean(out['kl'], weights) / math.log(2.0), beta=beta)
 
 
-def make_train_step(graphdef, spec: LossSpec, *, sequential_bars: bool = False):
+def make_train_step(graphdef, spec: LossSpec, *, sequential_bars: bool = False,
+                    compute_dtype=None, compute_sharding=None):
   """Returns the pure ``train_step(state, batch, key) -> (state, metrics)`` (not yet jitted)."""
   tx = optimizer.adam()
 
@@ -122,6 +154,7 @@ def make_train_step(graphdef, spec: LossSpec, *, sequential_bars: bool = False):
     p = spec.sampling_probability_at(step) if spec.scheduled_sampling else None
 
     def loss_fn(params):
+      params = compute_params(params, compute_dtype, compute_sharding)
       model = nnx.merge(graphdef, nnx.State(params))
       out = forward(model, batch, key, sampling_probability=p, sequential=sequential_bars)
       terms = loss_terms(out, batch, spec, step)
@@ -141,7 +174,7 @@ def make_train_step(graphdef, spec: LossSpec, *, sequential_bars: bool = False):
   return train_step
 
 
-def make_eval_step(graphdef, spec: LossSpec):
+def make_eval_step(graphdef, spec: LossSpec, *, compute_dtype=None, compute_sharding=None):
   """``eval_step(params, batch, key, step) -> sums``: teacher-forced and sampled passes.
 
   The sampled pass feeds the decoder its own samples at every step (Magenta's evaluation
@@ -150,6 +183,7 @@ def make_eval_step(graphdef, spec: LossSpec):
   """
 
   def eval_step(params, batch, key, step):
+    params = compute_params(params, compute_dtype, compute_sharding)
     model = nnx.merge(graphdef, nnx.State(params))
     weights = example_weights(batch)
     mask = batch['mask']

@@ -33,7 +33,8 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
   session, state = loop.new_session(config)
   assert session.mesh.devices.size == 8
   batch = session.put(_real_batch(config, shared_midi, config.train.batch_size))
-  assert batch['labels'].sharding.spec[0] == 'data'  # one example per device
+  assert batch['labels'].sharding.spec[0] == ('data', 'fsdp')  # one example per device
+  assert len({s.index[0].start for s in batch['labels'].addressable_shards}) == 8
   key = jax.random.PRNGKey(0)
   before = jax.device_get(state['params'])
   losses = []

@@ -261,7 +261,8 @@ def test_resuming_on_other_data_warns_and_reads_it_from_its_start(tmp_path, melo
 
 
 @pytest.mark.parametrize('prog, flags, has_config', [
-    ('musicvae-train', ('--config', '--data', '--workdir', '--progress'), True),
+    ('musicvae-train', ('--config', '--data', '--workdir', '--progress', '--multihost',
+                        '--coordinator_address', '--num_processes', '--process_id'), True),
     ('musicvae-evaluate', ('--workdir', '--data', '--split', '--json', '--step',
                            '--batch_size'), False),
 ])

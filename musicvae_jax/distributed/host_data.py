@@ -1,0 +1,29 @@
+"""Each process's share of a batch -> global ``jax.Array`` batches split along the mesh.
+
+Every process reads its own ``1 / process_count`` of the records (``input_pipeline``'s
+``shard_index``/``shard_count``) and hands its numpy batch here; the global array is the
+processes' shares stacked in process order, with no host-to-host copy.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from musicvae_jax.distributed import mesh as mesh_lib
+
+
+def local_batch_size(global_batch: int, mesh) -> int:
+  """This process's share of a global batch, checked to split evenly over the devices."""
+  devices, procs = mesh.devices.size, jax.process_count()
+  if global_batch % devices:
+    raise ValueError(f'train.batch_size={global_batch} does not split evenly over {devices} '
+                     f'devices; use a multiple of {devices}.')
+  return global_batch // procs
+
+
+def to_global(batch: dict, mesh, keys) -> dict:
+  """``{k: global array}`` for ``keys`` of this process's numpy ``batch``."""
+  sharding = mesh_lib.batch_sharding(mesh)
+  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(batch[k]))
+          for k in keys}

@@ -44,7 +44,9 @@ setuptools.setup(
         'tqdm>=4.66',
     ],
     extras_require={
-        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100'],
+        # musicvae-prepare --runner=beam; the tests run it, so 'test' needs it too.
+        'beam': ['apache-beam>=2.60'],
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100', 'apache-beam>=2.60'],
     },
     entry_points={
         'console_scripts': [

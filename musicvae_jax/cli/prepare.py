@@ -2,7 +2,7 @@
 
   musicvae-prepare --config=cat-mel_2bar_small --input=<MIDI folder> --output=<dir>
       [--config.data.eval_fraction=0.2] [--workers=N] [--records_per_shard=65536]
-      [--preview=8] [--overwrite]
+      [--preview=8] [--overwrite] [--runner=beam --beam_options=--direct_num_workers=4,...]
 
 Without --input the bundled MIDI folder for the config's converter kind is used. Unusable
 files are skipped, counted in dataset.json and listed in skipped.jsonl.
@@ -19,15 +19,24 @@ from musicvae_jax import config_lib
 from musicvae_jax.cli import entry
 from musicvae_jax.converters import midi_io
 from musicvae_jax.input_pipeline import prepare
+from musicvae_jax.input_pipeline import prepare_beam
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config name, e.g. cat-mel_2bar_small or cat-mel_2bar_small:tiny.')
 _INPUT = flags.DEFINE_string('input', None, 'MIDI folder, searched recursively (default: the '
                              "bundled folder for the config's converter).")
 _OUTPUT = flags.DEFINE_string('output', None, 'Folder to write the dataset to.')
-_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes (1: in-process; default: one per CPU).')
+_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes with --runner=local '
+                                '(1: in-process; default: one per CPU).')
 _PER_SHARD = flags.DEFINE_integer('records_per_shard', 65_536, 'Windows per shard file.')
-_PREVIEW = flags.DEFINE_integer('preview', 0, 'Write N windows (one per file) to output/preview/ as MIDI + PNG.')
+_PREVIEW = flags.DEFINE_integer('preview', 0, 'Write N windows (one per file) to '
+                                'output/preview/ as MIDI + PNG.')
+_RUNNER = flags.DEFINE_enum('runner', 'local', ['local', 'beam'], 'local: a process pool; beam: '
+                            'an Apache Beam pipeline, same files (pip install -e ".[beam]").')
+_BEAM_OPTIONS = flags.DEFINE_list(
+    'beam_options', [], 'Beam pipeline options for --runner=beam, comma-separated, each written '
+    'whole with its own "=", e.g. --beam_options=--direct_num_workers=2,--direct_running_mode='
+    'multi_processing; double-quote one that holds a comma. Default: the DirectRunner.')
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace a dataset already in --output.')
 _D = midi_io.MidiLimits()
 _MAX_MB = flags.DEFINE_float('max_file_mb', _D.max_file_bytes / 2**20, 'Skip larger files.')
@@ -51,10 +60,16 @@ def main(argv):
   input_dir = _INPUT.value or bundled_data.midi_dir(config.data.converter)
   limits = midi_io.MidiLimits(max_file_bytes=int(_MAX_MB.value * 2**20),
                               max_num_notes=_MAX_NOTES.value, max_total_time=_MAX_TIME.value)
+  if _BEAM_OPTIONS.value and _RUNNER.value != 'beam':
+    _die('--beam_options needs --runner=beam.')
+  common = dict(records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,
+                overwrite=_OVERWRITE.value, limits=limits)
   try:
-    info = prepare.prepare(config, input_dir, _OUTPUT.value, workers=_WORKERS.value,
-                           records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,
-                           overwrite=_OVERWRITE.value, limits=limits)
+    if _RUNNER.value == 'beam':
+      info = prepare_beam.prepare_beam(config, input_dir, _OUTPUT.value,
+                                       beam_options=_BEAM_OPTIONS.value, **common)
+    else:
+      info = prepare.prepare(config, input_dir, _OUTPUT.value, workers=_WORKERS.value, **common)
   except (prepare.PrepareError, FileNotFoundError, ValueError) as e:
     _die(e)
   print(prepare.format_report(info, _OUTPUT.value))

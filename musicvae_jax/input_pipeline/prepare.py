@@ -2,11 +2,12 @@
 
 Every .mid/.midi file under the input folder (recursively, in sorted relative-path order) is read
 (``converters.midi_io``) and cut into windows by the config's converter, in a multiprocessing
-pool. The windows stream into two splits, train and eval, chosen per source file by a stable hash
-of its relative path and ``config.data.split_seed``, so no song is in both. Within a split the
-records fill shards of ``records_per_shard`` one after another, in file order (``shards``), so
-the shards are byte-identical whatever the number of workers and memory stays flat however many
-files there are. Bad files are skipped and reported, never fatal.
+pool (``prepare_beam`` does the same as an Apache Beam pipeline, to the same bytes). The windows
+stream into two splits, train and eval, chosen per source file by a stable hash of its relative
+path and ``config.data.split_seed``, so no song is in both. Within a split the records fill
+shards of ``records_per_shard`` one after another, in file order (``shards``), so the shards are
+byte-identical whatever the number of workers and memory stays flat however many files there
+are. Bad files are skipped and reported, never fatal.
 
 Output folder:
 
@@ -46,7 +47,9 @@ from musicvae_jax.input_pipeline import shards
 SPLITS = ('train', 'eval')
 MIDI_SUFFIXES = ('.mid', '.midi')
 OUTPUT_FILES = ('dataset.json', 'run.json', 'sources.txt', 'skipped.jsonl')
+SCRATCH_DIR = '.scratch'  # a runner's working files (prepare_beam), removed when it ends
 REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fine
+_COUNTS = ('files_found', 'files_read', 'files_with_windows', 'files_without_windows')
 _VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
 
 
@@ -152,11 +155,9 @@ def _results(config, input_dir, files: list[str], workers: int, limits):
   # pool is made before the shard writers and the progress bar start their threads. Once JAX is
   # loaded (a notebook or test that also trains), its thread pools make fork unsafe, so the
   # workers come from a fork server instead.
-  if not sys.platform.startswith('linux'):
-    method = 'spawn'
-  else:
-    method = 'forkserver' if 'jax' in sys.modules else 'fork'
-  ctx = multiprocessing.get_context(method)
+  linux = sys.platform.startswith('linux')
+  ctx = multiprocessing.get_context(
+      ('forkserver' if 'jax' in sys.modules else 'fork') if linux else 'spawn')
   chunksize = max(1, min(8, len(files) // (workers * 16)))
   with ctx.Pool(workers, _init_worker, (config, str(input_dir), limits)) as pool:
     yield pool.imap(_work, files, chunksize)
@@ -182,81 +183,125 @@ def _own_files(out: pathlib.Path) -> list[pathlib.Path]:
   found = [out / n for n in OUTPUT_FILES if (out / n).exists()]
   found += sorted(out.glob('*-?????-of-?????.array_record'))
   found += sorted(out.glob(shards.PARTIAL_GLOB))  # left by an interrupted run
-  return found + ([out / 'preview'] if (out / 'preview').is_dir() else [])
+  return found + [out / d for d in ('preview', SCRATCH_DIR) if (out / d).is_dir()]
+
+
+class Job:
+  """All but the shards, shared by the runners: making it checks the arguments, lists the files,
+  clears the output and writes sources.txt; ``add`` takes each file's result in file order and
+  writes skipped.jsonl; ``finish`` writes dataset.json and run.json."""
+
+  def __init__(self, config, input_dir, output_dir, records_per_shard: int, overwrite: bool,
+               limits: midi_io.MidiLimits):
+    self.started = time.time()
+    if records_per_shard < 1:
+      raise PrepareError(f'--records_per_shard must be at least 1, got {records_per_shard}.')
+    self.eval_fraction = float(config.data.get('eval_fraction', 0.1))
+    if not 0.0 <= self.eval_fraction <= 1.0:
+      raise PrepareError(f'config.data.eval_fraction must be in [0, 1], got {self.eval_fraction}.')
+    self.split_seed = int(config.data.get('split_seed', 0))
+    self.config, self.records_per_shard, self.limits = config, records_per_shard, limits
+    self.converter = get_converter(config.data)
+    self.files = find_midi_files(input_dir)
+    check_output_dir(output_dir, overwrite)
+    self.input_dir, self.out = pathlib.Path(input_dir), pathlib.Path(output_dir)
+    self.out.mkdir(parents=True, exist_ok=True)
+    (self.out / 'sources.txt').write_text(''.join(f + '\n' for f in self.files), 'utf-8')
+    self.windows, self.split_files, self.tally = (collections.Counter() for _ in range(3))
+    self.skipped, self.dropped, self.midi_warnings = (collections.Counter() for _ in range(3))
+    self._skipped_fh = open(self.out / 'skipped.jsonl', 'w', encoding='utf-8')
+
+  def close(self) -> None:
+    self._skipped_fh.close()
+
+  def add(self, rel_path: str, reason: str, message: str, dropped: dict, warnings: dict,
+          num_windows: int) -> str:
+    """Counts one file; returns its split, or '' when it gave no window."""
+    self.dropped.update(dropped)
+    self.midi_warnings.update(warnings)
+    if not reason or reason in REASONS_AFTER_READ:
+      self.tally['files_read'] += 1
+    if reason:
+      self.skipped[reason] += 1
+      self._skipped_fh.write(json.dumps({'file': rel_path, 'reason': reason,
+                                         'message': message}) + '\n')
+      return ''
+    split = split_of(rel_path, self.split_seed, self.eval_fraction)
+    self.tally['files_with_windows'] += 1
+    self.split_files[split] += 1
+    self.windows[split] += num_windows
+    return split
+
+  def finish(self, shard_names: dict[str, list[str]], previews: list[str],
+             **run_extra) -> dict[str, Any]:
+    """Writes dataset.json and run.json (``run_extra``: how it ran); returns both as one dict."""
+    self._skipped_fh.close()
+    tally = self.tally
+    tally['files_found'] = len(self.files)
+    tally['files_without_windows'] = tally['files_read'] - tally['files_with_windows']
+    info = self._dataset_info(shard_names)
+    _write_json(self.out / 'dataset.json', info)
+    elapsed = max(time.time() - self.started, 1e-9)
+    run = {'input_dir': str(self.input_dir.resolve()), 'output_dir': str(self.out.resolve()),
+           **run_extra, 'wall_s': round(elapsed, 3),
+           'files_per_s': round(len(self.files) / elapsed, 2),
+           'windows_per_s': round(sum(self.windows.values()) / elapsed, 2),
+           'preview': [p for p in previews if p]}
+    _write_json(self.out / 'run.json', run)
+    return {**info, 'run': run}
+
+  def _dataset_info(self, shard_names) -> dict[str, Any]:
+    config, converter = self.config, self.converter
+    return {
+        'config_name': config.name,
+        'config': json.loads(config.to_json_best_effort(sort_keys=True)),
+        'converter': config.data.converter,
+        'T': converter.max_seq_len, 'P': converter.num_parts,
+        'part_depths': [int(d) for d in converter.part_depths],
+        'input_depth': int(converter.input_depth), 'output_depth': int(converter.output_depth),
+        'record_format': f'{records.MAGIC.decode()} (musicvae_jax.input_pipeline.records)',
+        'writer_options': shards.WRITER_OPTIONS,
+        'counts': {k: int(self.tally[k]) for k in _COUNTS},
+        'splits': {s: {'files': int(self.split_files[s]), 'windows': int(self.windows[s]),
+                       'shards': shard_names[s]} for s in SPLITS},
+        'records_per_shard': self.records_per_shard,
+        'skipped_files': dict(sorted(self.skipped.items())),
+        'dropped': dict(sorted(self.dropped.items())),
+        'midi_warnings': dict(sorted(self.midi_warnings.items())),
+        'midi_limits': dataclasses.asdict(self.limits),
+        'versions': _versions(),
+    }
 
 
 def prepare(config, input_dir, output_dir, *, workers: int | None = None,
-            records_per_shard: int = 65_536,
-            preview: int = 0, overwrite: bool = False,
+            records_per_shard: int = 65_536, preview: int = 0, overwrite: bool = False,
             limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True
             ) -> dict[str, Any]:
   """Runs the job; returns the dataset.json dict (plus 'run': the run.json dict)."""
-  started = time.time()
   workers = workers or os.cpu_count() or 1
-  if records_per_shard < 1:
-    raise PrepareError(f'--records_per_shard must be at least 1, got {records_per_shard}.')
-  eval_fraction = float(config.data.get('eval_fraction', 0.1))
-  if not 0.0 <= eval_fraction <= 1.0:
-    raise PrepareError(f'config.data.eval_fraction must be in [0, 1], got {eval_fraction}.')
-  split_seed = int(config.data.get('split_seed', 0))
-  converter = get_converter(config.data)
-  files = find_midi_files(input_dir)
-  check_output_dir(output_dir, overwrite)
-  out = pathlib.Path(output_dir)
-  out.mkdir(parents=True, exist_ok=True)
-  (out / 'sources.txt').write_text(''.join(f + '\n' for f in files), encoding='utf-8')
-
-  windows = collections.Counter()
-  split_files = collections.Counter()
-  tally = collections.Counter()
-  skipped, dropped, midi_warnings = (collections.Counter() for _ in range(3))
   previews = []
   with contextlib.ExitStack() as stack:
-    results = stack.enter_context(_results(config, input_dir, files, workers, limits))
-    writers = {s: shards.SplitWriter(out, s, records_per_shard) for s in SPLITS}
-    skipped_fh = stack.enter_context(open(out / 'skipped.jsonl', 'w', encoding='utf-8'))
-    bar = stack.enter_context(tqdm.tqdm(total=len(files), unit='file', file=sys.stderr,
+    job = Job(config, input_dir, output_dir, records_per_shard, overwrite, limits)
+    stack.callback(job.close)
+    results = stack.enter_context(_results(config, input_dir, job.files, workers, limits))
+    writers = {s: shards.SplitWriter(job.out, s, records_per_shard) for s in SPLITS}
+    bar = stack.enter_context(tqdm.tqdm(total=len(job.files), unit='file', file=sys.stderr,
                                         disable=not progress, desc='prepare', smoothing=0.1))
-    for source, (rel_path, res) in enumerate(zip(files, results)):
-      dropped.update(res.dropped)
-      midi_warnings.update(res.warnings)
-      if not res.reason or res.reason in REASONS_AFTER_READ:
-        tally['files_read'] += 1
-      if res.reason:
-        skipped[res.reason] += 1
-        skipped_fh.write(json.dumps({'file': rel_path, 'reason': res.reason,
-                                     'message': res.message}) + '\n')
-      else:
-        split = split_of(rel_path, split_seed, eval_fraction)
-        tally['files_with_windows'] += 1
-        split_files[split] += 1
-        for index, labels in enumerate(res.windows):
-          writers[split].write(records.encode(labels, source, index))
-          windows[split] += 1
-          if index == 0 and len(previews) < preview:  # one per file: a spread of sources
-            previews.append(_write_preview(converter, labels, rel_path, index, out))
+    for source, (rel_path, res) in enumerate(zip(job.files, results)):
+      split = job.add(rel_path, res.reason, res.message, res.dropped, res.warnings,
+                      len(res.windows))
+      for index, labels in enumerate(res.windows if split else ()):
+        writers[split].write(records.encode(labels, source, index))
+      if split and len(previews) < preview:  # one per file: a spread of sources
+        previews.append(write_preview(job.converter, res.windows[0], rel_path, 0, job.out))
       bar.update(1)
-      bar.set_postfix_str(f'windows={sum(windows.values())}', refresh=False)
+      bar.set_postfix_str(f'windows={sum(job.windows.values())}', refresh=False)
     # A split without windows gets no shard files at all.
     shard_names = {s: w.close() for s, w in writers.items()}
-
-  tally['files_found'] = len(files)
-  tally['files_without_windows'] = tally['files_read'] - tally['files_with_windows']
-  info = _dataset_info(config, converter, limits, tally, windows, split_files, shard_names,
-                       skipped, dropped, midi_warnings, records_per_shard)
-  _write_json(out / 'dataset.json', info)
-  elapsed = time.time() - started
-  run = {'input_dir': str(pathlib.Path(input_dir).resolve()), 'output_dir': str(out.resolve()),
-         'workers': workers, 'wall_s': round(elapsed, 3),
-         'files_per_s': round(len(files) / max(elapsed, 1e-9), 2),
-         'windows_per_s': round(sum(windows.values()) / max(elapsed, 1e-9), 2),
-         'preview': [p for p in previews if p]}
-  _write_json(out / 'run.json', run)
-  return {**info, 'run': run}
+  return job.finish(shard_names, previews, workers=workers)
 
 
-
-def _write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Path) -> str:
+def write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Path) -> str:
   """One window back to MIDI under preview/, with its piano-roll PNG beside it.
 
   Returns the MIDI path relative to ``out``, or '' (and a line on stderr) when the window
@@ -276,32 +321,6 @@ def _write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Pa
     print(f'prepare: preview of {rel_path} window {index} not written: {e}', file=sys.stderr)
     return ''
   return str(path.relative_to(out))
-
-
-def _dataset_info(config, converter, limits, tally, windows, split_files, shard_names,
-                  skipped, dropped, midi_warnings, records_per_shard) -> dict[str, Any]:
-  return {
-      'config_name': config.name,
-      'config': json.loads(config.to_json_best_effort(sort_keys=True)),
-      'converter': config.data.converter,
-      'T': converter.max_seq_len,
-      'P': converter.num_parts,
-      'part_depths': [int(d) for d in converter.part_depths],
-      'input_depth': int(converter.input_depth),
-      'output_depth': int(converter.output_depth),
-      'record_format': f'{records.MAGIC.decode()} (musicvae_jax.input_pipeline.records)',
-      'writer_options': shards.WRITER_OPTIONS,
-      'counts': {k: int(tally[k]) for k in ('files_found', 'files_read', 'files_with_windows',
-                                             'files_without_windows')},
-      'splits': {s: {'files': int(split_files[s]), 'windows': int(windows[s]),
-                     'shards': shard_names[s]} for s in SPLITS},
-      'records_per_shard': records_per_shard,
-      'skipped_files': dict(sorted(skipped.items())),
-      'dropped': dict(sorted(dropped.items())),
-      'midi_warnings': dict(sorted(midi_warnings.items())),
-      'midi_limits': dataclasses.asdict(limits),
-      'versions': _versions(),
-  }
 
 
 def _versions() -> dict[str, str]:

@@ -19,7 +19,7 @@ setuptools.setup(
     description='MusicVAE (hierarchical latent vector models of music) in JAX and Flax NNX',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    python_requires='>=3.10',
+    python_requires='>=3.11',
     # The top-level configs/ folder ships as the package musicvae_jax.configs, and data/ as
     # <prefix>/share/musicvae_jax/data, so an installed toolkit finds both without the repo.
     packages=setuptools.find_packages(include=['musicvae_jax', 'musicvae_jax.*'])

@@ -15,9 +15,8 @@ PART_NAMES = {1: None, 3: ['melody', 'bass', 'drums']}
 def evaluate_workdir(workdir, data_dir, *, split: str = 'eval', step: int | None = None,
                      batch_size: int | None = None, progress: bool = True) -> dict:
   config = checkpointing.load_config(workdir)
-  session, state = loop.new_session(config)
+  session, restored, _ = loop.restore_workdir(workdir, step=step)
   info = loop.check_data(session.spec, data_dir)
-  restored, _ = loop.restore_params(session, state, workdir, step)
   if restored is None:
     raise checkpointing.WorkdirError(f'{workdir} has no checkpoint yet; train first '
                                      '(musicvae-train ... --workdir=' f'{workdir}).')

@@ -127,6 +127,18 @@ def restore_params(session: Session, state, workdir, step=None):
   return checkpointing.restore(mgr, target, step)
 
 
+def restore_workdir(workdir, *, step=None, devices=None):
+  """(session, state, data position) of a workdir's checkpoint, placed on ``devices``' mesh.
+
+  The config comes from the workdir's config.json; the checkpoint may have been written on any
+  number of devices. The state is None when the workdir has no checkpoint yet.
+  """
+  config = checkpointing.load_config(workdir)
+  session, state = new_session(config, devices=devices)
+  restored, data_state = restore_params(session, state, workdir, step)
+  return session, restored, data_state
+
+
 def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
                     max_batches: int = 0, batch_size: int, progress: bool = False) -> dict:
   """Metrics per split; ``batch_size`` is global (each process reads its share)."""

@@ -80,9 +80,7 @@ def runs(tmp_path_factory, datasets):
 
 
 def _restored(workdir, devices=None):
-  config = checkpointing.load_config(workdir)
-  session, state = loop.new_session(config, devices=devices)
-  restored, _ = loop.restore_params(session, state, workdir)
+  session, restored, _ = loop.restore_workdir(workdir, devices=devices)
   return session, restored
 
 
@@ -105,7 +103,7 @@ def _losses(workdir):
 def test_eight_devices_match_one(runs, name):
   one, _ = runs(name, num_devices=1)
   eight, log = runs(name, num_devices=8)
-  assert f'1 process, 8 devices (cpu), mesh data=8 fsdp=1' in ' '.join(log)
+  assert '1 process, 8 devices (cpu), mesh data=8 fsdp=1' in ' '.join(log)
   _, a = _restored(one)
   _, b = _restored(eight)
   assert int(a['step']) == int(b['step']) == STEPS

@@ -12,7 +12,6 @@ import jax
 import numpy as np
 
 from musicvae_jax.distributed import preemption
-from musicvae_jax.training import checkpointing
 from musicvae_jax.training import loop
 from musicvae_jax.training import metrics_io
 
@@ -36,9 +35,7 @@ def _saved_steps(workdir):
 
 
 def _state(workdir):
-  config = checkpointing.load_config(workdir)
-  session, state = loop.new_session(config)
-  restored, data_state = loop.restore_params(session, state, workdir)
+  _, restored, data_state = loop.restore_workdir(workdir)
   return jax.device_get(restored), data_state
 
 

@@ -14,7 +14,6 @@ import pytest
 
 from musicvae_jax import config_lib
 from musicvae_jax.input_pipeline import pipeline
-from musicvae_jax.training import checkpointing
 from musicvae_jax.training import loop
 from musicvae_jax.training import metrics_io
 
@@ -39,9 +38,7 @@ def _train_args(data, workdir, *extra):
 
 
 def _final_state(workdir):
-  config = checkpointing.load_config(workdir)
-  session, state = loop.new_session(config)
-  restored, data_state = loop.restore_params(session, state, workdir)
+  _, restored, data_state = loop.restore_workdir(workdir)
   return jax.device_get(restored), data_state
 
 

@@ -7,8 +7,12 @@ processes' shares stacked in process order, with no host-to-host copy.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from musicvae_jax.distributed import mesh as mesh_lib
 
@@ -27,3 +31,16 @@ def to_global(batch: dict, mesh, keys) -> dict:
   sharding = mesh_lib.batch_sharding(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, np.asarray(batch[k]))
           for k in keys}
+
+
+def check_same_on_every_process(obj, what: str) -> None:
+  """Raises unless every process holds the same JSON-able ``obj`` (one small collective).
+
+  A checkpoint stores one copy of host-side state (process 0's), such as the data iterator's
+  position; that is only right if every process's copy is the same.
+  """
+  if jax.process_count() == 1:
+    return
+  digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).digest()
+  multihost_utils.assert_equal(np.frombuffer(digest, np.uint8),
+                               f'{what} differs between processes')

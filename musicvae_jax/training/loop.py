@@ -227,8 +227,11 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     if not bool(jax.device_get(session.is_finite(state['params']))):
       raise TrainingDiverged(f'parameters are NaN/Inf at step {step}; not saving. The last '
                              f'good checkpoint (step {mgr.latest_step()}) is kept.')
-    checkpointing.save(mgr, step, state,
-                       dict(iterator=it.get_state(), dataset=_fingerprint(info)))
+    # One position is stored for all processes: each reads an equal share of the records in
+    # lockstep, so their positions are the same, and this checks it.
+    position = it.get_state()
+    host_data.check_same_on_every_process(position, 'the data iterator position')
+    checkpointing.save(mgr, step, state, dict(iterator=position, dataset=_fingerprint(info)))
 
   bar = tqdm(total=t.num_steps, initial=start, desc=config.name, unit='step',
              disable=not progress or not lead, dynamic_ncols=True)

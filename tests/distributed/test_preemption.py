@@ -8,14 +8,12 @@ import signal
 import subprocess
 import time
 
-import jax
-import numpy as np
 
 from musicvae_jax.distributed import preemption
-from musicvae_jax.training import loop
 from musicvae_jax.training import metrics_io
 
 from tests import cli_process
+from tests import run_state
 
 TINY = 'cat-mel_2bar_small:tiny'
 
@@ -32,11 +30,6 @@ def _train(data, workdir, num_steps, *extra):
 
 def _saved_steps(workdir):
   return sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
-
-
-def _state(workdir):
-  _, restored, data_state = loop.restore_workdir(workdir)
-  return jax.device_get(restored), data_state
 
 
 def test_sigterm_saves_then_resume_matches_an_uninterrupted_run(melody_dataset, tmp_path):
@@ -69,15 +62,7 @@ def test_sigterm_saves_then_resume_matches_an_uninterrupted_run(melody_dataset, 
                         timeout=600, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
 
-  a, data_a = _state(straight)
-  b, data_b = _state(stopped)
-  assert int(a['step']) == int(b['step']) == n
-  leaves_a, tree_a = jax.tree.flatten(a)
-  leaves_b, tree_b = jax.tree.flatten(b)
-  assert tree_a == tree_b
-  for x, y in zip(leaves_a, leaves_b):
-    np.testing.assert_array_equal(x, y)  # bitwise, Adam moments included
-  assert data_a == data_b
+  run_state.assert_same_final_state(straight, stopped, n)
 
 
 def test_the_guard_reports_a_signal_and_restores_the_previous_handler():

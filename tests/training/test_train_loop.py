@@ -17,6 +17,8 @@ from musicvae_jax.input_pipeline import pipeline
 from musicvae_jax.training import loop
 from musicvae_jax.training import metrics_io
 
+from tests import run_state
+
 TINY = 'cat-mel_2bar_small:tiny'
 
 
@@ -72,15 +74,8 @@ def test_sigkill_then_resume_gives_bitwise_equal_parameters(melody_dataset, tmp_
   out = _cli(*_train_args(melody_dataset, killed, f'--config.train.num_steps={n}',
                           f'--config.train.checkpoint_every_steps={n // 2}'))
   del out
-  a, data_a = _final_state(straight)
-  b, data_b = _final_state(killed)
-  assert int(a['step']) == int(b['step']) == n
-  leaves_a, tree_a = jax.tree.flatten(a)
-  leaves_b, tree_b = jax.tree.flatten(b)
-  assert tree_a == tree_b
-  for x, y in zip(leaves_a, leaves_b):
-    np.testing.assert_array_equal(x, y)  # bitwise, optimizer moments included
-  assert data_a == data_b  # and the data iterator stands at the same place
+  # Bitwise: parameters, optimizer moments, step and the data iterator's position.
+  run_state.assert_same_final_state(straight, killed, n)
   # The metrics file reads as one run: the resumed run's rows replaced the killed run's.
   rows_a = [r for r in metrics_io.read_metrics(straight) if r['split'] == 'train']
   rows_b = [r for r in metrics_io.read_metrics(killed) if r['split'] == 'train']

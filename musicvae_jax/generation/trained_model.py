@@ -14,6 +14,10 @@ call was batched or padded, nor on the call's other codes: the same key gives th
 decoding the first k codes alone gives the first k outputs. (Code i decoded alone is output 0 and
 draws on ``fold_in(key, 0)``, so it gives what it gave inside the batch only when greedy.)
 
+Encoding and decoding run data-parallel over ``devices``: by default every local accelerator
+(GPU/TPU), or one CPU device (XLA's CPU device already uses every core). Batches are then split
+over the devices, and padded to a multiple of their number; the outputs do not depend on it.
+
 ``temperature=0`` decodes greedily (argmax at every step); Magenta has no such mode and
 approximates it with a tiny temperature.
 """
@@ -28,6 +32,7 @@ import numpy as np
 from flax import nnx
 
 from musicvae_jax.converters import get_converter
+from musicvae_jax.distributed import mesh as mesh_lib
 from musicvae_jax.generation import inputs
 from musicvae_jax.generation import interpolation
 from musicvae_jax.generation import model_files
@@ -35,18 +40,25 @@ from musicvae_jax.models import vae
 from musicvae_jax.training import checkpointing
 
 
-def _bucket(n: int, cap: int) -> int:
+def _bucket(n: int, cap: int, devices: int = 1) -> int:
+  """A power of two >= n (at most cap), rounded up to a multiple of the device count."""
   size = 1
   while size < n and size < cap:
     size *= 2
-  return min(size, cap)
+  size = min(size, cap)
+  return -(-size // devices) * devices
+
+
+def default_devices() -> list:
+  local = jax.local_devices()
+  return local if local[0].platform != 'cpu' else local[:1]
 
 
 class TrainedModel:
   """A MusicVAE with its parameters, its converter, and jitted encode/decode."""
 
   def __init__(self, config, params, *, step: int = 0, info: dict | None = None,
-               max_batch_size: int = 64):
+               max_batch_size: int = 64, devices=None):
     self.config = config
     self.spec = vae.spec_from_config(config)
     self.converter = get_converter(config.data)
@@ -55,7 +67,10 @@ class TrainedModel:
     self.max_batch_size = max_batch_size
     # Only the graph is needed: shapes, no initialisation of weights that are replaced anyway.
     graphdef, _ = nnx.split(nnx.eval_shape(lambda: vae.build_model(self.spec)), nnx.Param)
-    self.params = jax.device_put(params)
+    self.mesh = mesh_lib.make_mesh(default_devices() if devices is None else devices)
+    self.num_devices = self.mesh.devices.size
+    replicated, split = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
+    self.params = jax.device_put(params, replicated)
 
     def encode_fn(params, labels, lengths):
       model = nnx.merge(graphdef, nnx.State(params))
@@ -71,13 +86,16 @@ class TrainedModel:
       return model.sample(z_NxZ, keys[0], temperature, greedy=greedy,
                           gumbel_BxTxO=gumbel)['samples']
 
-    self._encode = jax.jit(encode_fn)
-    self._decode = jax.jit(decode_fn, static_argnames='greedy')
+    self._encode = jax.jit(encode_fn, in_shardings=(replicated, split, split),
+                           out_shardings=split)
+    self._decode = jax.jit(decode_fn, static_argnums=4,
+                           in_shardings=(replicated, split, split, replicated),
+                           out_shardings=split)
 
   # ---- loading ------------------------------------------------------------------------------
   @classmethod
   def from_workdir(cls, workdir=None, *, step: int | None = None,
-                   max_batch_size: int = 64) -> 'TrainedModel':
+                   max_batch_size: int = 64, devices=None) -> 'TrainedModel':
     """From a training workdir, an exported model, or a bundled model.
 
     ``workdir=None`` is the default bundled model (cat-mel_2bar_small); ``'bundled:<name>'``
@@ -88,7 +106,7 @@ class TrainedModel:
     params, at_step, info = model_files.load_params(workdir, config, step=step)
     return cls(config, params, step=at_step,
                info=dict(info, workdir=str(workdir), bundled=bundled),
-               max_batch_size=max_batch_size)
+               max_batch_size=max_batch_size, devices=devices)
 
   def module(self) -> vae.MusicVAE:
     """The Flax NNX model holding these parameters (for direct use of its methods)."""
@@ -124,7 +142,7 @@ class TrainedModel:
     mus, sigmas = [], []
     for start in range(0, n, self.max_batch_size):
       chunk = labels[start:start + self.max_batch_size]
-      size = _bucket(len(chunk), self.max_batch_size)
+      size = _bucket(len(chunk), self.max_batch_size, self.num_devices)
       padded = np.zeros((size,) + labels.shape[1:], np.int32)
       padded[:len(chunk)] = chunk
       lengths = np.full(size, labels.shape[1], np.int32)
@@ -155,13 +173,12 @@ class TrainedModel:
     out = []
     for start in range(0, len(z), self.max_batch_size):
       chunk = z[start:start + self.max_batch_size]
-      size = _bucket(len(chunk), self.max_batch_size)
+      size = _bucket(len(chunk), self.max_batch_size, self.num_devices)
       padded = np.zeros((size, z.shape[1]), np.float32)
       padded[:len(chunk)] = chunk
-      chunk_keys = keys[start:start + size]
-      if len(chunk_keys) < size:
-        chunk_keys = jnp.concatenate([chunk_keys, keys[:size - len(chunk_keys)]])
-      samples = self._decode(self.params, padded, chunk_keys, temp, greedy=greedy)
+      # Padding rows reuse keys; their outputs are dropped.
+      chunk_keys = keys[np.arange(start, start + size) % len(z)]
+      samples = self._decode(self.params, padded, chunk_keys, temp, greedy)
       out.append(np.asarray(samples)[:len(chunk)])
     if not out:
       return np.zeros((0, self.spec.max_seq_len, len(self.spec.part_depths)), np.int32)

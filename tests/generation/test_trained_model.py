@@ -286,3 +286,21 @@ def test_bundled_model_loads_when_installed():
   labels = model.decode_labels(model.sample_z(2, key=jax.random.key(0)),
                                key=jax.random.key(0), temperature=0)
   assert labels.shape == (2, model.spec.max_seq_len, 1)
+
+
+def test_decoding_split_over_eight_devices_gives_what_one_device_gives():
+  one = TrainedModel.from_workdir(devices=jax.devices()[:1])
+  eight = TrainedModel.from_workdir(devices=jax.devices())
+  assert (one.num_devices, eight.num_devices) == (1, 8)
+  z = one.sample_z(11, key=jax.random.key(5))  # 11: padded to 16, two rows per device
+  for temperature in (0.0, 0.5):
+    a = one.decode_labels(z, key=jax.random.key(6), temperature=temperature)
+    b = eight.decode_labels(z, key=jax.random.key(6), temperature=temperature)
+    assert a.shape == (11, one.spec.max_seq_len, 1)
+    np.testing.assert_array_equal(a, b)
+  labels = one.to_labels(one.decode(z[:3], key=jax.random.key(7), temperature=0.0))
+  for x, y in zip(one.encode_labels(labels), eight.encode_labels(labels)):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+  assert len(eight._decode(eight.params, np.zeros((8, eight.spec.z_size), np.float32),
+                           jax.random.split(jax.random.key(0), 8), np.float32(1.0),
+                           True).sharding.device_set) == 8

@@ -5,6 +5,7 @@ processes (FSDP), so batches, gradients and checkpoints really cross process bou
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,7 +46,7 @@ def _finish(procs, timeout=300):
         p.kill()
 
 
-def test_two_processes_train_together_stop_together_and_agree(melody_dataset, tmp_path):
+def test_two_processes_train_together_stop_together_and_resume_exactly(melody_dataset, tmp_path):
   workdir = tmp_path / 'run'
   port = _free_port()
   train = [cli_process.argv(
@@ -81,19 +82,27 @@ def test_two_processes_train_together_stop_together_and_agree(melody_dataset, tm
   # Only process 0 talks (the CPU collectives library prints its own connection lines).
   assert [l for l in other_out.splitlines() if l.strip() and not l.startswith('[Gloo]')] == []
 
-  # Both processes resume from the saved step, finish, and hold identical parameters.
+  # Both processes resume from the saved step, finish, and hold identical parameters, the
+  # same as two processes that ran from step 0 to the end without a stop.
   n = at + 6
-  port = _free_port()
-  resume = [[sys.executable, WORKER, f'127.0.0.1:{port}', '2', str(i), str(melody_dataset),
-             str(workdir), str(n), str(tmp_path / f'params{i}.npz')] for i in range(2)]
-  procs = _start(resume)
-  outs = _finish(procs)
-  assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in outs]
-  assert f'resuming {workdir} from step {at}' in outs[0][0]
-  a, b = np.load(tmp_path / 'params0.npz'), np.load(tmp_path / 'params1.npz')
-  assert sorted(a.files) == sorted(b.files) and len(a.files) > 10
-  for k in a.files:
-    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+  straight = tmp_path / 'straight'
+  straight.mkdir()
+  shutil.copy(workdir / 'config.json', straight / 'config.json')
+  for name, run in (('resumed', workdir), ('straight', straight)):
+    port = _free_port()
+    procs = _start([[sys.executable, WORKER, f'127.0.0.1:{port}', '2', str(i),
+                     str(melody_dataset), str(run), str(n), str(tmp_path / f'{name}{i}.npz')]
+                    for i in range(2)])
+    outs = _finish(procs)
+    assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in outs]
+    if name == 'resumed':
+      assert f'resuming {workdir} from step {at}' in outs[0][0]
+  loaded = [np.load(tmp_path / f) for f in ('resumed0.npz', 'resumed1.npz', 'straight0.npz')]
+  assert all(sorted(x.files) == sorted(loaded[0].files) for x in loaded)
+  assert len(loaded[0].files) > 10
+  for k in loaded[0].files:
+    for other in loaded[1:]:
+      np.testing.assert_array_equal(loaded[0][k], other[k], err_msg=k)
   rows = [r['step'] for r in metrics_io.read_metrics(workdir) if r['split'] == 'train']
   assert len(rows) == len(set(rows)) and rows[-1] == n  # one writer, no duplicate rows
 

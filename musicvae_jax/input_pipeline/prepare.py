@@ -30,7 +30,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
-import multiprocessing
 import os
 import pathlib
 import shutil
@@ -38,9 +37,9 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 import tqdm
 from musicvae_jax.converters import get_converter, midi_io
+from musicvae_jax.input_pipeline import convert_files
 from musicvae_jax.input_pipeline import records
 from musicvae_jax.input_pipeline import shards
 
@@ -48,24 +47,12 @@ SPLITS = ('train', 'eval')
 MIDI_SUFFIXES = ('.mid', '.midi')
 OUTPUT_FILES = ('dataset.json', 'run.json', 'sources.txt', 'skipped.jsonl')
 SCRATCH_DIR = '.scratch'  # a runner's working files (prepare_beam), removed when it ends
-REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fine
 _COUNTS = ('files_found', 'files_read', 'files_with_windows', 'files_without_windows')
 _VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
 
 
 class PrepareError(Exception):
   """A problem the user fixes (missing input folder, no MIDI, output already holds a dataset)."""
-
-
-@dataclasses.dataclass
-class FileResult:
-  """What one MIDI file gave; ``reason`` is empty iff ``windows`` has at least one window."""
-
-  windows: np.ndarray  # int16 [N, T, P]
-  reason: str = ''
-  message: str = ''
-  dropped: dict = dataclasses.field(default_factory=dict)  # Extraction.skipped
-  warnings: dict = dataclasses.field(default_factory=dict)  # pretty_midi warnings, counted
 
 
 def find_midi_files(input_dir) -> list[str]:
@@ -91,76 +78,6 @@ def split_of(rel_path: str, split_seed: int, eval_fraction: float) -> str:
   """'eval' for a stable pseudo-random ``eval_fraction`` of the files, else 'train'."""
   digest = hashlib.sha256(f'{split_seed}:{rel_path}'.encode('utf-8')).digest()
   return 'eval' if int.from_bytes(digest[:8], 'big') / 2.0**64 < eval_fraction else 'train'
-
-
-def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits()
-                 ) -> FileResult:
-  """Reads and converts one file. Never raises: any failure becomes a reason and a message."""
-  t, p = converter.max_seq_len, converter.num_parts
-  empty = np.zeros((0, t, p), np.int16)
-  warnings = collections.Counter()
-  try:
-    sequence = midi_io.read_midi(path, limits, warnings)
-  except midi_io.MidiReadError as e:
-    return FileResult(empty, e.reason, e.message, warnings=dict(warnings))
-  except Exception as e:  # read_midi promises not to; a bug there must not kill the job
-    return FileResult(empty, 'reader_error', f'{type(e).__name__}: {e}'[:300])
-  try:
-    extraction = converter.extract(sequence)
-    windows = [np.asarray(w) for w in extraction.windows]
-    for w in windows:
-      if w.shape != (t, p) or not np.issubdtype(w.dtype, np.integer):
-        raise ValueError(f'converter gave a {w.dtype} window of shape {w.shape}, not [{t}, {p}]')
-    dropped = {str(k): int(v) for k, v in extraction.skipped.items()}
-  except Exception as e:
-    return FileResult(empty, 'converter_error', f'{type(e).__name__}: {e}'[:300],
-                      warnings=dict(warnings))
-  if not windows:
-    why = ', '.join(f'{k} x{v}' for k, v in sorted(dropped.items())) or 'nothing to extract'
-    return FileResult(empty, 'no_windows', f'no {t}-step window ({why})', dropped,
-                      dict(warnings))
-  return FileResult(np.stack(windows).astype(np.int16), dropped=dropped, warnings=dict(warnings))
-
-
-# ---- the pool -----------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(config, input_dir: str, limits: midi_io.MidiLimits) -> None:
-  _WORKER.update(input_dir=input_dir, limits=limits)
-  try:
-    _WORKER['converter'] = get_converter(config.data)
-  except Exception as e:  # reported per file; a raising initializer would respawn forever
-    _WORKER['error'] = f'{type(e).__name__}: {e}'
-
-
-def _work(rel_path: str) -> FileResult:
-  if 'error' in _WORKER:
-    return FileResult(np.zeros((0, 1, 1), np.int16), 'converter_error', _WORKER['error'])
-  return process_file(os.path.join(_WORKER['input_dir'], rel_path), _WORKER['converter'],
-                      _WORKER['limits'])
-
-
-@contextlib.contextmanager
-def _results(config, input_dir, files: list[str], workers: int, limits):
-  """FileResults in file order, from a pool (workers > 1) or in-process."""
-  if workers <= 1:
-    _init_worker(config, str(input_dir), limits)
-    try:
-      yield map(_work, files)
-    finally:
-      _WORKER.clear()
-    return
-  # fork on Linux: workers start at once and work from any __main__ (stdin, notebooks). The
-  # pool is made before the shard writers and the progress bar start their threads. Once JAX is
-  # loaded (a notebook or test that also trains), its thread pools make fork unsafe, so the
-  # workers come from a fork server instead.
-  linux = sys.platform.startswith('linux')
-  ctx = multiprocessing.get_context(
-      ('forkserver' if 'jax' in sys.modules else 'fork') if linux else 'spawn')
-  chunksize = max(1, min(8, len(files) // (workers * 16)))
-  with ctx.Pool(workers, _init_worker, (config, str(input_dir), limits)) as pool:
-    yield pool.imap(_work, files, chunksize)
 
 
 # ---- the job ------------------------------------------------------------------------------
@@ -219,7 +136,7 @@ class Job:
     """Counts one file; returns its split, or '' when it gave no window."""
     self.dropped.update(dropped)
     self.midi_warnings.update(warnings)
-    if not reason or reason in REASONS_AFTER_READ:
+    if not reason or reason in convert_files.REASONS_AFTER_READ:
       self.tally['files_read'] += 1
     if reason:
       self.skipped[reason] += 1
@@ -283,7 +200,7 @@ def prepare(config, input_dir, output_dir, *, workers: int | None = None,
   with contextlib.ExitStack() as stack:
     job = Job(config, input_dir, output_dir, records_per_shard, overwrite, limits)
     stack.callback(job.close)
-    results = stack.enter_context(_results(config, input_dir, job.files, workers, limits))
+    results = stack.enter_context(convert_files.results(config, input_dir, job.files, workers, limits))
     writers = {s: shards.SplitWriter(job.out, s, records_per_shard) for s in SPLITS}
     bar = stack.enter_context(tqdm.tqdm(total=len(job.files), unit='file', file=sys.stderr,
                                         disable=not progress, desc='prepare', smoothing=0.1))

@@ -4,7 +4,7 @@ The output folder is the one ``prepare.prepare`` writes, byte for byte (shards, 
 skipped.jsonl, dataset.json); only run.json differs, and says ``'runner': 'beam'``. The driver
 lists the files and writes the small summary files; the pipeline does the heavy part:
 
-  Create((source, path)) -> Reshuffle -> read + convert each file (``prepare.process_file``)
+  Create((source, path)) -> Reshuffle -> read + convert each file (``convert_files.process_file``)
       -> per file: its window records, and its metadata (reason, counts; a few hundred bytes)
   metadata -> one small list of (source, split, window count) -> prefix sums in file order
       = every file's first record index within its split, and each split's shard count
@@ -42,6 +42,7 @@ from typing import Any
 from array_record.python.array_record_module import ArrayRecordReader
 from array_record.python.array_record_module import ArrayRecordWriter
 from musicvae_jax.converters import get_converter, midi_io
+from musicvae_jax.input_pipeline import convert_files
 from musicvae_jax.input_pipeline import prepare
 from musicvae_jax.input_pipeline import records
 from musicvae_jax.input_pipeline import shards
@@ -157,7 +158,7 @@ class _Convert:
     config, input_dir, limits, split_seed, eval_fraction = self._args
     if self._converter is None:
       self._converter = get_converter(config.data)
-    res = prepare.process_file(os.path.join(input_dir, rel_path), self._converter, limits)
+    res = convert_files.process_file(os.path.join(input_dir, rel_path), self._converter, limits)
     split = '' if res.reason else prepare.split_of(rel_path, split_seed, eval_fraction)
     yield pvalue.TaggedOutput('meta', {
         'source': source, 'file': rel_path, 'split': split, 'windows': len(res.windows),

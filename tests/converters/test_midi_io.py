@@ -9,7 +9,7 @@ import pytest
 import broken_midi
 from musicvae_jax import config_lib
 from musicvae_jax.converters import get_converter, midi_io
-from musicvae_jax.input_pipeline import prepare
+from musicvae_jax.input_pipeline import convert_files
 
 
 @pytest.mark.parametrize('path', broken_midi.REAL_SMALL + (broken_midi.MULTITRACK,),
@@ -95,6 +95,6 @@ def test_fuzzed_real_bytes_never_raise(source, ops, fuzz_dir, melody_converter):
     midi_io.read_midi(path)
   except midi_io.MidiReadError as e:
     assert e.reason in midi_io.REASONS
-  result = prepare.process_file(path, melody_converter)  # must not raise either
-  assert result.reason in ('',) + tuple(midi_io.REASONS) + prepare.REASONS_AFTER_READ
+  result = convert_files.process_file(path, melody_converter)  # must not raise either
+  assert result.reason in ('',) + tuple(midi_io.REASONS) + convert_files.REASONS_AFTER_READ
   assert result.reason != 'reader_error'

@@ -13,7 +13,7 @@ import pytest
 import broken_midi
 from musicvae_jax import config_lib
 from musicvae_jax.converters import get_converter, midi_io
-from musicvae_jax.input_pipeline import prepare, records
+from musicvae_jax.input_pipeline import convert_files, prepare, records
 
 CONFIG = 'cat-mel_2bar_small:tiny'
 BROKEN = ('truncated', 'empty', 'midi_type_2', 'corrupt', 'not_midi', 'smpte_timing', 'no_notes')
@@ -141,7 +141,7 @@ def test_preview_is_real_midi(prepared):
 
 
 def test_a_raising_converter_is_counted_not_fatal(input_dir, tmp_path, monkeypatch):
-  real = prepare.get_converter
+  real = convert_files.get_converter
 
   def flaky(data_config):
     converter = real(data_config)
@@ -154,7 +154,7 @@ def test_a_raising_converter_is_counted_not_fatal(input_dir, tmp_path, monkeypat
     converter.extract = maybe_raise
     return converter
 
-  monkeypatch.setattr(prepare, 'get_converter', flaky)
+  monkeypatch.setattr(convert_files, 'get_converter', flaky)  # what the workers call
   info = prepare.prepare(_config(), input_dir, tmp_path, workers=1, progress=False)
   assert info['skipped_files']['converter_error'] == 1
   line = [json.loads(s) for s in (tmp_path / 'skipped.jsonl').read_text().splitlines()

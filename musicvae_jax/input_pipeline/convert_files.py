@@ -1,0 +1,107 @@
+"""One MIDI file -> its windows or the reason it has none; many files through a process pool.
+
+``process_file`` never raises: a file that cannot be read or converted becomes a
+``FileResult`` with a reason (the ``midi_io`` reasons, ``reader_error``, ``converter_error``,
+``no_windows``) and a message, so one bad file among many is counted, never fatal. ``results``
+yields the FileResults of a list of files in their order, from a pool or in-process; both
+``prepare`` (in-process job) and ``prepare_beam`` (one call per file on Beam workers) convert
+through ``process_file``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from musicvae_jax.converters import get_converter, midi_io
+
+REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fine
+
+
+@dataclasses.dataclass
+class FileResult:
+  """What one MIDI file gave; ``reason`` is empty iff ``windows`` has at least one window."""
+
+  windows: np.ndarray  # int16 [N, T, P]
+  reason: str = ''
+  message: str = ''
+  dropped: dict = dataclasses.field(default_factory=dict)  # Extraction.skipped
+  warnings: dict = dataclasses.field(default_factory=dict)  # pretty_midi warnings, counted
+
+
+
+def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits()
+                 ) -> FileResult:
+  """Reads and converts one file. Never raises: any failure becomes a reason and a message."""
+  t, p = converter.max_seq_len, converter.num_parts
+  empty = np.zeros((0, t, p), np.int16)
+  warnings = collections.Counter()
+  try:
+    sequence = midi_io.read_midi(path, limits, warnings)
+  except midi_io.MidiReadError as e:
+    return FileResult(empty, e.reason, e.message, warnings=dict(warnings))
+  except Exception as e:  # read_midi promises not to; a bug there must not kill the job
+    return FileResult(empty, 'reader_error', f'{type(e).__name__}: {e}'[:300])
+  try:
+    extraction = converter.extract(sequence)
+    windows = [np.asarray(w) for w in extraction.windows]
+    for w in windows:
+      if w.shape != (t, p) or not np.issubdtype(w.dtype, np.integer):
+        raise ValueError(f'converter gave a {w.dtype} window of shape {w.shape}, not [{t}, {p}]')
+    dropped = {str(k): int(v) for k, v in extraction.skipped.items()}
+  except Exception as e:
+    return FileResult(empty, 'converter_error', f'{type(e).__name__}: {e}'[:300],
+                      warnings=dict(warnings))
+  if not windows:
+    why = ', '.join(f'{k} x{v}' for k, v in sorted(dropped.items())) or 'nothing to extract'
+    return FileResult(empty, 'no_windows', f'no {t}-step window ({why})', dropped,
+                      dict(warnings))
+  return FileResult(np.stack(windows).astype(np.int16), dropped=dropped, warnings=dict(warnings))
+
+
+# ---- the pool -----------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config, input_dir: str, limits: midi_io.MidiLimits) -> None:
+  _WORKER.update(input_dir=input_dir, limits=limits)
+  try:
+    _WORKER['converter'] = get_converter(config.data)
+  except Exception as e:  # reported per file; a raising initializer would respawn forever
+    _WORKER['error'] = f'{type(e).__name__}: {e}'
+
+
+def _work(rel_path: str) -> FileResult:
+  if 'error' in _WORKER:
+    return FileResult(np.zeros((0, 1, 1), np.int16), 'converter_error', _WORKER['error'])
+  return process_file(os.path.join(_WORKER['input_dir'], rel_path), _WORKER['converter'],
+                      _WORKER['limits'])
+
+
+@contextlib.contextmanager
+def results(config, input_dir, files: list[str], workers: int, limits):
+  """FileResults in file order, from a pool (workers > 1) or in-process."""
+  if workers <= 1:
+    _init_worker(config, str(input_dir), limits)
+    try:
+      yield map(_work, files)
+    finally:
+      _WORKER.clear()
+    return
+  # fork on Linux: workers start at once and work from any __main__ (stdin, notebooks). The
+  # pool is made before the shard writers and the progress bar start their threads. Once JAX is
+  # loaded (a notebook or test that also trains), its thread pools make fork unsafe, so the
+  # workers come from a fork server instead.
+  linux = sys.platform.startswith('linux')
+  ctx = multiprocessing.get_context(
+      ('forkserver' if 'jax' in sys.modules else 'fork') if linux else 'spawn')
+  chunksize = max(1, min(8, len(files) // (workers * 16)))
+  with ctx.Pool(workers, _init_worker, (config, str(input_dir), limits)) as pool:
+    yield pool.imap(_work, files, chunksize)

@@ -144,7 +144,8 @@ def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
   """Metrics per split; ``batch_size`` is global (each process reads its share)."""
   out = {}
   for split in splits:
-    ds = pipeline.eval_dataset(data_dir, batch_size=batch_size // jax.process_count(),
+    ds = pipeline.eval_dataset(data_dir,
+                               batch_size=host_data.local_batch_size(batch_size, session.mesh),
                                split=split,
                                shard_index=jax.process_index(),
                                shard_count=jax.process_count())
@@ -180,7 +181,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   t = config.train
   mgr = checkpointing.manager(workdir)
   it = pipeline.train_dataset(
-      data_dir, batch_size=t.batch_size // jax.process_count(), seed=int(t.seed),
+      data_dir, batch_size=host_data.local_batch_size(int(t.batch_size), session.mesh),
+      seed=int(t.seed),
       shard_index=jax.process_index(), shard_count=jax.process_count(),
       transpose_range=tuple(config.data.transpose_range)).__iter__()
   start = 0

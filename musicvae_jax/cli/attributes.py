@@ -93,8 +93,7 @@ def apply(model) -> None:
   from musicvae_jax.generation import attribute_vectors as av  # pylint: disable=g-import-not-at-top
   path = _VECTORS.value or _model_dir(model) / av.FILE
   try:
-    vectors, meta = av.load(path)
-    av.check_fits(path, meta, model)
+    vectors = model.attribute_vectors(path)
     amounts = [float(a) for a in _AMOUNTS.value]
   except (FileNotFoundError, ValueError) as e:
     entry.die(PROG, e)
@@ -102,17 +101,14 @@ def apply(model) -> None:
     entry.die(PROG, f'--attribute={_ATTRIBUTE.value}: {path} has {", ".join(sorted(vectors))}.')
   temperature = gf.check_temperature(PROG)
   windows = gf.windows(PROG, model, _INPUT.value)
-  key = gf.key(PROG)
-  _, mu, _ = model.encode_labels(windows.labels)
-  n = len(mu)
-  z = np.concatenate([mu + k * vectors[_ATTRIBUTE.value] for k in amounts])
-  labels = model.decode_labels(z, key=key, temperature=temperature)
+  labels = model.steer(windows.labels, vectors[_ATTRIBUTE.value], amounts, key=gf.key(PROG),
+                       temperature=temperature)
   kind = av.kind_of(model.config)
   writer = gf.writer()
   stem = f'{gf.stem(model, "attribute")}_{_ATTRIBUTE.value}'
-  print(f'{_INPUT.value}: {n} window(s); {_ATTRIBUTE.value} of the results (mean over windows):')
-  for i, k in enumerate(amounts):
-    mine = labels[i * n:(i + 1) * n]
+  print(f'{_INPUT.value}: {len(windows.labels)} window(s); {_ATTRIBUTE.value} of the results '
+        '(mean over windows):')
+  for i, (k, mine) in enumerate(zip(amounts, labels)):
     value = float(np.mean(attribute_metrics.compute(mine, kind)[_ATTRIBUTE.value]))
     piece = sequences_lib.concatenate_sequences(model.to_note_sequences(mine))
     writer.write(piece, f'{stem}-{i + 1:03d}-of-{len(amounts):03d}_{k:+g}',

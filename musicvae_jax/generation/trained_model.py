@@ -6,6 +6,7 @@ Shapes: N = sequences, T = steps, P = parts, Z = latent size.
     z, mu, sigma = model.encode(note_sequences)
     melodies = model.sample(8, key=jax.random.key(0), temperature=0.5)
     morph = model.interpolate(seq_a, seq_b, num_steps=7, key=jax.random.key(1))
+    denser = model.steer(labels, model.attribute_vectors()['note_density'], [0, 1, 2], key=key)
 
 Decoding is one jitted function (the decoder's ``lax.scan``) per batch size. Batches are padded
 to a power of two (at most ``max_batch_size``), so a handful of shapes ever compile. Output i of
@@ -25,6 +26,7 @@ approximates it with a tiny temperature.
 from __future__ import annotations
 
 import functools
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +35,7 @@ from flax import nnx
 
 from musicvae_jax.converters import get_converter
 from musicvae_jax.distributed import mesh as mesh_lib
+from musicvae_jax.generation import attribute_vectors
 from musicvae_jax.generation import inputs
 from musicvae_jax.generation import interpolation
 from musicvae_jax.generation import model_files
@@ -214,3 +217,21 @@ class TrainedModel:
     z, mu, _ = self.encode(note_sequences, key=None if use_mean else jax.random.fold_in(key, 1),
                            allow_polyphony=allow_polyphony)
     return self.decode(mu if use_mean else z, key=key, temperature=temperature)
+
+  # ---- attribute vectors (MusicVAE paper, 5.5) ----------------------------------------------
+  def attribute_vectors(self, path=None) -> dict:
+    """{attribute: [Z] vector}: the model's own file, or ``path``; another model's is refused."""
+    path = pathlib.Path(path) if path else (pathlib.Path(self.info.get('workdir', '.'))
+                                            / attribute_vectors.FILE)
+    vectors, meta = attribute_vectors.load(path)
+    attribute_vectors.check_fits(path, meta, self)
+    return vectors
+
+  def steer(self, labels_NxTxP, vector_Z, amounts, *, key, temperature: float = 1.0
+            ) -> np.ndarray:
+    """[A, N, T, P]: each window decoded from its mu + amount × vector, for every amount."""
+    _, mu, _ = self.encode_labels(labels_NxTxP)
+    vector = np.asarray(vector_Z, np.float32)
+    z = np.concatenate([mu + float(k) * vector for k in amounts])
+    labels = self.decode_labels(z, key=key, temperature=temperature)
+    return labels.reshape((len(amounts), len(mu)) + labels.shape[1:])

@@ -46,7 +46,17 @@ setuptools.setup(
     extras_require={
         # musicvae-prepare --runner=beam; the tests run it, so 'test' needs it too.
         'beam': ['apache-beam>=2.60'],
-        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100', 'apache-beam>=2.60'],
+        # JAX for accelerators: TPU VMs and pods, or NVIDIA GPUs (CUDA 12 wheels).
+        'tpu': ['jax[tpu]>=0.7'],
+        'gpu': ['jax[cuda12]>=0.7'],
+        # WAV rendering inside the Python process (pyfluidsynth on the FluidSynth library);
+        # without it the fluidsynth program is used when installed.
+        'audio': ['pyfluidsynth>=1.3'],
+        # The notebooks in colab/ on a local Jupyter (Colab has these already).
+        'notebook': ['ipykernel>=6.29', 'ipython>=8'],
+        # The tests execute the notebooks (papermill) and run the Beam pipeline.
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100', 'apache-beam>=2.60',
+                 'papermill>=2.6', 'nbformat>=5.10', 'ipykernel>=6.29'],
     },
     entry_points={
         'console_scripts': [

@@ -1,8 +1,10 @@
 """Writing generated music: a MIDI file, its piano-roll PNG beside it, and a WAV when possible.
 
-WAV files are rendered by the FluidSynth program with a General MIDI soundfont (Debian/Ubuntu:
+WAV files are rendered with FluidSynth and a General MIDI soundfont (Debian/Ubuntu:
 ``apt install fluidsynth fluid-soundfont-gm``; elsewhere set ``MUSICVAE_SOUNDFONT`` to any
-``.sf2``). Without them, generation still writes MIDI and PNG and says once why there is no WAV.
+``.sf2``): by the ``fluidsynth`` program, or else inside this process through pyfluidsynth
+(``pip install musicvae_jax[audio]``; it needs the FluidSynth library). Without either, generation
+still writes MIDI and PNG and says once why there is no WAV.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import pathlib
 import shutil
 import subprocess
 import warnings
+import wave
+
+import numpy as np
 
 from musicvae_jax.render import piano_roll
 
@@ -30,37 +35,65 @@ SAMPLE_RATE = 44100
 
 @dataclasses.dataclass(frozen=True)
 class Synth:
-  """How WAVs get made here: the FluidSynth program and a soundfont, or why not."""
+  """How WAVs get made here: the FluidSynth program or library and a soundfont, or why not."""
   program: str | None
   soundfont: str | None
+  library: bool = False  # pyfluidsynth imports (it loads the FluidSynth library)
 
   @property
   def available(self) -> bool:
-    return bool(self.program and self.soundfont)
+    return bool((self.program or self.library) and self.soundfont)
 
   @property
   def missing(self) -> str:
-    if not self.program:
+    if not (self.program or self.library):
       return ('no WAV files: FluidSynth is not installed (apt install fluidsynth '
               'fluid-soundfont-gm, or brew install fluid-synth)')
     return (f'no WAV files: no General MIDI soundfont found (apt install fluid-soundfont-gm, or '
             f'set {SOUNDFONT_ENV}=<file.sf2>)')
 
 
+def _has_pyfluidsynth() -> bool:
+  try:
+    import fluidsynth  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  except (ImportError, OSError):  # not installed, or the FluidSynth library is missing
+    return False
+  return True
+
+
 def find_synth() -> Synth:
   program = shutil.which('fluidsynth')
   candidates = [os.environ.get(SOUNDFONT_ENV, '')] + list(SOUNDFONTS)
   soundfont = next((c for c in candidates if c and os.path.isfile(c)), None)
-  return Synth(program, soundfont)
+  return Synth(program, soundfont, library=not program and _has_pyfluidsynth())
+
+
+def _render_in_process(midi_path: pathlib.Path, wav_path: pathlib.Path, soundfont: str) -> None:
+  """pretty_midi drives pyfluidsynth; the mono float signal is written as 16-bit PCM."""
+  import pretty_midi  # pylint: disable=g-import-not-at-top
+  midi = pretty_midi.PrettyMIDI(str(midi_path))
+  try:
+    audio = midi.fluidsynth(fs=SAMPLE_RATE, synthesizer=soundfont)
+  except TypeError:  # pretty_midi < 0.2.11 names the soundfont sf2_path
+    audio = midi.fluidsynth(fs=SAMPLE_RATE, sf2_path=soundfont)
+  pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype('<i2')
+  with wave.open(str(wav_path), 'wb') as out:
+    out.setnchannels(1)
+    out.setsampwidth(2)
+    out.setframerate(SAMPLE_RATE)
+    out.writeframes(pcm.tobytes())
 
 
 def render_wav(midi_path: pathlib.Path, wav_path: pathlib.Path, synth: Synth) -> bool:
-  """Renders with the FluidSynth program; False (and no file) if it fails."""
-  cmd = [synth.program, '-ni', '-q', '-g', '1.0', '-r', str(SAMPLE_RATE), '-F', str(wav_path),
-         synth.soundfont, str(midi_path)]
+  """Renders with the FluidSynth program (or library); False (and no file) if it fails."""
   try:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-  except (OSError, subprocess.SubprocessError):
+    if synth.program:
+      cmd = [synth.program, '-ni', '-q', '-g', '1.0', '-r', str(SAMPLE_RATE), '-F',
+             str(wav_path), synth.soundfont, str(midi_path)]
+      subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    else:
+      _render_in_process(midi_path, wav_path, synth.soundfont)
+  except (OSError, subprocess.SubprocessError, ValueError, RuntimeError):
     wav_path.unlink(missing_ok=True)
     return False
   return wav_path.exists() and wav_path.stat().st_size > 44

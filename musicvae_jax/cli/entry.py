@@ -8,6 +8,8 @@ the console-script wrapper), and turns flag and config mistakes into one line
 
 from __future__ import annotations
 
+import pathlib
+import re
 import sys
 import types
 from typing import Callable, NoReturn
@@ -33,6 +35,41 @@ def require(prog: str, argv: list[str], *required) -> None:
   for flag in required:
     if not flag.value:
       die(prog, f'--{flag.name} is required.')
+
+
+def check_step(prog: str, workdir, step) -> None:
+  """Exits with one line when --step names no checkpoint of a training workdir.
+
+  Orbax would raise FileNotFoundError for the missing step folder; the user needs the steps the
+  workdir has. Anything that is not a training workdir is left to the loader, which says why.
+  """
+  if step is None or workdir is None:
+    return
+  from musicvae_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
+  folder = pathlib.Path(workdir) / checkpointing.CHECKPOINT_DIR
+  if not folder.is_dir():
+    return
+  steps = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+  if step not in steps:
+    die(prog, f'--step={step}: {workdir} has no checkpoint of step {step} (it has steps: '
+        f'{", ".join(map(str, steps)) or "none"}); omit --step for the latest.')
+
+
+def _innermost(error: BaseException, kind) -> BaseException | None:
+  """The last ``kind`` in ``error``'s chain of causes and contexts (the original), or None."""
+  found = None
+  while error is not None:
+    found = error if isinstance(error, kind) else found
+    error = error.__cause__ or error.__context__
+  return found
+
+
+def _overrides(args, error) -> str:
+  """The --config.* flags of ``args`` that ``error`` (a missing key, ...) is about."""
+  given = [a.split('=', 1)[0] for a in args if a.startswith('--config.')]
+  keys = set(re.findall(r"'(\w+)'", str(error)))
+  return (', '.join([g for g in given if keys & set(g.split('.')[1:])] or given)
+          or 'the --config.* overrides')
 
 
 def help_text(module: types.ModuleType, shared=()) -> str:
@@ -66,11 +103,19 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
   def parse(args):
     try:
       return flags.FLAGS(args)
-    except (flags.Error, config_lib.UnknownConfigError) as e:
+    except flags.UnrecognizedFlagError as e:
+      if (e.flagname.startswith('config.') and 'config' in flags.FLAGS
+          and not any(a == '--config' or a.startswith('--config=') for a in args)):
+        die(prog, f'--{e.flagname} overrides a field of a config: pass --config=<name> too, '
+            'e.g. --config=cat-mel_2bar_small.')
       die(prog, e)
+    except (flags.Error, config_lib.UnknownConfigError) as e:
+      # A config file's own refusal (an unknown ':variant') comes back from ml_collections
+      # re-raised with a whole traceback as its text; the user needs only the original.
+      die(prog, _innermost(e, config_lib.UnknownConfigError) or e)
     except (AttributeError, KeyError, TypeError, ValueError) as e:  # a --config.* override
-      die(prog, f'cannot apply the --config.* overrides ({e}): a key the config lacks, or a '
-          'value of the wrong type.')
+      die(prog, f'cannot apply {_overrides(args, e)} ({e}): a key the config lacks, or a value '
+          'of the wrong type.')
 
   def quiet_main(args):
     # Libraries (Orbax, grain) log every save and read at INFO; a user sees warnings and the

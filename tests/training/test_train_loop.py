@@ -184,7 +184,6 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(melo
 
 
 @pytest.mark.parametrize('extra, message', [
-    (('--config=no-such-config',), 'Known configs'),
     (('--config=cat-drums_2bar_small:tiny',), 'Prepare the MIDI again'),
 ])
 def test_cli_mistakes_get_one_line(melody_dataset, tmp_path, extra, message):
@@ -250,18 +249,3 @@ def test_resuming_on_other_data_warns_and_reads_it_from_its_start(tmp_path, melo
   state, data_state = _final_state(tmp_path / 'w')
   assert int(state['step']) == 3
   assert data_state['dataset']['splits'] == pipeline.dataset_info(other)['splits']
-
-
-@pytest.mark.parametrize('prog, flags, has_config', [
-    ('musicvae-train', ('--config', '--data', '--workdir', '--progress', '--multihost',
-                        '--coordinator_address', '--num_processes', '--process_id'), True),
-    ('musicvae-evaluate', ('--workdir', '--data', '--split', '--json', '--step',
-                           '--batch_size'), False),
-])
-def test_help_lists_the_command_flags(prog, flags, has_config):
-  out = _cli(prog, '--help').stdout
-  assert out.startswith(prog + ':')
-  listed = {line.split(':')[0].strip() for line in out.splitlines()
-            if line.startswith('  --')}
-  assert listed - {'--config.<group>.<key>=<value>'} == set(flags)
-  assert ('--config.<group>.<key>' in out) == has_config

@@ -163,7 +163,7 @@ def test_tpu_training_shards_over_every_device_and_samples_on_one(tmp_path):
   assert '8 devices (cpu), mesh data=1 fsdp=8' in text
   config = json.loads((work / 'run' / 'config.json').read_text())
   assert config['train']['fsdp'] and config['train']['compute_dtype'] == 'bfloat16'
-  assert (work / 'run' / 'checkpoints' / '12').is_dir()
+  assert (work / 'run' / 'checkpoints' / '8').is_dir()
   sixteen_bars = _check_written(work / 'samples', 'sample', 2)
   assert all(ns.total_time > 8 * 2.0 for ns in sixteen_bars)  # 16 bars at 120 qpm: 32 s
   assert images == 1 + 2

@@ -8,12 +8,12 @@ exit with its status, print exactly one non-blank line on stderr (``<prog>: erro
 what the case says: the file, the flag, the reason or the fix), print nothing on stdout, and
 leave its working folder empty (new outputs are given relative to it).
 
-The interpreters start concurrently, once for all the selected cases (each costs a jax import).
+Each case costs a fresh interpreter (a jax import where the command gets that far); pytest-xdist
+spreads them over the workers.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import os
 import pathlib
@@ -268,25 +268,6 @@ def paths(tmp_path_factory, shared_midi, melody_dataset) -> dict[str, str]:
       melody_attributes=', '.join(sorted(attribute_metrics.attribute_names('melody'))))
 
 
-@pytest.fixture(scope='module')
-def runs(request, paths, tmp_path_factory) -> dict[str, tuple]:
-  """{case id: (process, its working folder)} for the cases this session runs, run at once."""
-  selected = {item.callspec.params['case'].id for item in request.session.items
-              if item.module is request.module and hasattr(item, 'callspec')}
-  cases = [c for c in CASES if c.id in selected]
-  root = tmp_path_factory.mktemp('cwd')
-
-  def run(case):
-    cwd = root / case.id
-    cwd.mkdir()
-    proc = subprocess.run(argv(case.prog, *(a.format(**paths) for a in case.args)),
-                          capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
-    return case.id, (proc, cwd)
-
-  with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-    return dict(pool.map(run, cases))
-
-
 def test_the_table_sweeps_every_console_script():
   setup = (pathlib.Path(__file__).resolve().parents[2] / 'setup.py').read_text()
   scripts = set(re.findall(r"'(musicvae-[a-z-]+)=musicvae_jax\.cli\.\w+:run'", setup))
@@ -295,10 +276,13 @@ def test_the_table_sweeps_every_console_script():
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c.id for c in CASES])
-def test_error_is_one_line_naming_the_problem(case, runs, paths):
+def test_error_is_one_line_naming_the_problem(case, paths, tmp_path):
   if case.id.startswith('train-batch') and DEVICES < 2:
     pytest.skip(f'needs several devices (XLA_FLAGS gives {DEVICES})')
-  proc, cwd = runs[case.id]
+  cwd = tmp_path / 'cwd'
+  cwd.mkdir()
+  proc = subprocess.run(argv(case.prog, *(a.format(**paths) for a in case.args)),
+                        capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
   shown = (f'{case.prog} {" ".join(a.format(**paths) for a in case.args)}\nexit '
            f'{proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}')
   assert 'Traceback' not in proc.stdout + proc.stderr, shown

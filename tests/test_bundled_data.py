@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import re
 
 import note_seq
 import pytest
@@ -40,3 +41,35 @@ def test_main_job_on_the_bundled_melodies_writes_midi_and_piano_rolls(tmp_path):
     ns = note_seq.midi_file_to_note_sequence(str(path))
     assert len(ns.notes) > 0 and ns.total_time == pytest.approx(4.0, abs=0.01)  # 2 bars, 120 qpm
     assert path.with_suffix('.png').stat().st_size > 5000
+
+
+def test_every_bundled_file_has_its_source_and_licence_written_down():
+  """data/README.md and the MANIFESTs account for every file that ships in data/."""
+  root = bundled_data.data_dir()
+  readme = (root / 'README.md').read_text(encoding='utf-8')
+  manifests = {}
+  for manifest in root.glob('midi/*/MANIFEST.csv'):
+    for row in csv.DictReader(open(manifest, encoding='utf-8')):
+      manifests[manifest.parent / row['file']] = row
+  unaccounted = []
+  for path in sorted(p for p in root.rglob('*') if p.is_file()):
+    rel = path.relative_to(root)
+    if rel.parts[0] == 'midi' and path.name != 'MANIFEST.csv':
+      row = manifests.get(path)
+      if not row or not row['source'] or not row['license']:
+        unaccounted.append(f'{rel}: no MANIFEST row with source and licence')
+    elif rel.parts[0] == 'models':
+      # Each model folder has its own section naming its data and its licence.
+      heading = re.search(rf'^## .*`models/{re.escape(rel.parts[1])}/`.*$', readme, re.M)
+      section = readme[heading.end():].split('\n## ', 1)[0] if heading else ''
+      if 'licen' not in section.lower():
+        unaccounted.append(f'{rel}: data/README.md has no section on models/{rel.parts[1]}/ '
+                           'with its licence')
+    elif rel.parts[0] == 'LICENSES' and path.name.split('-')[0] not in readme:
+      unaccounted.append(f'{rel}: no source in data/README.md refers to it')
+  assert not unaccounted, '\n'.join(unaccounted)
+  # Every licence a MANIFEST names has its text in LICENSES/.
+  texts = ' '.join(p.name.lower() for p in (root / 'LICENSES').iterdir())
+  for row in manifests.values():
+    licence = row['license'].split()[0].lower()  # e.g. 'gpl-3.0', 'cc-by-4.0', 'bsd-3-clause'
+    assert licence in texts or row['source'] in texts, (row['file'], row['license'])

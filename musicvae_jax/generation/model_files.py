@@ -12,6 +12,7 @@ Two layouts are read, both with the run's ``config.json``:
 
 from __future__ import annotations
 
+import difflib
 import json
 import pathlib
 import shutil
@@ -43,13 +44,18 @@ def bundled_names() -> list[str]:
 
 def bundled_model_dir(name: str = DEFAULT_BUNDLED) -> pathlib.Path:
   path = bundled_data.data_dir() / 'models' / name
-  if not (path / PARAMS_FILE).exists():
-    known = ', '.join(BUNDLED_PREFIX + n for n in bundled_names()) or 'none'
+  if (path / PARAMS_FILE).exists():
+    return path
+  names = bundled_names()
+  if not names:  # the install lost its data folder
     raise checkpointing.WorkdirError(
-        f'the bundled model {name!r} is not installed (looked in {path}; bundled: {known}). '
-        'Reinstall with `pip install -e .` from the repository, or pass --workdir=<a training '
-        'workdir>.')
-  return path
+        f'no bundled models are installed (looked in {path.parent}). Reinstall with '
+        '`pip install -e .` from the repository, or pass --workdir=<a training workdir>.')
+  close = difflib.get_close_matches(name, names, n=1)
+  hint = f'Did you mean {BUNDLED_PREFIX}{close[0]}? ' if close else ''
+  raise checkpointing.WorkdirError(
+      f'no bundled model is called {name!r}. {hint}Bundled: '
+      f'{", ".join(BUNDLED_PREFIX + n for n in names)}; or pass --workdir=<a training workdir>.')
 
 
 def resolve(workdir) -> tuple[pathlib.Path, bool]:

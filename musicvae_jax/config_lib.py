@@ -143,9 +143,11 @@ def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_s
           sampling_schedule='constant', sampling_rate=0.0, level_lengths=None,
           dropout_keep_prob=1.0):
   return ml_collections.ConfigDict(dict(
-      encoder=encoder, decoder=decoder, enc_rnn_size=list(enc_rnn_size),
-      dec_rnn_size=list(dec_rnn_size), z_size=z_size, max_seq_len=max_seq_len,
-      level_lengths=list(level_lengths) if level_lengths else None, free_bits=free_bits,
+      # Tuples, not lists: ml_collections can override a tuple field from the command line
+      # (--config.model.dec_rnn_size=512,512), a list field not at all.
+      encoder=encoder, decoder=decoder, enc_rnn_size=tuple(enc_rnn_size),
+      dec_rnn_size=tuple(dec_rnn_size), z_size=z_size, max_seq_len=max_seq_len,
+      level_lengths=tuple(level_lengths) if level_lengths else None, free_bits=free_bits,
       max_beta=max_beta, beta_rate=beta_rate, sampling_schedule=sampling_schedule,
       sampling_rate=sampling_rate, dropout_keep_prob=dropout_keep_prob))
 
@@ -172,8 +174,8 @@ def build(name: str, data, model_cfg, train_cfg, arg: str | None):
     raise UnknownConfigError(f"Unknown variant {arg!r} of config {name!r}; the only variant "
                              "is ':tiny'.")
   config.name = f'{name}:tiny'
-  config.model.enc_rnn_size = [16] * len(config.model.enc_rnn_size)
-  config.model.dec_rnn_size = [16] * len(config.model.dec_rnn_size)
+  config.model.enc_rnn_size = (16,) * len(config.model.enc_rnn_size)
+  config.model.dec_rnn_size = (16,) * len(config.model.dec_rnn_size)
   config.model.z_size = 8
   config.train.batch_size = 8
   config.train.num_steps = 20

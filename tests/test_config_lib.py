@@ -34,7 +34,7 @@ def test_tiny_variant_is_small_and_keeps_the_data():
 
 def test_magenta_hyperparameters_of_two_configs():
   mel = config_lib.get_config('cat-mel_2bar_small')
-  assert (mel.model.enc_rnn_size, mel.model.dec_rnn_size, mel.model.z_size) == ([512], [256, 256],
+  assert (mel.model.enc_rnn_size, mel.model.dec_rnn_size, mel.model.z_size) == ((512,), (256, 256),
                                                                                 256)
   assert (mel.model.max_beta, mel.model.beta_rate, mel.model.sampling_rate) == (0.2, 0.99999, 1000)
   assert mel.data.valid_programs == tuple(range(32)) and mel.data.transpose_range == (-5, 5)

@@ -196,7 +196,13 @@ def test_cli_mistakes_get_one_line(melody_dataset, tmp_path, extra, message):
 
 def test_resuming_with_another_model_config_is_refused(melody_dataset, tmp_path):
   workdir = tmp_path / 'w'
-  _cli(*_train_args(melody_dataset, workdir, '--config.train.num_steps=1'))
+  # Layer widths are tuples in the configs, so the command line can set them.
+  _cli(*_train_args(melody_dataset, workdir, '--config.train.num_steps=1',
+                    '--config.model.dec_rnn_size=24,24'))
+  assert json.loads((workdir / 'config.json').read_text())['model']['dec_rnn_size'] == [24, 24]
+  state, _ = _final_state(workdir)
+  layers = state['params']['decoder']['stack']['layers']
+  assert [layers[i]['kernel'].shape[-1] for i in sorted(layers)] == [4 * 24] * 2  # 4 gates
   # Without --config the workdir's own config.json is used; the run is already complete.
   done = _cli('musicvae-train', f'--data={melody_dataset}', f'--workdir={workdir}',
               '--progress=false')
@@ -204,6 +210,7 @@ def test_resuming_with_another_model_config_is_refused(melody_dataset, tmp_path)
   proc = _cli(*_train_args(melody_dataset, workdir, '--config.model.z_size=4'), check=False)
   assert proc.returncode == 2
   assert 'model.z_size 8 -> 4' in proc.stderr and 'Traceback' not in proc.stderr
+  assert 'model.dec_rnn_size [24, 24] -> [16, 16]' in proc.stderr
   proc = _cli('musicvae-evaluate', f'--workdir={tmp_path / "none"}',
               f'--data={melody_dataset}', check=False)
   assert proc.returncode == 2 and 'not a training workdir' in proc.stderr

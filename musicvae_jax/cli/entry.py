@@ -8,7 +8,6 @@ the console-script wrapper), and turns flag and config mistakes into one line
 
 from __future__ import annotations
 
-import pathlib
 import re
 import sys
 import types
@@ -35,24 +34,6 @@ def require(prog: str, argv: list[str], *required) -> None:
   for flag in required:
     if not flag.value:
       die(prog, f'--{flag.name} is required.')
-
-
-def check_step(prog: str, workdir, step) -> None:
-  """Exits with one line when --step names no checkpoint of a training workdir.
-
-  Orbax would raise FileNotFoundError for the missing step folder; the user needs the steps the
-  workdir has. Anything that is not a training workdir is left to the loader, which says why.
-  """
-  if step is None or workdir is None:
-    return
-  from musicvae_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
-  folder = pathlib.Path(workdir) / checkpointing.CHECKPOINT_DIR
-  if not folder.is_dir():
-    return
-  steps = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
-  if step not in steps:
-    die(prog, f'--step={step}: {workdir} has no checkpoint of step {step} (it has steps: '
-        f'{", ".join(map(str, steps)) or "none"}); omit --step for the latest.')
 
 
 def _innermost(error: BaseException, kind) -> BaseException | None:

@@ -30,7 +30,6 @@ PROG = 'musicvae-evaluate'
 
 def main(argv):
   entry.require(PROG, argv, _WORKDIR, _DATA)
-  entry.check_step(PROG, _WORKDIR.value, _STEP.value)
   from musicvae_jax.training import checkpointing, evaluate  # pylint: disable=g-import-not-at-top
   try:
     result = evaluate.evaluate_workdir(_WORKDIR.value, _DATA.value, split=_SPLIT.value,

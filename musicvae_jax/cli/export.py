@@ -24,7 +24,6 @@ PROG = 'musicvae-export'
 
 def main(argv):
   entry.require(PROG, argv, _WORKDIR, _OUTPUT)
-  entry.check_step(PROG, _WORKDIR.value, _STEP.value)
   from musicvae_jax.generation import model_files  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
   try:

@@ -37,7 +37,6 @@ def load_model(prog: str):
   from musicvae_jax.generation import trained_model  # pylint: disable=g-import-not-at-top
   from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
-  entry.check_step(prog, WORKDIR.value, STEP.value)
   try:
     return trained_model.TrainedModel.from_workdir(WORKDIR.value, step=STEP.value)
   except (checkpointing.WorkdirError, vae.ModelConfigError, FileNotFoundError) as e:

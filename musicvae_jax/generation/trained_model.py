@@ -6,7 +6,8 @@ Shapes: N = sequences, T = steps, P = parts, Z = latent size.
     z, mu, sigma = model.encode(note_sequences)
     melodies = model.sample(8, key=jax.random.key(0), temperature=0.5)
     morph = model.interpolate(seq_a, seq_b, num_steps=7, key=jax.random.key(1))
-    denser = model.steer(labels, model.attribute_vectors()['note_density'], [0, 1, 2], key=key)
+    denser = model.steer(labels, model.attribute_vectors()['note_density'], [0, 1, 2],
+                         key=jax.random.key(2))
 
 Decoding is one jitted function (the decoder's ``lax.scan``) per batch size. Batches are padded
 to a power of two (at most ``max_batch_size``), so a handful of shapes ever compile. Output i of

@@ -85,6 +85,11 @@ def save(mgr: ocp.CheckpointManager, step: int, state, data_state=None) -> None:
 def restore(mgr: ocp.CheckpointManager, abstract_state, step: int | None = None, *,
             with_data: bool = True):
   """(state, data_state or None) at ``step`` (default: the latest)."""
+  if step is not None and step not in mgr.all_steps():
+    workdir = pathlib.Path(mgr.directory).parent
+    raise WorkdirError(f'--step={step}: {workdir} has no checkpoint of step {step} (it has '
+                       f'steps: {", ".join(map(str, sorted(mgr.all_steps()))) or "none"}); '
+                       'omit --step for the latest.')
   step = mgr.latest_step() if step is None else step
   items = dict(state=ocp.args.StandardRestore(abstract_state))
   if with_data and (pathlib.Path(mgr.directory) / str(step) / 'data').exists():

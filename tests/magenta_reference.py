@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from conftest import require_shared
+
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
   import note_seq
@@ -21,6 +23,7 @@ with warnings.catch_warnings():
 
 def load(path: pathlib.Path) -> dict[str, dict]:
   """{file basename: record} for one <config>__<folder>.jsonl.gz file."""
+  require_shared(path)
   with gzip.open(path, 'rt') as fh:
     return {rec['file']: rec for rec in map(json.loads, fh)}
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
+from conftest import magenta_checkpoint
 from musicvae_jax import bundled_data
 from musicvae_jax.converters import midi_io
 from musicvae_jax.converters import melody as melody_lib
@@ -22,7 +23,6 @@ from musicvae_jax.generation import interpolation
 from musicvae_jax.generation import model_files
 from musicvae_jax.generation.trained_model import TrainedModel
 from musicvae_jax.magenta import importer
-from musicvae_jax.training import checkpointing
 
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
@@ -34,10 +34,8 @@ TUNES = ('nottingham_reelsa-c14.mid', 'nottingham_hpps65.mid')  # 4/4, 120 qpm, 
 
 
 def _import(tmp_path_factory, fixture, config):
-  if not CHECKPOINTS.is_dir():
-    pytest.skip(f'The Magenta checkpoint fixtures are missing at {CHECKPOINTS}.')
   workdir = tmp_path_factory.mktemp(fixture) / 'workdir'
-  importer.import_checkpoint(CHECKPOINTS / fixture, config, workdir, log=lambda *_: None)
+  importer.import_checkpoint(magenta_checkpoint(fixture), config, workdir, log=lambda *_: None)
   return workdir
 
 
@@ -276,11 +274,8 @@ def test_float16_export_loads_and_decodes_like_float32(model, mel2_dir, tmp_path
   assert token_agreement >= 0.9 and sequence_agreement >= 0.75
 
 
-def test_bundled_model_loads_when_installed():
-  try:
-    model_files.bundled_model_dir()
-  except checkpointing.WorkdirError as e:
-    pytest.skip(f'no bundled model yet: {e}')
+def test_bundled_model_loads():
+  model_files.bundled_model_dir()  # data/ ships one: a missing one raises here, naming where
   model = TrainedModel.from_workdir(None)
   assert model.info['bundled'] is True
   labels = model.decode_labels(model.sample_z(2, key=jax.random.key(0)),

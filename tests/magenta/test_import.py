@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
+from conftest import magenta_checkpoint
 from musicvae_jax import config_lib
 from musicvae_jax.generation.trained_model import TrainedModel
 from musicvae_jax.magenta import importer
@@ -36,7 +37,7 @@ class Imported:
   """One fixture imported into a workdir, with its reference arrays and the loaded model."""
 
   def __init__(self, name, workdir):
-    folder = CHECKPOINTS / name
+    folder = magenta_checkpoint(name)
     self.name, self.folder, self.workdir = name, folder, workdir
     self.meta = json.loads((folder / 'reference.json').read_text())
     with np.load(folder / 'reference.npz') as npz:
@@ -49,8 +50,6 @@ class Imported:
 
 @pytest.fixture(scope='module')
 def imported(tmp_path_factory):
-  if not CHECKPOINTS.is_dir():
-    pytest.fail(f'The Magenta checkpoint fixtures are missing at {CHECKPOINTS}.')
   cache = {}
 
   def get(name) -> Imported:
@@ -172,7 +171,7 @@ def test_import_from_a_tar_bundle(imported, tmp_path, suffix, mode):
 @pytest.mark.parametrize('config', ['hierdec-mel_16bar', 'cat-drums_2bar_small'])
 def test_checkpoint_of_another_layout_is_refused(tmp_path, config):
   """mel2 (flat decoder, 90-wide input) under a hierarchical or a drum config."""
-  checkpoint = CHECKPOINTS / 'mel2'
+  checkpoint = magenta_checkpoint('mel2')
   workdir = tmp_path / 'workdir'
   with pytest.raises(importer.ImportMismatchError) as err:
     importer.import_checkpoint(checkpoint, config, workdir, log=lambda m: None)
@@ -183,7 +182,7 @@ def test_checkpoint_of_another_layout_is_refused(tmp_path, config):
 
 def test_unknown_config_name_is_refused(tmp_path):
   with pytest.raises(config_lib.UnknownConfigError, match='cat-mel_2bar_huge'):
-    importer.import_checkpoint(CHECKPOINTS / 'mel2', 'cat-mel_2bar_huge', tmp_path / 'w')
+    importer.import_checkpoint(magenta_checkpoint('mel2'), 'cat-mel_2bar_huge', tmp_path / 'w')
   assert not (tmp_path / 'w').exists()
 
 
@@ -191,7 +190,7 @@ def test_workdir_holding_a_run_is_refused(imported):
   case = imported('mel2')
   before = (case.workdir / 'config.json').read_text()
   with pytest.raises(importer.ImportMismatchError, match='already holds a run'):
-    importer.import_checkpoint(CHECKPOINTS / 'hier16', 'hierdec-mel_16bar', case.workdir)
+    importer.import_checkpoint(magenta_checkpoint('hier16'), 'hierdec-mel_16bar', case.workdir)
   assert (case.workdir / 'config.json').read_text() == before
   assert TrainedModel.from_workdir(case.workdir).spec == case.model.spec
 
@@ -228,7 +227,7 @@ def _write_index(path, items):
 
 def test_checkpoint_that_is_not_a_music_vae_is_refused(tmp_path):
   """mel2's tensors under other names (no MusicVAE encoder): a readable TF checkpoint."""
-  source = CHECKPOINTS / 'mel2'
+  source = magenta_checkpoint('mel2')
   folder = tmp_path / 'lm'
   folder.mkdir()
   for name in (FILES[0], FILES[2]):  # the state file and the data; a new index below
@@ -250,7 +249,7 @@ def test_checkpoint_that_is_not_a_music_vae_is_refused(tmp_path):
 
 def test_cli_import_then_sample(tmp_path):
   workdir, output = tmp_path / 'workdir', tmp_path / 'out'
-  proc = _cli('import_magenta', PROG, f'--checkpoint={CHECKPOINTS / "mel2"}',
+  proc = _cli('import_magenta', PROG, f'--checkpoint={magenta_checkpoint("mel2")}',
               '--config=cat-mel_2bar_small', f'--workdir={workdir}')
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'step 3' in proc.stdout and str(workdir) in proc.stdout
@@ -268,7 +267,7 @@ def test_cli_import_then_sample(tmp_path):
 
 def test_cli_mismatched_config_is_a_one_line_error(tmp_path):
   workdir = tmp_path / 'workdir'
-  proc = _cli('import_magenta', PROG, f'--checkpoint={CHECKPOINTS / "mel2"}',
+  proc = _cli('import_magenta', PROG, f'--checkpoint={magenta_checkpoint("mel2")}',
               '--config=hierdec-mel_16bar', f'--workdir={workdir}')
   assert proc.returncode == 2, proc.stderr[-3000:]
   errors = [l for l in proc.stderr.splitlines() if l.startswith(f'{PROG}: error: ')]

@@ -13,21 +13,18 @@ import tarfile
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import magenta_checkpoint
 from musicvae_jax.magenta import tf_checkpoint
 from musicvae_jax.magenta.tf_checkpoint import CheckpointFormatError
 from musicvae_jax.magenta.tf_checkpoint import open_checkpoint
 
-CHECKPOINTS = SHARED / 'reference' / 'magenta_checkpoints'
 FIXTURES = ('mel2', 'hier16', 'drums2', 'trio16')
 DATA = 'model.ckpt-3.data-00000-of-00001'
 
 
 @pytest.fixture(scope='module')
 def mel2():
-  if not CHECKPOINTS.is_dir():
-    pytest.fail(f'The Magenta checkpoints are missing at {CHECKPOINTS}.')
-  return CHECKPOINTS / 'mel2'
+  return magenta_checkpoint('mel2')
 
 
 @pytest.fixture
@@ -47,7 +44,7 @@ def _make_tar(path, folder, files, mode='w'):
 
 @pytest.mark.parametrize('name', FIXTURES)
 def test_every_variable_matches_tensorflow_bit_for_bit(name):
-  folder = CHECKPOINTS / name
+  folder = magenta_checkpoint(name)
   listed = json.loads((folder / 'reference.json').read_text())['checkpoint']['variables']
   with open_checkpoint(folder) as ckpt, np.load(folder / 'reference.npz') as npz:
     assert ckpt.keys() == [v['name'] for v in listed]

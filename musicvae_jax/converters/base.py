@@ -4,10 +4,10 @@ Shapes: T = window length in steps (``max_seq_len``), P = number of parts (1 for
 drums, 3 for trio: melody, bass, drums).
 
 A window is stored as integer class labels ``labels_TxP`` (int16): for melody the 90-way class
-(0 no-event, 1 note-off, 2 + pitch - 21 note-on), for drums the 512-way label (sum of 2**class),
-for trio one column per part. Labels are the compact, exact form that prepare writes to disk;
-``labels_to_tensors`` expands them into the one-hot (and for drums, roll) tensors that Magenta's
-MusicVAE feeds its encoder and decoder.
+(no-event, note-off or the onset of a pitch), for drums the 512-way label (sum of 2**class), for
+trio one column per part; ``vocabulary.py`` says what each label means. Labels are the compact,
+exact form that prepare writes to disk; ``labels_to_tensors`` expands them into the one-hot (and
+for drums, roll) tensors that Magenta's MusicVAE feeds its encoder and decoder.
 
 This package is framework-free: numpy and note-seq only, no jax.
 """
@@ -17,11 +17,12 @@ from __future__ import annotations
 import abc
 import collections
 import dataclasses
-import inspect
 import warnings
 from typing import Sequence
 
 import numpy as np
+
+from musicvae_jax.converters.vocabulary import Vocabulary
 
 with warnings.catch_warnings():
   # pydub (pulled in by note-seq's audio helpers) warns about ffmpeg at import time; the
@@ -61,8 +62,10 @@ class Tensors:
 class Converter(abc.ABC):
   """Base class of the melody, drums and trio converters."""
 
-  #: Depth of each part's one-hot output, e.g. (90,) melody, (512,) drums, (90, 90, 512) trio.
-  part_depths: tuple[int, ...]
+  #: What the windows hold: 'melody', 'drums' or 'trio'.
+  kind: str
+  #: What each label of each part means: a vocabulary of ``vocabulary.py``.
+  vocabulary: Vocabulary
 
   def __init__(self, *, slice_bars: int, steps_per_quarter: int = 4,
                quarters_per_bar: int = 4, presplit_on_time_changes: bool = True,
@@ -74,18 +77,12 @@ class Converter(abc.ABC):
     self.presplit_on_time_changes = presplit_on_time_changes
     self.max_windows_per_sequence = max_windows_per_sequence
 
-  @classmethod
-  def from_config(cls, data_config) -> 'Converter':
-    """From a config's ``data`` section: every field that names a constructor argument.
-
-    Fields the constructor does not take (``converter``, ``eval_fraction``, ...) belong to
-    prepare or the input pipeline and are ignored here.
-    """
-    params = inspect.signature(cls.__init__).parameters
-    return cls(**{name: data_config[name] for name in params
-                  if name != 'self' and name in data_config})
-
   # ---- shapes -------------------------------------------------------------------------------
+  @property
+  def part_depths(self) -> tuple[int, ...]:
+    """Each part's one-hot depth, e.g. (90,) melody, (512,) drums, (90, 90, 512) trio."""
+    return self.vocabulary.part_depths
+
   @property
   def max_seq_len(self) -> int:
     return self.slice_bars * self.steps_per_bar

@@ -1,9 +1,9 @@
 """Drums: NoteSequence <-> 512-way drum labels, matching Magenta's ``DrumsConverter``.
 
 Each step of a drum track is the set of reduced drum classes (kick, snare, closed hi-hat, open
-hi-hat, low/mid/high tom, crash, ride; ``config_lib.REDUCED_DRUM_PITCH_CLASSES``) whose notes start
-on that step; its label is ``sum(2**class)`` (note_seq's ``MultiDrumOneHotEncoding`` over the
-classes), so label 0 is a silent step. Durations are discarded.
+hi-hat, low/mid/high tom, crash, ride; ``vocabulary.DRUMS``, from note_seq's drum type table) whose
+notes start on that step; its label is ``sum(2**class)`` (note_seq's ``MultiDrumOneHotEncoding``
+over the classes), so label 0 is a silent step. Durations are discarded.
 
 Extraction follows Magenta (music_vae/data.py ``DrumsConverter._to_tensors`` and
 magenta/pipelines/drum_pipelines.py ``extract_drum_tracks``): keep drum notes whose pitch is in the
@@ -19,8 +19,8 @@ import warnings
 
 import numpy as np
 
-from musicvae_jax import config_lib
 from musicvae_jax.converters import base
+from musicvae_jax.converters import vocabulary
 
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
@@ -31,17 +31,12 @@ with warnings.catch_warnings():
 
 NoteSequence = base.NoteSequence
 
-NUM_CLASSES = len(config_lib.REDUCED_DRUM_PITCH_CLASSES)
-NUM_LABELS = 2 ** NUM_CLASSES  # 512
-
-#: MIDI drum pitch -> reduced class index; pitches not in the map are dropped.
-PITCH_TO_CLASS: dict[int, int] = {
-    pitch: cls for cls, pitches in enumerate(config_lib.REDUCED_DRUM_PITCH_CLASSES)
-    for pitch in pitches}
-
-#: The pitch written back for each class on decode (the first pitch of each class).
-CLASS_EXEMPLAR_PITCHES: tuple[int, ...] = tuple(
-    pitches[0] for pitches in config_lib.REDUCED_DRUM_PITCH_CLASSES)
+DRUMS = vocabulary.DRUMS
+# Short names of the vocabulary's facts, for this module and its callers.
+NUM_CLASSES = DRUMS.num_classes
+NUM_LABELS = DRUMS.depth
+PITCH_TO_CLASS = DRUMS.pitch_to_class
+CLASS_EXEMPLAR_PITCHES = DRUMS.exemplar_pitches
 
 OUTPUT_VELOCITY = 80
 DRUM_INSTRUMENT = 9
@@ -125,7 +120,8 @@ def labels_to_roll(labels: np.ndarray) -> np.ndarray:
 class DrumsConverter(base.Converter):
   """Magenta's ``DrumsConverter`` with one-hot (512-way) outputs and optional roll inputs."""
 
-  part_depths = (NUM_LABELS,)
+  kind = 'drums'
+  vocabulary = DRUMS
 
   def __init__(self, *, slice_bars: int, max_bars: int | None = 100, gap_bars: float | None = 1.0,
                roll_input: bool = True, steps_per_quarter: int = 4, quarters_per_bar: int = 4,

@@ -1,8 +1,8 @@
 """Melody: NoteSequence <-> 90-way melody labels, matching Magenta's ``OneHotMelodyConverter``.
 
-A melody is one event per 16th-note step, encoded with note_seq's ``MelodyOneHotEncoding(21, 109)``:
-class 0 NO_EVENT (hold the note or the silence), 1 NOTE_OFF, 2 + pitch - 21 the onset of a pitch in
-21..108.
+A melody is one event per 16th-note step, encoded as ``vocabulary.MELODY`` says (note_seq's
+``MelodyOneHotEncoding``): NO_EVENT (hold the note or the silence), NOTE_OFF, or the onset of a
+pitch.
 
 Extraction follows Magenta (music_vae/data.py ``OneHotMelodyConverter`` and
 magenta/pipelines/melody_pipelines.py ``extract_melodies``), per time-change piece:
@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from musicvae_jax.converters import base
+from musicvae_jax.converters import vocabulary
 
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
@@ -33,13 +34,11 @@ with warnings.catch_warnings():
 
 NoteSequence = base.NoteSequence
 
-MIN_PITCH = 21
-MAX_PITCH = 108
-NUM_CLASSES = MAX_PITCH - MIN_PITCH + 1 + 2  # 90
-
-NO_EVENT = 0  # label of note_seq's MELODY_NO_EVENT
-NOTE_OFF = 1  # label of note_seq's MELODY_NOTE_OFF
-FIRST_PITCH_LABEL = 2
+MELODY = vocabulary.MELODY
+# Short names of the vocabulary's labels, for this module and its callers.
+NUM_CLASSES = MELODY.depth
+NO_EVENT = MELODY.NO_EVENT
+NOTE_OFF = MELODY.NOTE_OFF
 
 OUTPUT_VELOCITY = 80
 MIN_UNIQUE_PITCHES = 1  # Magenta's converter asks extract_melodies for at least one pitch class.
@@ -64,7 +63,7 @@ def canonical_melody_labels(labels: np.ndarray) -> np.ndarray:
   prev_event = np.vstack([np.full((1, cols.shape[1]), -1), last_event[:-1]])
   prev_label = np.where(prev_event >= 0,
                         np.take_along_axis(cols, np.maximum(prev_event, 0), axis=0), NO_EVENT)
-  cols[(cols == NOTE_OFF) & (prev_label < FIRST_PITCH_LABEL)] = NO_EVENT
+  cols[(cols == NOTE_OFF) & (prev_label < MELODY.FIRST_PITCH_LABEL)] = NO_EVENT
   return cols.reshape(labels.shape)
 
 
@@ -76,7 +75,7 @@ def clean_leading_note_offs(labels: np.ndarray) -> np.ndarray:
   """
   labels = np.array(labels, copy=True)
   flat = labels.reshape(-1)
-  onsets = np.flatnonzero(flat >= FIRST_PITCH_LABEL)
+  onsets = np.flatnonzero(flat >= MELODY.FIRST_PITCH_LABEL)
   head = flat[:onsets[0]] if onsets.size else flat
   head[head == NOTE_OFF] = NO_EVENT
   return labels
@@ -87,9 +86,10 @@ def melody_events_to_labels(events) -> np.ndarray:
   ev = np.asarray(list(events), dtype=np.int64)
   labels = np.where(ev == melodies_lib.MELODY_NO_EVENT, NO_EVENT,
                     np.where(ev == melodies_lib.MELODY_NOTE_OFF, NOTE_OFF,
-                             ev - MIN_PITCH + FIRST_PITCH_LABEL))
+                             MELODY.onset_label(ev)))
   if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-    raise ValueError(f'Melody event outside pitches {MIN_PITCH}..{MAX_PITCH}: {events}')
+    raise ValueError(f'Melody event outside pitches {MELODY.min_pitch}..{MELODY.max_pitch}: '
+                     f'{events}')
   return labels.astype(np.int16)
 
 
@@ -102,8 +102,15 @@ def labels_to_melody_events(labels: np.ndarray) -> list[int]:
     elif v == NOTE_OFF:
       out.append(melodies_lib.MELODY_NOTE_OFF)
     else:
-      out.append(int(v) - FIRST_PITCH_LABEL + MIN_PITCH)
+      out.append(int(MELODY.onset_pitch(v)))
   return out
+
+
+def check_pitch_range(min_pitch: int, max_pitch: int) -> None:
+  """Refuses a pitch range other than the vocabulary's (the only one Magenta's configs use)."""
+  if (min_pitch, max_pitch) != (MELODY.min_pitch, MELODY.max_pitch):
+    raise ValueError(f'Only the {NUM_CLASSES}-way encoding of pitches {MELODY.min_pitch}..'
+                     f'{MELODY.max_pitch} is supported, got {min_pitch}..{max_pitch}.')
 
 
 def filter_notes(sequence: NoteSequence, *, min_pitch: int, max_pitch: int,
@@ -156,20 +163,19 @@ def extract_melodies(quantized: NoteSequence, *, gap_bars, max_steps_truncate: i
 class MelodyConverter(base.Converter):
   """Magenta's ``OneHotMelodyConverter`` (one-hot 90-way inputs and outputs, no end token)."""
 
-  part_depths = (NUM_CLASSES,)
+  kind = 'melody'
+  vocabulary = MELODY
 
   def __init__(self, *, slice_bars: int, max_bars: int | None = 100, gap_bars: float | None = 1.0,
-               min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH, valid_programs=None,
-               skip_polyphony: bool = False, steps_per_quarter: int = 4,
+               min_pitch: int = MELODY.min_pitch, max_pitch: int = MELODY.max_pitch,
+               valid_programs=None, skip_polyphony: bool = False, steps_per_quarter: int = 4,
                quarters_per_bar: int = 4, presplit_on_time_changes: bool = True,
                max_windows_per_sequence: int | None = None):
     super().__init__(slice_bars=slice_bars, steps_per_quarter=steps_per_quarter,
                      quarters_per_bar=quarters_per_bar,
                      presplit_on_time_changes=presplit_on_time_changes,
                      max_windows_per_sequence=max_windows_per_sequence)
-    if (min_pitch, max_pitch) != (MIN_PITCH, MAX_PITCH):
-      raise ValueError(f'Only the 90-way encoding of pitches {MIN_PITCH}..{MAX_PITCH} is '
-                       f'supported, got {min_pitch}..{max_pitch}.')
+    check_pitch_range(min_pitch, max_pitch)
     if skip_polyphony:
       raise ValueError('skip_polyphony=True is not supported (no shipped config uses it).')
     self.max_bars = max_bars
@@ -240,8 +246,8 @@ class MelodyConverter(base.Converter):
 
 
 def encode_window(note_sequence: NoteSequence, *, steps: int, steps_per_quarter: int = 4,
-                  min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH, valid_programs=None,
-                  keep_note=None, quantized: bool = False) -> np.ndarray:
+                  min_pitch: int = MELODY.min_pitch, max_pitch: int = MELODY.max_pitch,
+                  valid_programs=None, keep_note=None, quantized: bool = False) -> np.ndarray:
   """Labels [steps] of one melody made of the notes of ``note_sequence``, from step 0.
 
   Keeps the notes the extraction keeps (pitch in range, program in ``valid_programs`` if given, and

@@ -7,7 +7,8 @@ concatenation [T, 90 + 90 + 512].
 Extraction follows Magenta (music_vae/data.py ``TrioConverter``), per time-change piece:
 
 * every instrument gets a type from its notes: drums (``is_drum``), melody (programs 0-31), bass
-  (programs 32-39); any other program, or notes of two types in one instrument, make it invalid.
+  (programs 32-39; ``vocabulary.TRIO`` holds both ranges); any other program, or notes of two
+  types in one instrument, make it invalid.
   A piece needs a valid instrument of each of the three types;
 * the piece is ``total_bars = ceil(total steps / 16)`` bars long (at most ``max_bars``); each
   instrument covers the bars its notes overlap;
@@ -31,6 +32,7 @@ import numpy as np
 from musicvae_jax.converters import base
 from musicvae_jax.converters import drums as drums_lib
 from musicvae_jax.converters import melody as melody_lib
+from musicvae_jax.converters import vocabulary
 
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
@@ -39,8 +41,7 @@ with warnings.catch_warnings():
 
 NoteSequence = base.NoteSequence
 
-MEL_PROGRAMS = range(0, 32)
-BASS_PROGRAMS = range(32, 40)
+TRIO = vocabulary.TRIO
 ELECTRIC_BASS_PROGRAM = 33
 MAX_INSTRUMENT_NUMBER = 127
 
@@ -54,18 +55,17 @@ UNK, MEL, BASS, DRUMS, INVALID = range(5)
 class TrioConverter(base.Converter):
   """Magenta's ``TrioConverter``: 16-bar (melody, bass, drums) windows, one-hot [T, 692]."""
 
-  part_depths = (melody_lib.NUM_CLASSES, melody_lib.NUM_CLASSES, drums_lib.NUM_LABELS)
+  kind = 'trio'
+  vocabulary = TRIO
 
   def __init__(self, *, slice_bars: int, gap_bars: int = 2, max_bars: int = 1024,
-               min_pitch: int = melody_lib.MIN_PITCH, max_pitch: int = melody_lib.MAX_PITCH,
+               min_pitch: int = TRIO.melody.min_pitch, max_pitch: int = TRIO.melody.max_pitch,
                steps_per_quarter: int = 4, quarters_per_bar: int = 4,
                max_windows_per_sequence: int | None = None):
     super().__init__(slice_bars=slice_bars, steps_per_quarter=steps_per_quarter,
                      quarters_per_bar=quarters_per_bar, presplit_on_time_changes=True,
                      max_windows_per_sequence=max_windows_per_sequence)
-    if (min_pitch, max_pitch) != (melody_lib.MIN_PITCH, melody_lib.MAX_PITCH):
-      raise ValueError(f'Only the 90-way encoding of pitches {melody_lib.MIN_PITCH}..'
-                       f'{melody_lib.MAX_PITCH} is supported, got {min_pitch}..{max_pitch}.')
+    melody_lib.check_pitch_range(min_pitch, max_pitch)
     self.gap_bars = int(gap_bars)
     self.max_bars = max_bars
     self.min_pitch = min_pitch
@@ -88,9 +88,9 @@ class TrioConverter(base.Converter):
         continue  # Magenta warns and skips such notes.
       if note.is_drum:
         kind = DRUMS
-      elif note.program in MEL_PROGRAMS:
+      elif note.program in TRIO.melody_programs:
         kind = MEL
-      elif note.program in BASS_PROGRAMS:
+      elif note.program in TRIO.bass_programs:
         kind = BASS
       else:
         kind = INVALID
@@ -236,5 +236,5 @@ class TrioConverter(base.Converter):
           valid_programs=programs, keep_note=lambda n: not n.is_drum, quantized=True)
 
     drum_labels = self._drums.to_labels(note_sequence).reshape(-1)
-    return np.stack([part(MEL_PROGRAMS), part(BASS_PROGRAMS), drum_labels],
+    return np.stack([part(TRIO.melody_programs), part(TRIO.bass_programs), drum_labels],
                     axis=-1).astype(np.int16)

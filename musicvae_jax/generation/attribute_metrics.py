@@ -3,9 +3,9 @@
 The attributes of Roberts et al. (2018), section 5.5 and its online supplement ("C diatonic",
 "note density", "average interval", "16th note syncopation", "8th note syncopation"), plus pitch
 range: one number per window, computed from the integer label windows of
-``musicvae_jax.converters``. Melody labels are 90-way (0 no event: the sounding note or silence
-goes on, 1 note-off, k >= 2 the onset of MIDI pitch k - 2 + 21); drum labels are 512-way (bit c
-set: drum class c is hit).
+``musicvae_jax.converters``, read as ``converters/vocabulary.py`` defines them. Melody labels are
+90-way (no event: the sounding note or silence goes on; note-off; the onset of a MIDI pitch);
+drum labels are 512-way (bit c set: drum class c is hit).
 
 Steps are 16th notes counted from the window's first step, which the converters place on a bar
 line (4 steps per quarter): step % 2 == 1 is a 16th between 8th notes, step % 4 == 2 an 8th
@@ -50,8 +50,16 @@ import numpy as np
 
 from musicvae_jax.converters import drums as drums_lib
 from musicvae_jax.converters import melody as melody_lib
+from musicvae_jax.converters import trio as trio_lib
+from musicvae_jax.converters import vocabulary
 
-KINDS = ('melody', 'drums', 'trio')
+MELODY = vocabulary.MELODY  # the melody part of melody and trio windows
+DRUMS = vocabulary.DRUMS
+
+# Each kind of window and its vocabulary, as the converters declare them.
+_VOCABULARIES = {converter.kind: converter.vocabulary for converter in (
+    melody_lib.MelodyConverter, drums_lib.DrumsConverter, trio_lib.TrioConverter)}
+KINDS = tuple(_VOCABULARIES)
 
 MELODY_ATTRIBUTES = ('note_density', 'average_interval', 'syncopation_16th', 'syncopation_8th',
                      'pitch_range', 'c_diatonic')
@@ -59,13 +67,6 @@ DRUM_ATTRIBUTES = ('note_density', 'syncopation_16th', 'syncopation_8th')
 
 _C_MAJOR = np.zeros(12, dtype=bool)
 _C_MAJOR[[0, 2, 4, 5, 7, 9, 11]] = True
-
-# Label bounds (exclusive) of each part, per kind.
-_PART_BOUNDS = {
-    'melody': (melody_lib.NUM_CLASSES,),
-    'drums': (drums_lib.NUM_LABELS,),
-    'trio': (melody_lib.NUM_CLASSES, melody_lib.NUM_CLASSES, drums_lib.NUM_LABELS),
-}
 
 
 def _check_kind(kind: str) -> None:
@@ -81,7 +82,7 @@ def attribute_names(kind: str) -> tuple[str, ...]:
 
 def _as_windows(labels, kind: str) -> np.ndarray:
   """``labels`` as an int64 [N, T, P] array, checked against the label ranges of ``kind``."""
-  bounds = _PART_BOUNDS[kind]
+  bounds = _VOCABULARIES[kind].part_depths  # exclusive label bounds of each part
   windows = np.asarray(labels)
   if windows.ndim == 2 and len(bounds) == 1:
     windows = windows[:, :, None]
@@ -102,7 +103,7 @@ def _as_windows(labels, kind: str) -> np.ndarray:
 def _next_event(labels_NxT: np.ndarray) -> np.ndarray:
   """[N, T]: for each step t, the first step s > t with a note-on or note-off, else T."""
   n, t = labels_NxT.shape
-  event_steps = np.where(labels_NxT != melody_lib.NO_EVENT, np.arange(t), t)
+  event_steps = np.where(labels_NxT != MELODY.NO_EVENT, np.arange(t), t)
   # A running minimum from the right gives the first event at or after each step; shift by one.
   at_or_after = np.minimum.accumulate(event_steps[:, ::-1], axis=1)[:, ::-1]
   return np.concatenate([at_or_after[:, 1:], np.full((n, 1), t)], axis=1)
@@ -121,21 +122,21 @@ def melody_notes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
   (exclusive: the next note-on or note-off, or T) and the MIDI pitch.
   """
   labels = _as_windows(np.asarray(labels).reshape(1, -1), 'melody')[:, :, 0]
-  onsets = np.flatnonzero(labels[0] >= melody_lib.FIRST_PITCH_LABEL)
+  onsets = np.flatnonzero(MELODY.is_onset(labels[0]))
   ends = _next_event(labels)[0, onsets]
-  pitches = labels[0, onsets] - melody_lib.FIRST_PITCH_LABEL + melody_lib.MIN_PITCH
+  pitches = MELODY.onset_pitch(labels[0, onsets])
   return onsets, ends, pitches
 
 
 def _melody_attributes(labels_NxT: np.ndarray) -> dict[str, np.ndarray]:
   num_windows, num_steps = labels_NxT.shape
   steps = np.arange(num_steps)
-  is_onset = labels_NxT >= melody_lib.FIRST_PITCH_LABEL
+  is_onset = MELODY.is_onset(labels_NxT)
   num_notes = is_onset.sum(axis=1)
   held = _next_event(labels_NxT) - steps  # at an onset: the note's length in steps
   sync_16th = is_onset & (steps % 2 == 1) & (held > 1)
   sync_8th = is_onset & (steps % 4 == 2) & (held > 2)
-  pitch = labels_NxT - melody_lib.FIRST_PITCH_LABEL + melody_lib.MIN_PITCH
+  pitch = MELODY.onset_pitch(labels_NxT)
   in_c_major = is_onset & _C_MAJOR[pitch % 12]
   highest = np.where(is_onset, pitch, -1).max(axis=1)
   lowest = np.where(is_onset, pitch, 128).min(axis=1)
@@ -157,7 +158,7 @@ def _melody_attributes(labels_NxT: np.ndarray) -> dict[str, np.ndarray]:
 def _drum_attributes(labels_NxT: np.ndarray) -> dict[str, np.ndarray]:
   num_steps = labels_NxT.shape[1]
   steps = np.arange(num_steps)
-  class_hits = (labels_NxT[:, :, None] >> np.arange(drums_lib.NUM_CLASSES)) & 1
+  class_hits = (labels_NxT[:, :, None] >> np.arange(DRUMS.num_classes)) & 1
   is_hit = labels_NxT != 0
   num_hit_steps = is_hit.sum(axis=1)
   return {

@@ -21,6 +21,9 @@ import warnings
 
 import numpy as np
 
+from musicvae_jax import errors
+from musicvae_jax.converters import vocabulary
+
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
   import note_seq
@@ -29,10 +32,9 @@ with warnings.catch_warnings():
 #: A melody input is refused as polyphonic when more than this share of its notes start while an
 #: earlier note still sounds: legato overlaps in a sung line stay far below it, chords far above.
 MAX_OVERLAP = 0.25
-MELODY_PITCHES = (21, 108)
 
 
-class UnencodableInput(ValueError):
+class UnencodableInput(errors.UserError, ValueError):
   """An input the model cannot read; ``source`` names it and ``reason`` says why."""
 
   def __init__(self, source: str, reason: str):
@@ -49,8 +51,9 @@ class Windows:
 
 
 def _melody_notes(ns, programs=None):
-  lo, hi = MELODY_PITCHES
-  return [n for n in ns.notes if not n.is_drum and n.velocity > 0 and lo <= n.pitch <= hi
+  # Every pitched part (melody, and the trio's melody and bass) reads the melody vocabulary.
+  return [n for n in ns.notes if not n.is_drum and n.velocity > 0
+          and vocabulary.MELODY.has_pitch(n.pitch)
           and (programs is None or n.program in programs)]
 
 
@@ -66,23 +69,27 @@ def overlap_share(quantized, programs=None) -> float:
   return overlapping / len(notes) if notes else 0.0
 
 
-def _kind(converter) -> str:
-  name = type(converter).__name__
-  return {'MelodyConverter': 'melody', 'DrumsConverter': 'drums', 'TrioConverter': 'trio'}[name]
+def _span(values) -> str:
+  return f'{min(values)}-{max(values)}'
 
 
 def _what_is_missing(ns, kind: str, programs=None) -> str:
   has_drums = any(n.is_drum for n in ns.notes)
   if kind == 'melody':
     extra = ' (it has only drum notes)' if has_drums and not _melody_notes(ns) else ''
-    which = (f' in programs {min(programs)}-{max(programs)}' if programs
+    which = (f' in programs {_span(programs)}' if programs
              and set(programs) != set(range(128)) else '')
-    return f'no melody notes: no non-drum notes{which} with pitches 21-108{extra}'
+    melody = vocabulary.MELODY
+    return (f'no melody notes: no non-drum notes{which} with pitches '
+            f'{melody.min_pitch}-{melody.max_pitch}{extra}')
   if kind == 'drums':
     return ('no drums: no drum-channel notes (MIDI channel 10) on a pitch of the drum map'
             if not has_drums else 'no drum hits on a pitch of the drum map')
-  parts = [('melody (programs 0-31)', bool(_melody_notes(ns, range(0, 32)))),
-           ('bass (programs 32-39)', bool(_melody_notes(ns, range(32, 40)))),
+  trio = vocabulary.TRIO
+  parts = [(f'melody (programs {_span(trio.melody_programs)})',
+            bool(_melody_notes(ns, trio.melody_programs))),
+           (f'bass (programs {_span(trio.bass_programs)})',
+            bool(_melody_notes(ns, trio.bass_programs))),
            ('drums (channel 10)', has_drums)]
   missing = [name for name, present in parts if not present]
   return ('no part ' + ', '.join(missing) if missing
@@ -127,7 +134,7 @@ def _tiles(piece, quantized, window: int, step_s: float) -> list:
 def split_windows(note_sequence, converter, *, source: str = '<input>',
                   allow_polyphony: bool = False) -> Windows:
   """Consecutive windows of ``note_sequence`` the model can encode (see the module docstring)."""
-  kind = _kind(converter)
+  kind = converter.kind
   window = converter.max_seq_len
   pieces = sequences_lib.split_note_sequence_on_time_changes(note_sequence)
   labels, starts, refusals, offset = [], [], [], 0.0

@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-FIRST_PITCH_LABEL = 2  # melody labels: 0 no-event, 1 note-off, 2 + pitch - 21 note-on
-NUM_MELODY_CLASSES = 90
+from musicvae_jax import errors
+from musicvae_jax.converters import vocabulary
+
+_MELODY = vocabulary.MELODY
+FIRST_PITCH_LABEL = _MELODY.FIRST_PITCH_LABEL  # labels below it are no-event and note-off
+NUM_MELODY_CLASSES = _MELODY.depth
 
 #: Parts of each converter kind whose labels are melody classes (and so can be transposed).
-PITCHED_PARTS = {'melody': (0,), 'trio': (0, 1), 'drums': ()}
+PITCHED_PARTS = {
+    kind: tuple(i for i, v in enumerate(vocab.parts if hasattr(vocab, 'parts') else (vocab,))
+                if isinstance(v, vocabulary.MelodyVocabulary))
+    for kind, vocab in (('melody', vocabulary.MELODY), ('drums', vocabulary.DRUMS),
+                        ('trio', vocabulary.TRIO))}
 
 
 def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:
@@ -44,17 +52,22 @@ def transpose(labels_TxP: np.ndarray, shift: int, parts) -> np.ndarray:
   return out
 
 
+class TransposeRangeError(errors.UserError, ValueError):
+  """A transpose_range that cannot apply to the windows."""
+
+
 class RandomTranspose:
   """A grain random map: a uniform shift from the valid ones in ``[low, high]`` per example."""
 
   def __init__(self, transpose_range, converter_kind: str):
     low, high = (int(v) for v in transpose_range)
     if low > high:
-      raise ValueError(f'transpose_range {transpose_range} has low > high.')
+      raise TransposeRangeError(f'config.data.transpose_range={tuple(transpose_range)} has '
+                                'low > high.')
     parts = PITCHED_PARTS.get(converter_kind)
     if parts is None or (not parts and (low, high) != (0, 0)):
-      raise ValueError(f'{converter_kind} windows have no pitched part to transpose; set '
-                       'config.data.transpose_range to (0, 0).')
+      raise TransposeRangeError(f'{converter_kind} windows have no pitched part to transpose; '
+                                'set config.data.transpose_range to (0, 0).')
     self.low, self.high, self.parts = low, high, parts
 
   @property

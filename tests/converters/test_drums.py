@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
+from musicvae_jax.converters import get_converter
 from musicvae_jax import config_lib
 from musicvae_jax.converters import drums
 import magenta_reference as mref
@@ -27,7 +29,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _converter() -> drums.DrumsConverter:
-  return drums.DrumsConverter.from_config(config_lib.drums_data(slice_bars=2))
+  return get_converter(config_boundary.data_spec(config_lib.drums_data(slice_bars=2)))
 
 
 @pytest.fixture(scope='module')

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.converters import melody
 import magenta_reference as mref
@@ -28,7 +29,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _converter(config_name: str) -> melody.MelodyConverter:
-  return melody.MelodyConverter.from_config(config_lib.get_config(config_name).data)
+  return config_boundary.converter_of(config_lib.get_config(config_name))
 
 
 @pytest.fixture(scope='module')

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 import broken_midi
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.converters import get_converter, midi_io
 from musicvae_jax.input_pipeline import convert_files
@@ -82,7 +83,7 @@ def fuzz_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def melody_converter():
-  return get_converter(config_lib.get_config('cat-mel_2bar_small:tiny').data)
+  return config_boundary.converter_of(config_lib.get_config('cat-mel_2bar_small:tiny'))
 
 
 @settings(max_examples=200, deadline=None, derandomize=True,

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.converters import melody
 from musicvae_jax.converters import trio
@@ -25,7 +26,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _converter() -> trio.TrioConverter:
-  return trio.TrioConverter.from_config(config_lib.get_config(CONFIG).data)
+  return config_boundary.converter_of(config_lib.get_config(CONFIG))
 
 
 def _canonical(window: np.ndarray) -> np.ndarray:

@@ -1,0 +1,140 @@
+"""What every label of a window means, stated once per encoding.
+
+A converter's windows hold one integer label per step and part; this module says what each label
+stands for, and every other module (the converters, generation, attribute metrics, the configs'
+program lists) reads it from here instead of restating it:
+
+* ``MELODY``: note_seq's ``MelodyOneHotEncoding(21, 109)``, 90 classes: 0 no event (the note or the
+  silence goes on), 1 note-off, 2.. the onsets of pitches 21..108 (the piano's range, Magenta's
+  ``PIANO_MIN_MIDI_PITCH``..``PIANO_MAX_MIDI_PITCH``).
+* ``DRUMS``: 512 labels, each the set of the 9 reduced drum classes hit on the step
+  (``sum(2**class)``); the classes are note_seq's ``DEFAULT_DRUM_TYPE_PITCHES``, which Magenta's
+  drum configs use as ``REDUCED_DRUM_PITCH_CLASSES``.
+* ``TRIO``: a melody, a bass (both ``MELODY``) and a drum part (``DRUMS``); Magenta's
+  ``TrioConverter`` tells melody from bass instruments by program (``MEL_PROGRAMS``,
+  ``BASS_PROGRAMS``).
+
+Framework-free, like the rest of the package: note-seq only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import warnings
+from typing import ClassVar, Mapping
+
+with warnings.catch_warnings():
+  warnings.simplefilter('ignore', RuntimeWarning)  # pydub's ffmpeg warning at import time
+  from note_seq import drums_encoder_decoder
+  from note_seq import melody_encoder_decoder
+
+#: Magenta's melody programs (piano .. guitar families): the trio's melody part and the cat-mel
+#: configs' ``valid_programs``.
+MEL_PROGRAMS: tuple[int, ...] = tuple(range(0, 32))
+#: Magenta's bass programs: the trio's bass part.
+BASS_PROGRAMS: tuple[int, ...] = tuple(range(32, 40))
+
+#: Reduced drum class -> its MIDI pitches, as note_seq ships them (tuples, so it cannot be changed
+#: in place). The first pitch of each class is the one written back on decode.
+REDUCED_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = tuple(
+    tuple(pitches) for pitches in drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES)
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyVocabulary:
+  """Melody labels: no event, note-off, then one onset class per pitch of min..max_pitch.
+
+  The special labels are note_seq's: ``MelodyOneHotEncoding`` shifts its events (-2 no event,
+  -1 note-off, a pitch) by ``NUM_SPECIAL_MELODY_EVENTS``. Label and pitch helpers work on ints
+  and on numpy arrays alike.
+  """
+
+  min_pitch: int = 21
+  max_pitch: int = 108
+
+  NO_EVENT: ClassVar[int] = (melody_encoder_decoder.MELODY_NO_EVENT
+                             + melody_encoder_decoder.NUM_SPECIAL_MELODY_EVENTS)
+  NOTE_OFF: ClassVar[int] = (melody_encoder_decoder.MELODY_NOTE_OFF
+                             + melody_encoder_decoder.NUM_SPECIAL_MELODY_EVENTS)
+  FIRST_PITCH_LABEL: ClassVar[int] = melody_encoder_decoder.NUM_SPECIAL_MELODY_EVENTS
+
+  @property
+  def depth(self) -> int:
+    return self.FIRST_PITCH_LABEL + self.max_pitch - self.min_pitch + 1
+
+  @property
+  def part_depths(self) -> tuple[int, ...]:
+    return (self.depth,)
+
+  def has_pitch(self, pitch: int) -> bool:
+    return self.min_pitch <= pitch <= self.max_pitch
+
+  def is_onset(self, label):
+    return label >= self.FIRST_PITCH_LABEL
+
+  def onset_label(self, pitch):
+    """The label of an onset of ``pitch`` (a pitch in range)."""
+    return pitch - self.min_pitch + self.FIRST_PITCH_LABEL
+
+  def onset_pitch(self, label):
+    """The pitch of an onset label (a label >= ``FIRST_PITCH_LABEL``)."""
+    return label - self.FIRST_PITCH_LABEL + self.min_pitch
+
+
+@dataclasses.dataclass(frozen=True)
+class DrumVocabulary:
+  """Drum labels: a step's label is ``sum(2**c)`` over the classes c hit on it (0: silent)."""
+
+  pitch_classes: tuple[tuple[int, ...], ...] = REDUCED_DRUM_PITCH_CLASSES
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.pitch_classes)
+
+  @property
+  def depth(self) -> int:
+    return 2 ** self.num_classes
+
+  @property
+  def part_depths(self) -> tuple[int, ...]:
+    return (self.depth,)
+
+  @functools.cached_property
+  def pitch_to_class(self) -> Mapping[int, int]:
+    """MIDI drum pitch -> class; pitches not in the map are dropped by the converters."""
+    return types.MappingProxyType({pitch: cls for cls, pitches in enumerate(self.pitch_classes)
+                                   for pitch in pitches})
+
+  @property
+  def exemplar_pitches(self) -> tuple[int, ...]:
+    """The pitch written back for each class on decode (its first pitch)."""
+    return tuple(pitches[0] for pitches in self.pitch_classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrioVocabulary:
+  """Trio windows: columns melody, bass and drums; melody and bass told apart by program."""
+
+  melody: MelodyVocabulary = MelodyVocabulary()
+  bass: MelodyVocabulary = MelodyVocabulary()
+  drums: DrumVocabulary = DrumVocabulary()
+  melody_programs: tuple[int, ...] = MEL_PROGRAMS
+  bass_programs: tuple[int, ...] = BASS_PROGRAMS
+
+  @property
+  def parts(self) -> tuple[MelodyVocabulary, MelodyVocabulary, DrumVocabulary]:
+    return (self.melody, self.bass, self.drums)
+
+  @property
+  def part_depths(self) -> tuple[int, ...]:
+    return tuple(part.depth for part in self.parts)
+
+
+#: Any one converter's vocabulary.
+Vocabulary = MelodyVocabulary | DrumVocabulary | TrioVocabulary
+
+MELODY = MelodyVocabulary()
+DRUMS = DrumVocabulary()
+TRIO = TrioVocabulary()

@@ -12,8 +12,6 @@ import sys
 
 from absl import flags
 
-from musicvae_jax.cli import entry
-
 WORKDIR = flags.DEFINE_string(
     'workdir', None, 'A musicvae-train or musicvae-import-magenta workdir, an exported model, or '
     'bundled:<name> for a model that ships with the toolkit (default: bundled:cat-mel_2bar_small).')
@@ -21,6 +19,8 @@ STEP = flags.DEFINE_integer('step', None, 'Checkpoint step of --workdir (default
 TEMPERATURE = flags.DEFINE_float(
     'temperature', 0.5, 'Sampling temperature: logits are divided by it; 0 decodes greedily '
     '(argmax).')
+# Refused when the flags are parsed, before a model is loaded: one line, as every flag mistake.
+flags.register_validator('temperature', lambda t: t >= 0, 'use 0 (greedy) or a positive value.')
 SEED = flags.DEFINE_integer('seed', None, 'Random seed (default: a fresh one, printed so the '
                             'run can be repeated).')
 OUTPUT_DIR = flags.DEFINE_string('output_dir', 'musicvae_output',
@@ -32,15 +32,20 @@ ALLOW_POLYPHONY = flags.DEFINE_bool(
     'of each onset (Magenta does this silently).')
 
 
-def load_model(prog: str):
-  """The model of --workdir (or the bundled one), or a one-line error."""
-  from musicvae_jax.generation import trained_model  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
+def are_numbers(values) -> bool:
+  """For flags.register_validator: a list flag's items all read as numbers."""
   try:
-    return trained_model.TrainedModel.from_workdir(WORKDIR.value, step=STEP.value)
-  except (checkpointing.WorkdirError, vae.ModelConfigError, FileNotFoundError) as e:
-    entry.die(prog, e)
+    for v in values:
+      float(v)
+  except ValueError:
+    return False
+  return True
+
+
+def load_model():
+  """The model of --workdir (or the bundled one); entry.run prints its refusal in one line."""
+  from musicvae_jax.generation import trained_model  # pylint: disable=g-import-not-at-top
+  return trained_model.TrainedModel.from_workdir(WORKDIR.value, step=STEP.value)
 
 
 def key(prog: str):
@@ -51,12 +56,6 @@ def key(prog: str):
     seed = random.SystemRandom().randrange(2**31)
     print(f'{prog}: seed {seed} (pass --seed={seed} to repeat this run)')
   return jax.random.key(seed)
-
-
-def check_temperature(prog: str) -> float:
-  if TEMPERATURE.value < 0:
-    entry.die(prog, f'--temperature={TEMPERATURE.value}: use 0 (greedy) or a positive value.')
-  return TEMPERATURE.value
 
 
 def writer():
@@ -70,22 +69,9 @@ def stem(model, mode: str) -> str:
   return f'{model.name}_{mode}_{datetime.datetime.now():%Y-%m-%d_%H%M%S}'
 
 
-def read_input(prog: str, path: str):
-  from musicvae_jax.converters import midi_io  # pylint: disable=g-import-not-at-top
-  try:
-    return midi_io.read_midi(path)
-  except midi_io.MidiReadError as e:
-    entry.die(prog, e)
-
-
-def windows(prog: str, model, path: str):
-  """The input's windows, or a one-line refusal naming the file and the reason."""
-  from musicvae_jax.generation import inputs  # pylint: disable=g-import-not-at-top
-  try:
-    return model.split_windows(read_input(prog, path), source=path,
-                               allow_polyphony=ALLOW_POLYPHONY.value)
-  except inputs.UnencodableInput as e:
-    entry.die(prog, f'cannot encode {e}')
+def windows(model, path: str):
+  """The input's windows; entry.run prints the refusal of a file the model cannot use."""
+  return model.read_windows(path, allow_polyphony=ALLOW_POLYPHONY.value)
 
 
 def report(prog: str, paths) -> None:

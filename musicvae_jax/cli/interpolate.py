@@ -30,25 +30,14 @@ def main(argv):
   entry.require(PROG, argv, _INPUT_1, _INPUT_2)
   if _NUM.value < 2:
     entry.die(PROG, f'--num_outputs={_NUM.value}: an interpolation needs at least its two ends.')
-  temperature = gf.check_temperature(PROG)
-  model = gf.load_model(PROG)
-  a = gf.windows(PROG, model, _INPUT_1.value)
-  b = gf.windows(PROG, model, _INPUT_2.value)
-  n = min(len(a.labels), len(b.labels))
-  if len(a.labels) != len(b.labels):
-    print(f'{PROG}: the inputs give {len(a.labels)} and {len(b.labels)} windows; morphing the '
-          f'first {n}.', file=sys.stderr)
-  key = gf.key(PROG)
-  from musicvae_jax.generation import interpolation  # pylint: disable=g-import-not-at-top
-  from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
-  _, mu_a, _ = model.encode_labels(a.labels[:n])
-  _, mu_b, _ = model.encode_labels(b.labels[:n])
-  # [num_outputs, windows, Z]: step s of every window's path, decoded in one batch.
-  paths = [interpolation.path(mu_a[w], mu_b[w], _NUM.value, _METHOD.value) for w in range(n)]
-  z = [paths[w][s] for s in range(_NUM.value) for w in range(n)]
-  decoded = model.decode(z, key=key, temperature=temperature)
-  pieces = [sequences_lib.concatenate_sequences(decoded[s * n:(s + 1) * n])
-            for s in range(_NUM.value)]
+  model = gf.load_model()
+  a = gf.windows(model, _INPUT_1.value).labels
+  b = gf.windows(model, _INPUT_2.value).labels
+  if len(a) != len(b):
+    print(f'{PROG}: the inputs give {len(a)} and {len(b)} windows; morphing the first '
+          f'{min(len(a), len(b))}.', file=sys.stderr)
+  pieces = model.interpolate_windows(a, b, _NUM.value, key=gf.key(PROG), method=_METHOD.value,
+                                     temperature=gf.TEMPERATURE.value)
   titles = [f'{model.name} {_METHOD.value} step {s + 1}/{_NUM.value}' for s in range(_NUM.value)]
   gf.report(PROG, gf.writer().write_all(pieces, gf.stem(model, 'interpolate'), titles))
 

@@ -28,31 +28,23 @@ def main(argv):
   entry.require(PROG, argv, _INPUTS)
   if _NUM.value < 1:
     entry.die(PROG, f'--num_outputs={_NUM.value}: ask for at least one.')
-  temperature = gf.check_temperature(PROG)
-  model = gf.load_model(PROG)
-  inputs = [(path, gf.windows(PROG, model, path)) for path in _INPUTS.value]
-  key = gf.key(PROG)
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
+  model = gf.load_model()
+  windows = [gf.windows(model, path).labels for path in _INPUTS.value]  # all read before writing
+  from musicvae_jax.generation import reconstruction  # pylint: disable=g-import-not-at-top
+  results = reconstruction.reconstruct_inputs(
+      model, windows, key=gf.key(PROG), num_outputs=_NUM.value, temperature=gf.TEMPERATURE.value,
+      use_mean=not _SAMPLE_Z.value)
   writer = gf.writer()
-  for i, (path, windows) in enumerate(inputs):
-    name = f'{gf.stem(model, "reconstruct")}_{pathlib.Path(path).stem}'
-    n = len(windows.labels)
-    original = sequences_lib.concatenate_sequences(model.to_note_sequences(windows.labels))
-    writer.write(original, f'{name}_input', f'{pathlib.Path(path).name} as the model reads it')
-    input_key = jax.random.fold_in(key, i)
-    z, mu, _ = model.encode_labels(
-        windows.labels, key=jax.random.fold_in(input_key, 1) if _SAMPLE_Z.value else None)
-    codes = np.concatenate([z if _SAMPLE_Z.value else mu] * _NUM.value)
-    labels = model.decode_labels(codes, key=input_key, temperature=temperature)
-    for r in range(_NUM.value):
-      mine = labels[r * n:(r + 1) * n]
-      agree = float(np.mean(mine == windows.labels))
-      piece = sequences_lib.concatenate_sequences(model.to_note_sequences(mine))
-      writer.write(piece, f'{name}-{r + 1:03d}-of-{_NUM.value:03d}',
-                   f'{pathlib.Path(path).name}: reconstruction {r + 1} ({agree:.0%} of steps)')
-      print(f'{path}: {n} window(s); reconstruction {r + 1} matches {agree:.1%} of the steps')
+  for path, result in zip(_INPUTS.value, results):
+    source = pathlib.Path(path)
+    name = f'{gf.stem(model, "reconstruct")}_{source.stem}'
+    writer.write(model.to_piece(result.inputs), f'{name}_input',
+                 f'{source.name} as the model reads it')
+    for r, (mine, agree) in enumerate(zip(result.labels, result.agreement)):
+      writer.write(model.to_piece(mine), f'{name}-{r + 1:03d}-of-{_NUM.value:03d}',
+                   f'{source.name}: reconstruction {r + 1} ({agree:.0%} of steps)')
+      print(f'{path}: {len(mine)} window(s); reconstruction {r + 1} matches {agree:.1%} of the '
+            'steps')
   gf.report(PROG, writer.written)
 
 

@@ -25,10 +25,9 @@ def main(argv):
   entry.require(PROG, argv)
   if _NUM.value < 1:
     entry.die(PROG, f'--num_outputs={_NUM.value}: ask for at least one.')
-  temperature = gf.check_temperature(PROG)
-  model = gf.load_model(PROG)
-  key = gf.key(PROG)
-  sequences = model.sample(_NUM.value, key=key, temperature=temperature, same_z=_SAME_Z.value)
+  model = gf.load_model()
+  sequences = model.sample(_NUM.value, key=gf.key(PROG), temperature=gf.TEMPERATURE.value,
+                           same_z=_SAME_Z.value)
   gf.report(PROG, gf.writer().write_all(sequences, gf.stem(model, 'sample')))
 
 

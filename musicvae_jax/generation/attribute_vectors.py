@@ -11,24 +11,36 @@ fixed pseudo-random order. Applying adds ``k × vector`` to an input's mu before
 
 Saved as one ``.npz``: ``vector/<attribute>`` arrays [Z] plus a JSON ``meta`` entry (model, data,
 window count, per-attribute statistics).
+
+    path, vectors, meta = from_dataset(model, 'data/reels')      # encode a prepared split
+    vector = vector_for(model, 'note_density')                   # the model's own file
+    result = apply(model, windows.labels, 'note_density', vector, [-1, 0, 1], key=key)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
 import numpy as np
+from tqdm import tqdm
 
+from musicvae_jax import errors
 from musicvae_jax.generation import attribute_metrics
+from musicvae_jax.input_pipeline import pipeline
 
 FILE = 'attribute_vectors.npz'
 _TIE_SEED = 20180305  # fixed, so the same windows give the same vectors
 MIN_GROUP = 32
 
 
-def kind_of(config) -> str:
-  return str(config.data.converter)
+class VectorsError(errors.UserError, ValueError):
+  """Vectors that cannot be made or used: too few windows, another model's, no such attribute."""
+
+
+class VectorsNotFound(errors.UserError, FileNotFoundError):
+  """No attribute-vector file where one was looked for."""
 
 
 def compute(mu_NxZ, labels_NxTxP, kind: str) -> tuple[dict, dict]:
@@ -38,7 +50,7 @@ def compute(mu_NxZ, labels_NxTxP, kind: str) -> tuple[dict, dict]:
   n = len(mu)
   quarter = n // 4
   if quarter < 1:
-    raise ValueError(f'{n} windows: attribute vectors need at least 4 (hundreds in practice).')
+    raise VectorsError(f'{n} windows: attribute vectors need at least 4 (hundreds in practice).')
   tiebreak = np.random.default_rng(_TIE_SEED).permutation(n)
   vectors, stats = {}, {}
   for name in attribute_metrics.attribute_names(kind):
@@ -73,7 +85,7 @@ def save(path, vectors: dict, meta: dict) -> pathlib.Path:
 def load(path) -> tuple[dict, dict]:
   path = pathlib.Path(path)
   if not path.exists():
-    raise FileNotFoundError(f'{path}: no attribute vectors there; make them with '
+    raise VectorsNotFound(f'{path}: no attribute vectors there; make them with '
                             '`musicvae-attributes compute --data=<prepared dir> --output=...`.')
   with np.load(path) as npz:
     meta = json.loads(str(npz['meta']))
@@ -84,7 +96,89 @@ def load(path) -> tuple[dict, dict]:
 def check_fits(path, meta: dict, model) -> None:
   """Vectors are directions in one model's z: refuse those of another model."""
   if meta.get('z_size') != model.spec.z_size or meta.get('config') != model.name:
-    raise ValueError(
+    raise VectorsError(
         f'{path} holds vectors of {meta.get("config")} (z size {meta.get("z_size")}, from '
         f'{meta.get("workdir")}), not of this {model.name} model (z size {model.spec.z_size}). '
         'Compute vectors with the same --workdir you apply them with.')
+
+
+# ---- with a trained model ----------------------------------------------------------------------
+def own_file(model) -> pathlib.Path:
+  """Where a model keeps its vectors: beside its parameters (the bundled models ship theirs)."""
+  return pathlib.Path(model.info.get('workdir', '.')) / FILE
+
+
+def from_dataset(model, data_dir, *, split: str = 'train', max_windows: int = 20000,
+                 output=None, progress: bool = True) -> tuple[pathlib.Path, dict, dict]:
+  """(path written, vectors, meta): the vectors of the first ``max_windows`` of a prepared split.
+
+  The windows are read in order and encoded (mu) batch by batch. ``output`` defaults to
+  ``own_file(model)``, except for a bundled model, whose folder is part of the installed package:
+  its vectors go to ./attribute_vectors.npz instead.
+  """
+  if max_windows < 4:  # refused before the dataset is read, as compute would refuse it after
+    raise VectorsError(f'max_windows={max_windows}: attribute vectors need at least 4 windows '
+                       '(hundreds in practice).')
+  pipeline.check_fits(data_dir, seq_len=model.spec.seq_len, part_depths=model.spec.part_depths)
+  ds = pipeline.eval_dataset(data_dir, batch_size=model.max_batch_size, split=split)
+  labels, mus = [], []
+  total = min(len(ds), -(-max_windows // model.max_batch_size))
+  batches = tqdm(ds, total=total, desc='encode', unit='batch', disable=not progress)
+  for i, batch in enumerate(batches):
+    if i >= total:
+      break
+    real = batch['lengths'] > 0  # the last batch is padded with empty windows
+    labels.append(batch['labels'][real])
+    mus.append(model.encode_labels(batch['labels'][real])[1])
+  labels = np.concatenate(labels)[:max_windows]
+  mu = np.concatenate(mus)[:max_windows]
+  vectors, stats = compute(mu, labels, model.converter.kind)
+  default = pathlib.Path(FILE) if model.info.get('bundled') else own_file(model)
+  meta = dict(config=model.name, z_size=model.spec.z_size, step=model.step,
+              workdir=model.info.get('workdir'), data=str(data_dir), split=split,
+              windows=len(labels), statistics=stats)
+  return save(output or default, vectors, meta), vectors, meta
+
+
+def table(statistics: dict) -> list[str]:
+  """The statistics of ``compute`` (or a file's ``meta['statistics']``) as lines of a table."""
+  lines = [f'{"attribute":<18} {"bottom group":>19} {"top group":>19} {"|vector|":>9}']
+  for name, s in statistics.items():
+    flag = '  (degenerate: the groups do not differ)' if s['degenerate'] else ''
+    bottom = f'{s["bottom_mean"]:.3f} ({s["bottom_count"]})'
+    top = f'{s["top_mean"]:.3f} ({s["top_count"]})'
+    lines.append(f'{name:<18} {bottom:>19} {top:>19} {s["norm"]:>9.2f}{flag}')
+  return lines
+
+
+def vector_for(model, attribute: str, path=None) -> np.ndarray:
+  """[Z]: the ``attribute`` vector of ``path`` (default ``own_file(model)``), checked to fit."""
+  path = pathlib.Path(path) if path else own_file(model)
+  vectors = model.attribute_vectors(path)
+  if attribute not in vectors:
+    raise VectorsError(f'--attribute={attribute}: {path} has {", ".join(sorted(vectors))}.')
+  return vectors[attribute]
+
+
+@dataclasses.dataclass(frozen=True)
+class Steered:
+  """An input steered by several amounts of one attribute vector, one piece per amount."""
+  attribute: str
+  amounts: tuple[float, ...]
+  values: tuple[float, ...]  # the attribute measured on each result, mean over its windows
+  labels: np.ndarray  # [A, N, T, P]
+  pieces: list  # A NoteSequences, each result's windows joined
+
+
+def apply(model, labels_NxTxP, attribute: str, vector_Z, amounts, *, key,
+          temperature: float = 1.0) -> Steered:
+  """Each window decoded from mu + amount × vector for every amount (``model.steer``), measured.
+
+  ``amounts`` are numbers, or strings that read as numbers (as a command's flag holds them).
+  """
+  amounts = tuple(float(k) for k in amounts)
+  labels = model.steer(labels_NxTxP, vector_Z, amounts, key=key, temperature=temperature)
+  kind = model.converter.kind
+  values = tuple(float(np.mean(attribute_metrics.compute(mine, kind)[attribute]))
+                 for mine in labels)
+  return Steered(attribute, amounts, values, labels, [model.to_piece(mine) for mine in labels])

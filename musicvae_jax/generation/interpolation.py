@@ -3,6 +3,9 @@
 slerp(p0, p1, t) = sin((1 - t)Ω)/sin Ω · p0 + sin(tΩ)/sin Ω · p1, Ω the angle between p0 and p1,
 as Magenta's TrainedModel interpolates. Magenta returns NaN when the two codes point the same
 way (Ω = 0); here the path falls back to the straight line there, where slerp's limit is lerp.
+
+``decode_paths`` morphs pieces of several windows: window k of one piece into window k of the
+other, every window along its own path, the steps' windows joined again into pieces.
 """
 
 from __future__ import annotations
@@ -42,3 +45,21 @@ def path(z_a, z_b, num_steps: int, method: str = 'slerp') -> np.ndarray:
   # The ends are the inputs' own codes, bit for bit, so they decode as the reconstructions do.
   out[0], out[-1] = z_a, z_b
   return out
+
+
+def decode_paths(model, mu_a_WxZ, mu_b_WxZ, num_steps: int, *, key, method: str = 'slerp',
+                 temperature: float = 1.0) -> list:
+  """``num_steps`` pieces: piece s joins step s of every window's path from mu_a[k] to mu_b[k].
+
+  All W × num_steps codes decode in one batch, step-major: window k of step s is output
+  s·W + k and draws on ``fold_in(key, s·W + k)`` (``model.decode_labels``). With one window
+  (W = 1) output s is step s, as a two-input interpolation has always been decoded.
+  """
+  mu_a, mu_b = np.asarray(mu_a_WxZ), np.asarray(mu_b_WxZ)
+  if mu_a.shape != mu_b.shape:
+    raise ValueError(f'codes of {mu_a.shape} and {mu_b.shape}: a path needs a pair per window.')
+  n = len(mu_a)
+  paths = np.stack([path(mu_a[w], mu_b[w], num_steps, method) for w in range(n)], axis=1)
+  labels = model.decode_labels(paths.reshape(num_steps * n, -1), key=key,
+                               temperature=temperature)
+  return [model.to_piece(labels[s * n:(s + 1) * n]) for s in range(num_steps)]

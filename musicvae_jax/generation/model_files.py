@@ -22,9 +22,9 @@ import numpy as np
 from flax import nnx
 
 from musicvae_jax import bundled_data
+from musicvae_jax import checkpointing
+from musicvae_jax import specs
 from musicvae_jax.models import vae
-from musicvae_jax.training import checkpointing
-from musicvae_jax.training import steps
 
 PARAMS_FILE = 'params.npz'
 INFO_FILE = 'model.json'
@@ -89,17 +89,21 @@ def _unflat(template, arrays: dict, prefix=()):
   return value.astype(template.dtype)
 
 
-def param_template(spec: vae.ModelSpec) -> dict:
+def param_template(spec: specs.ModelSpec) -> dict:
   """Shapes and dtypes of the parameters (a pure dict of ShapeDtypeStructs), without allocating."""
   def params_only():
     return nnx.to_pure_dict(nnx.state(vae.build_model(spec), nnx.Param))
   return jax.eval_shape(params_only)
 
 
-def load_params(workdir, config, *, step: int | None = None) -> tuple[dict, int, dict]:
-  """(params as numpy arrays, step, description) from either layout."""
+def load_params(workdir, spec: specs.ModelSpec, *, step: int | None = None
+                ) -> tuple[dict, int, dict]:
+  """(params as numpy arrays, step, description) from either layout.
+
+  From a checkpoint only the parameters are read (Orbax partial restore): the optimiser
+  state, twice the parameters' size, is neither built nor read.
+  """
   workdir = pathlib.Path(workdir)
-  spec = vae.spec_from_config(config)
   if (workdir / PARAMS_FILE).exists():
     info_path = workdir / INFO_FILE
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
@@ -111,23 +115,24 @@ def load_params(workdir, config, *, step: int | None = None) -> tuple[dict, int,
     raise checkpointing.WorkdirError(
         f'{workdir} has no checkpoint and no {PARAMS_FILE}; train first (musicvae-train '
         f'--workdir={workdir}), or pass a workdir that has one.')
-  abstract = checkpointing.abstract(
-      jax.eval_shape(lambda: steps.init_state(vae.build_model(spec))[1]))
-  restored, _ = checkpointing.restore(mgr, abstract, step, with_data=False)
-  return (jax.tree.map(np.asarray, restored['params']), int(restored['step']),
-          dict(source=str(workdir)))
+  try:
+    params, at_step = checkpointing.restore_params(
+        mgr, checkpointing.abstract(param_template(spec)), step)
+  finally:
+    mgr.close()
+  return jax.tree.map(np.asarray, params), at_step, dict(source=str(workdir))
 
 
 def export(workdir, output_dir, *, step: int | None = None, dtype: str = 'float16',
            info: dict | None = None) -> pathlib.Path:
   """Writes ``config.json`` + ``params.npz`` (+ ``model.json``) for the workdir's checkpoint."""
-  config = checkpointing.load_config(workdir)
-  params, at_step, _ = load_params(workdir, config, step=step)
+  run = checkpointing.load_run_spec(workdir)
+  params, at_step, _ = load_params(workdir, run.model, step=step)
   out = pathlib.Path(output_dir)
   out.mkdir(parents=True, exist_ok=True)
   shutil.copyfile(checkpointing.config_path(workdir), out / checkpointing.CONFIG_FILE)
   np.savez_compressed(out / PARAMS_FILE,
                       **{k: np.asarray(v).astype(dtype) for k, v in _flat(params)})
-  description = dict(config=config.name, step=at_step, dtype=dtype, **(info or {}))
+  description = dict(config=run.name, step=at_step, dtype=dtype, **(info or {}))
   (out / INFO_FILE).write_text(json.dumps(description, indent=2, sort_keys=True) + '\n')
   return out

@@ -6,6 +6,9 @@ Shapes: N = sequences, T = steps, P = parts, Z = latent size.
     z, mu, sigma = model.encode(note_sequences)
     melodies = model.sample(8, key=jax.random.key(0), temperature=0.5)
     morph = model.interpolate(seq_a, seq_b, num_steps=7, key=jax.random.key(1))
+    a, b = model.read_windows('a.mid'), model.read_windows('b.mid')   # longer pieces
+    pieces = model.interpolate_windows(a.labels, b.labels, 7, key=jax.random.key(1))
+    again = model.reconstruct_windows(a.labels, key=jax.random.key(3), num_outputs=2)
     denser = model.steer(labels, model.attribute_vectors()['note_density'], [0, 1, 2],
                          key=jax.random.key(2))
 
@@ -28,20 +31,28 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from musicvae_jax import checkpointing
+from musicvae_jax import specs
 from musicvae_jax.converters import get_converter
 from musicvae_jax.distributed import mesh as mesh_lib
 from musicvae_jax.generation import attribute_vectors
 from musicvae_jax.generation import inputs
 from musicvae_jax.generation import interpolation
+from musicvae_jax.generation import midi_inputs
 from musicvae_jax.generation import model_files
+from musicvae_jax.generation import reconstruction
 from musicvae_jax.models import vae
-from musicvae_jax.training import checkpointing
+
+with warnings.catch_warnings():  # note_seq's pydub warns that there is no ffmpeg
+  warnings.simplefilter('ignore', RuntimeWarning)
+  from note_seq import sequences_lib
 
 
 def _bucket(n: int, cap: int, devices: int = 1) -> int:
@@ -61,11 +72,11 @@ def default_devices() -> list:
 class TrainedModel:
   """A MusicVAE with its parameters, its converter, and jitted encode/decode."""
 
-  def __init__(self, config, params, *, step: int = 0, info: dict | None = None,
+  def __init__(self, run: specs.RunSpec, params, *, step: int = 0, info: dict | None = None,
                max_batch_size: int = 64, devices=None):
-    self.config = config
-    self.spec = vae.spec_from_config(config)
-    self.converter = get_converter(config.data)
+    self.run = run
+    self.spec = run.model
+    self.converter = get_converter(run.data)
     self.step = step
     self.info = dict(info or {})
     self.max_batch_size = max_batch_size
@@ -106,9 +117,9 @@ class TrainedModel:
     names another one (``model_files.bundled_names()``).
     """
     workdir, bundled = model_files.resolve(workdir)
-    config = checkpointing.load_config(workdir)
-    params, at_step, info = model_files.load_params(workdir, config, step=step)
-    return cls(config, params, step=at_step,
+    run = checkpointing.load_run_spec(workdir)
+    params, at_step, info = model_files.load_params(workdir, run.model, step=step)
+    return cls(run, params, step=at_step,
                info=dict(info, workdir=str(workdir), bundled=bundled),
                max_batch_size=max_batch_size, devices=devices)
 
@@ -120,7 +131,7 @@ class TrainedModel:
 
   @property
   def name(self) -> str:
-    return str(self.config.get('name', 'model'))
+    return self.run.name
 
   # ---- windows ------------------------------------------------------------------------------
   def split_windows(self, note_sequence, *, source: str = '<input>',
@@ -192,6 +203,14 @@ class TrainedModel:
     return self.to_note_sequences(self.decode_labels(z_NxZ, key=key, temperature=temperature))
 
   # ---- the user-level operations ------------------------------------------------------------
+  def read_windows(self, path, *, allow_polyphony: bool = False) -> inputs.Windows:
+    """The consecutive windows of a MIDI file; a file it cannot use raises an errors.UserError."""
+    return midi_inputs.read_windows(self.converter, path, allow_polyphony=allow_polyphony)
+
+  def to_piece(self, labels_NxTxP):
+    """One NoteSequence: consecutive windows decoded and joined again, as a longer piece."""
+    return sequences_lib.concatenate_sequences(self.to_note_sequences(labels_NxTxP))
+
   def sample_z(self, n: int, *, key, same_z: bool = False) -> np.ndarray:
     """Codes from the prior N(0, I); ``same_z`` repeats one code n times (Magenta's option)."""
     shape = (1 if same_z else n, self.spec.z_size)
@@ -207,30 +226,63 @@ class TrainedModel:
     """``num_steps`` sequences from ``seq_a`` to ``seq_b`` along a path between their mu's.
 
     The ends are decoded from the inputs' own mu, so they are reconstructions of the inputs.
+    This is ``interpolate_windows`` of one window each, but for the encoding: both inputs are
+    encoded in one call, as always, because a code is not bit for bit the same when encoded in
+    a batch of another size, and the same key should keep giving the same codes.
     """
     _, mu, _ = self.encode([seq_a, seq_b], allow_polyphony=allow_polyphony)
-    z = interpolation.path(mu[0], mu[1], num_steps, method)
-    return self.decode(z, key=key, temperature=temperature)
+    return interpolation.decode_paths(self, mu[:1], mu[1:], num_steps, key=key, method=method,
+                                      temperature=temperature)
+
+  def interpolate_windows(self, windows_a, windows_b, num_steps: int, *, key,
+                          method: str = 'slerp', temperature: float = 1.0) -> list:
+    """``num_steps`` pieces morphing one piece's windows [Na, T, P] into another's [Nb, T, P].
+
+    Window k of the first is morphed into window k of the second, for the first min(Na, Nb)
+    windows; piece s joins step s of every window (``interpolation.decode_paths``, which says
+    which key each output draws on). The first and last pieces are the inputs' reconstructions.
+    """
+    n = min(len(windows_a), len(windows_b))
+    _, mu_a, _ = self.encode_labels(windows_a[:n])
+    _, mu_b, _ = self.encode_labels(windows_b[:n])
+    return interpolation.decode_paths(self, mu_a, mu_b, num_steps, key=key, method=method,
+                                      temperature=temperature)
 
   def reconstruct(self, note_sequences, *, key, temperature: float = 1.0,
                   use_mean: bool = True, allow_polyphony: bool = False) -> list:
-    """Each input encoded and decoded again (from mu, or from a posterior sample z)."""
-    z, mu, _ = self.encode(note_sequences, key=None if use_mean else jax.random.fold_in(key, 1),
-                           allow_polyphony=allow_polyphony)
-    return self.decode(mu if use_mean else z, key=key, temperature=temperature)
+    """Each input (one window each) encoded and decoded again, from mu or a posterior sample z.
+
+    The inputs are reconstructed as the windows of one piece (``reconstruct_windows``).
+    """
+    labels = self.to_labels(note_sequences, allow_polyphony=allow_polyphony)
+    result = self.reconstruct_windows(labels, key=key, temperature=temperature,
+                                      use_mean=use_mean)
+    return self.to_note_sequences(result.labels[0])
+
+  def reconstruct_windows(self, labels_NxTxP, *, key, num_outputs: int = 1,
+                          temperature: float = 1.0, use_mean: bool = True
+                          ) -> reconstruction.Reconstruction:
+    """``num_outputs`` reconstructions [R, N, T, P] of a piece's windows, and their agreement.
+
+    The keys are those of musicvae-reconstruct for the same seed (``reconstruction``).
+    """
+    return reconstruction.reconstruct(self, labels_NxTxP, key=key, num_outputs=num_outputs,
+                                      temperature=temperature, use_mean=use_mean)
 
   # ---- attribute vectors (MusicVAE paper, 5.5) ----------------------------------------------
   def attribute_vectors(self, path=None) -> dict:
     """{attribute: [Z] vector}: the model's own file, or ``path``; another model's is refused."""
-    path = pathlib.Path(path) if path else (pathlib.Path(self.info.get('workdir', '.'))
-                                            / attribute_vectors.FILE)
+    path = pathlib.Path(path) if path else attribute_vectors.own_file(self)
     vectors, meta = attribute_vectors.load(path)
     attribute_vectors.check_fits(path, meta, self)
     return vectors
 
   def steer(self, labels_NxTxP, vector_Z, amounts, *, key, temperature: float = 1.0
             ) -> np.ndarray:
-    """[A, N, T, P]: each window decoded from its mu + amount × vector, for every amount."""
+    """[A, N, T, P]: each window decoded from its mu + amount × vector, for every amount.
+
+    ``attribute_vectors.apply`` also measures the attribute on each result and joins its windows.
+    """
     _, mu, _ = self.encode_labels(labels_NxTxP)
     vector = np.asarray(vector_Z, np.float32)
     z = np.concatenate([mu + float(k) * vector for k in amounts])

@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import grain
 import numpy as np
 
+from musicvae_jax import errors
 from musicvae_jax.input_pipeline import augment
 from musicvae_jax.input_pipeline import records
 
 SPLITS = ('train', 'eval')
 
 
-class DatasetError(ValueError):
+class DatasetError(errors.UserError, ValueError):
   """A prepared-dataset folder that is missing, incomplete or of another config."""
 
 
@@ -49,6 +50,26 @@ def dataset_info(data_dir: str | pathlib.Path) -> dict[str, Any]:
         f'{path} not found: {data_dir} is not a prepared dataset. Run '
         f'`musicvae-prepare --config=<name> --input=<MIDI folder> --output={data_dir}` first.')
   return json.loads(path.read_text())
+
+
+def check_fits(data_dir: str | pathlib.Path, *, seq_len: int, part_depths) -> dict[str, Any]:
+  """The ``dataset.json`` of ``data_dir``, after checking its windows fit a model.
+
+  A model reads windows of ``seq_len`` steps whose parts have ``part_depths`` classes; a dataset
+  prepared with another config (or not prepared at all) is refused with the fix in one line.
+  Training and generation both check here, so the refusal reads the same from every command.
+  """
+  try:
+    info = dataset_info(data_dir)
+  except (FileNotFoundError, DatasetError) as e:
+    raise DatasetError(f'{data_dir}: {e}') from e
+  depths = tuple(info.get('part_depths', ()))
+  if info.get('T') != seq_len or depths != tuple(part_depths):
+    raise DatasetError(
+        f'{data_dir} was prepared with --config={info.get("config_name")} (windows of '
+        f'{info.get("T")} steps, parts {list(depths)}); this model needs {seq_len} '
+        f'steps and parts {list(part_depths)}. Prepare the MIDI again with this config.')
+  return info
 
 
 def shard_paths(data_dir: str | pathlib.Path, split: str) -> list[str]:
@@ -133,8 +154,3 @@ def eval_dataset(data_dir, *, batch_size: int, split: str = 'eval', shard_index:
   """One ordered pass; the last batch is padded with zero-length examples (mask 0)."""
   ds = _records(data_dir, split, shard_index, shard_count).map(_decode)
   return ds.batch(batch_size, drop_remainder=False, batch_fn=lambda xs: _stack(xs, batch_size))
-
-
-def iterate(ds) -> Iterator[dict[str, np.ndarray]]:
-  """A checkpointable iterator: ``it.get_state()`` / ``it.set_state(state)``."""
-  return iter(ds)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
+from musicvae_jax import config_boundary
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import attribute_metrics
 from musicvae_jax.generation import attribute_vectors
@@ -106,9 +107,8 @@ def tunes(shared_midi):
 def model_windows(tunes):
   """How many windows the model cuts each tune into (computed here, not by the commands)."""
   from musicvae_jax import config_lib  # pylint: disable=import-outside-toplevel
-  from musicvae_jax.converters import get_converter  # pylint: disable=import-outside-toplevel
   from musicvae_jax.generation import inputs  # pylint: disable=import-outside-toplevel
-  converter = get_converter(config_lib.get_config(CONFIG).data)
+  converter = config_boundary.converter_of(config_lib.get_config(CONFIG))
   return {name: len(inputs.split_windows(midi_io.read_midi(tunes[name]), converter).labels)
           for name in (TUNE_A, TUNE_B)}
 
@@ -286,11 +286,10 @@ def test_interpolate_needs_two_outputs(cli, tunes, workdir):
 # ---- musicvae-attributes --------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def computed(cli, workdir, melody_dataset):
-  from musicvae_jax.models import vae  # pylint: disable=import-outside-toplevel
-  from musicvae_jax.training import checkpointing  # pylint: disable=import-outside-toplevel
+  from musicvae_jax import checkpointing  # pylint: disable=import-outside-toplevel
   from musicvae_jax.training import loop  # pylint: disable=import-outside-toplevel
   # The prepared windows fit the model (32 steps, 90 classes): compute must accept them.
-  loop.check_data(vae.spec_from_config(checkpointing.load_config(workdir)), melody_dataset)
+  loop.check_data(checkpointing.load_run_spec(workdir), melody_dataset)
   proc = cli('musicvae-attributes', 'compute', f'--workdir={workdir}', f'--data={melody_dataset}')
   return proc, workdir / attribute_vectors.FILE
 
@@ -365,3 +364,101 @@ def test_export_writes_a_model_folder_that_sample_reads(exported, workdir):
   assert len(midis) == 3 and all(_notes(m) for m in midis)
   assert all(m.name.startswith(f'{CONFIG}_sample_') for m in midis)
 
+
+
+
+# ---- the commands write what the library returns for the same seed --------------------------
+@pytest.fixture(scope='module')
+def library(workdir):
+  """The workdir's model in this process, for the library calls the commands make."""
+  from musicvae_jax.generation import trained_model  # pylint: disable=import-outside-toplevel
+  return trained_model.TrainedModel.from_workdir(workdir)
+
+
+@pytest.fixture(scope='module')
+def sampled(cli, workdir, tunes, computed, tmp_path_factory):
+  """Runs whose keys matter: reconstructions from posterior samples (two each), an interpolation
+  at temperature 1 and steering with the computed vectors, each with its --seed."""
+  out = tmp_path_factory.mktemp('sampled')
+  common = (f'--workdir={workdir}', '--wav=false')
+  return out, dict(
+      reconstruct=cli('musicvae-reconstruct', *common, '--seed=4', '--sample_z',
+                      '--num_outputs=2', f'--input_midi={tunes[TUNE_A]},{tunes[TUNE_B]}',
+                      f'--output_dir={out / "reconstruct"}'),
+      interpolate=cli('musicvae-interpolate', *common, '--seed=3', '--temperature=1',
+                      '--method=lerp', f'--input_midi_1={tunes[TUNE_B]}',
+                      f'--input_midi_2={tunes[TUNE_A]}', '--num_outputs=3',
+                      f'--output_dir={out / "interpolate"}'),
+      apply=cli('musicvae-attributes', 'apply', *common, '--seed=6', '--attribute=pitch_range',
+                '--amounts=-1,1', f'--input_midi={tunes[TUNE_B]}',
+                f'--output_dir={out / "apply"}'))
+
+
+def _midi_bytes(piece, path) -> bytes:
+  note_seq.sequence_proto_to_midi_file(piece, str(path))
+  return path.read_bytes()
+
+
+def test_reconstruct_writes_and_prints_what_the_library_returns(sampled, library, tunes,
+                                                                tmp_path):
+  import jax  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.generation import reconstruction  # pylint: disable=import-outside-toplevel
+  out, runs = sampled
+  names = (TUNE_A, TUNE_B)
+  results = reconstruction.reconstruct_inputs(
+      library, [library.read_windows(tunes[name]).labels for name in names],
+      key=jax.random.key(4), num_outputs=2, temperature=0.5, use_mean=False)
+  for name, result in zip(names, results):
+    stem = pathlib.Path(name).stem
+    (given,) = _midis(out / 'reconstruct', f'*_{stem}_input.mid')
+    assert given.read_bytes() == _midi_bytes(library.to_piece(result.inputs), tmp_path / 'in.mid')
+    made = _midis(out / 'reconstruct', f'*_{stem}-00?-of-002.mid')
+    assert len(made) == 2
+    for r, midi in enumerate(made):
+      assert midi.read_bytes() == _midi_bytes(library.to_piece(result.labels[r]),
+                                              tmp_path / f'{r}.mid')
+      line = (f'{tunes[name]}: {len(result.inputs)} window(s); reconstruction {r + 1} matches '
+              f'{result.agreement[r]:.1%} of the steps')
+      assert line in runs['reconstruct'].stdout.splitlines()
+  # The two reconstructions of a tune differ (posterior samples decoded with their own keys).
+  assert not np.array_equal(results[0].labels[0], results[0].labels[1])
+
+
+def test_interpolate_writes_what_the_library_returns(sampled, library, tunes, tmp_path):
+  import jax  # pylint: disable=import-outside-toplevel
+  out, _ = sampled
+  pieces = library.interpolate_windows(
+      library.read_windows(tunes[TUNE_B]).labels, library.read_windows(tunes[TUNE_A]).labels,
+      3, key=jax.random.key(3), method='lerp', temperature=1.0)
+  midis = _midis(out / 'interpolate')
+  assert len(midis) == 3
+  for s, (midi, piece) in enumerate(zip(midis, pieces)):
+    assert midi.read_bytes() == _midi_bytes(piece, tmp_path / f'{s}.mid')
+
+
+def test_attributes_compute_writes_what_the_library_computes(computed, library, melody_dataset,
+                                                             tmp_path):
+  _, path = computed
+  got_path, vectors, meta = attribute_vectors.from_dataset(
+      library, melody_dataset, output=tmp_path / 'v.npz', progress=False)
+  assert got_path == tmp_path / 'v.npz'
+  written, written_meta = attribute_vectors.load(path)
+  assert written_meta == meta and sorted(written) == sorted(vectors)
+  for name in vectors:
+    np.testing.assert_array_equal(written[name], vectors[name])
+
+
+def test_attributes_apply_writes_and_prints_what_the_library_returns(sampled, library, tunes,
+                                                                     tmp_path):
+  import jax  # pylint: disable=import-outside-toplevel
+  out, runs = sampled
+  vector = attribute_vectors.vector_for(library, 'pitch_range')
+  result = attribute_vectors.apply(library, library.read_windows(tunes[TUNE_B]).labels,
+                                   'pitch_range', vector, [-1, 1], key=jax.random.key(6),
+                                   temperature=0.5)
+  midis = _midis(out / 'apply')
+  assert [m.name.split('_pitch_range-')[1] for m in midis] == ['001-of-002_-1.mid',
+                                                               '002-of-002_+1.mid']
+  for i, (midi, piece, value) in enumerate(zip(midis, result.pieces, result.values)):
+    assert midi.read_bytes() == _midi_bytes(piece, tmp_path / f'{i}.mid')
+    assert f'  {result.amounts[i]:+6g} x vector: {value:.3f}' in runs['apply'].stdout

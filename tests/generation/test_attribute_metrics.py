@@ -6,10 +6,10 @@ import warnings
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import bundled_data
 from musicvae_jax import config_lib
 from musicvae_jax.converters import drums as drums_lib
-from musicvae_jax.converters import get_converter
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import attribute_metrics as am
 
@@ -38,7 +38,7 @@ def _one(window: np.ndarray, kind: str = 'melody') -> dict[str, float]:
 
 
 def _windows(config: str, kind: str, paths) -> np.ndarray:
-  conv = get_converter(config_lib.get_config(config).data)
+  conv = config_boundary.converter_of(config_lib.get_config(config))
   windows = []
   for path in paths:
     windows.extend(conv.extract(midi_io.read_midi(path)).windows)
@@ -47,7 +47,7 @@ def _windows(config: str, kind: str, paths) -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def mel_converter():
-  return get_converter(config_lib.get_config('cat-mel_2bar_small').data)
+  return config_boundary.converter_of(config_lib.get_config('cat-mel_2bar_small'))
 
 
 @pytest.fixture(scope='module')

@@ -5,9 +5,9 @@ import types
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import bundled_data
 from musicvae_jax import config_lib
-from musicvae_jax.converters import get_converter
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import attribute_metrics
 from musicvae_jax.generation import attribute_vectors
@@ -15,7 +15,7 @@ from musicvae_jax.generation import attribute_vectors
 
 @pytest.fixture(scope='module')
 def windows():
-  converter = get_converter(config_lib.get_config('cat-mel_2bar_small').data)
+  converter = config_boundary.converter_of(config_lib.get_config('cat-mel_2bar_small'))
   paths = sorted(bundled_data.midi_dir('melody').glob('*.mid'))[::3]
   out = []
   for path in paths:

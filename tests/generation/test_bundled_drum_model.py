@@ -28,7 +28,7 @@ def model():
 def eval_windows(model):
   """32 held-out windows, evenly spread over all windows of the eval-split drum files."""
   windows = []
-  for path in held_out_midi(model.config, 'drums'):
+  for path in held_out_midi(model.run, 'drums'):
     try:
       windows.extend(model.split_windows(midi_io.read_midi(path), source=str(path)).labels)
     except (inputs.UnencodableInput, midi_io.MidiReadError):

@@ -27,7 +27,7 @@ def model():
 def eval_windows(model):
   """One window from each of 32 held-out tunes (the eval split of the bundled melodies)."""
   windows = []
-  for path in held_out_midi(model.config, 'melody'):
+  for path in held_out_midi(model.run, 'melody'):
     w = model.split_windows(midi_io.read_midi(path), source=str(path)).labels
     windows.append(w[len(w) // 2])  # mid-tune: past any pickup bar
     if len(windows) == NUM_INPUTS:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
+from musicvae_jax import config_boundary
 from musicvae_jax import bundled_data
 from musicvae_jax import config_lib
 from musicvae_jax.converters import drums as drums_lib
-from musicvae_jax.converters import get_converter
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import inputs
 
@@ -34,7 +34,7 @@ FIRST_PITCH_LABEL = 2
 
 
 def _converter(name):
-  return get_converter(config_lib.get_config(name).data)
+  return config_boundary.converter_of(config_lib.get_config(name))
 
 
 @pytest.fixture(scope='module')

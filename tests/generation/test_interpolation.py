@@ -1,9 +1,22 @@
-"""slerp, lerp and the interpolation path: the closed formula, its geometry, and the exact ends."""
+"""slerp, lerp and the interpolation path: the closed formula, its geometry, and the exact ends.
 
+Then pieces of several windows morphed on the bundled model (``decode_paths``,
+``TrainedModel.interpolate_windows``), with bundled Nottingham tunes as the inputs.
+"""
+
+import warnings
+
+import jax
 import numpy as np
 import pytest
 
+from musicvae_jax import bundled_data
 from musicvae_jax.generation import interpolation
+from musicvae_jax.generation.trained_model import TrainedModel
+
+with warnings.catch_warnings():  # note_seq's pydub warns that there is no ffmpeg
+  warnings.simplefilter('ignore', RuntimeWarning)
+  from note_seq import sequences_lib
 
 Z = 16
 
@@ -114,3 +127,68 @@ def test_path_rejects_unknown_methods(method):
   z_a, z_b = _codes(13)
   with pytest.raises(ValueError, match='slerp, lerp'):
     interpolation.path(z_a, z_b, 3, method)
+
+
+# ---- pieces of several windows, on the bundled model ---------------------------------------------
+TUNES = ('nottingham_hpps11.mid', 'nottingham_morris19.mid')  # 4 and 5 windows of 2 bars
+
+
+@pytest.fixture(scope='module')
+def model():
+  return TrainedModel.from_workdir()
+
+
+@pytest.fixture(scope='module')
+def pieces(model):
+  return [model.read_windows(bundled_data.midi_dir('melody') / name).labels for name in TUNES]
+
+
+def test_step_s_of_every_window_decodes_in_one_batch_step_major(model, pieces):
+  """Piece s joins window k's code s, decoded as output s·W + k of one call under ``key``."""
+  a, b = pieces[0][:2], pieces[1][:3]  # 2 and 3 windows: the first 2 of each are morphed
+  key = jax.random.key(5)
+  got = model.interpolate_windows(a, b, 4, key=key, method='lerp', temperature=0.5)
+  assert len(got) == 4
+  _, mu_a, _ = model.encode_labels(a)
+  _, mu_b, _ = model.encode_labels(b[:2])
+  codes = [interpolation.path(mu_a[k], mu_b[k], 4, 'lerp')[s] for s in range(4) for k in range(2)]
+  decoded = model.decode_labels(codes, key=key, temperature=0.5)
+  for s in range(4):
+    assert got[s] == model.to_piece(decoded[2 * s:2 * s + 2])
+  assert got[1] != got[2]
+
+
+def test_two_windows_are_the_two_one_window_morphs_joined(model, pieces):
+  """Greedy, so the keys do not matter: each window is morphed on its own, then joined."""
+  a, b = pieces[0][:2], pieces[1][:2]
+  both = model.interpolate_windows(a, b, 3, key=jax.random.key(0), temperature=0)
+  alone = [model.interpolate_windows(a[k:k + 1], b[k:k + 1], 3, key=jax.random.key(1),
+                                     temperature=0) for k in range(2)]
+  for s in range(3):
+    assert both[s] == sequences_lib.concatenate_sequences([alone[0][s], alone[1][s]])
+  # The ends are the inputs' reconstructions.
+  for end, labels in ((both[0], a), (both[-1], b)):
+    again = model.reconstruct_windows(labels, key=jax.random.key(2), temperature=0)
+    assert end == model.to_piece(again.labels[0])
+  assert both[0] != both[1] != both[2]
+
+
+def test_interpolate_is_the_one_window_case(model, pieces):
+  """Same keys (output s under fold_in(key, s)), same music; only the encoding batch differs
+  (both inputs in one call), which moves a code by far less than changes a sampled note."""
+  seq_a = model.to_note_sequences(pieces[0][1:2])[0]  # a window of each tune
+  seq_b = model.to_note_sequences(pieces[1][3:4])[0]
+  key = jax.random.key(3)
+  for method in interpolation.METHODS:
+    got = model.interpolate(seq_a, seq_b, 5, key=key, method=method, temperature=0.5)
+    want = model.interpolate_windows(model.to_labels([seq_a]), model.to_labels([seq_b]), 5,
+                                     key=key, method=method, temperature=0.5)
+    assert got == want
+    assert got != model.interpolate(seq_a, seq_b, 5, key=jax.random.key(4), method=method,
+                                    temperature=0.5)
+
+
+def test_decode_paths_needs_a_pair_of_codes_per_window(model):
+  with pytest.raises(ValueError, match='a pair per window'):
+    interpolation.decode_paths(model, np.zeros((2, 256)), np.zeros((3, 256)), 3,
+                               key=jax.random.key(0))

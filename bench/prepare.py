@@ -31,12 +31,13 @@ RUNS = (('cat-mel_2bar_small', 'melody'), ('cat-drums_2bar_small', 'drums'),
 
 def one_run(config_name: str, input_dir: str, workers: int) -> dict:
   """Runs prepare once in this process; returns counts, timing and peak RSS (MiB)."""
-  from musicvae_jax import config_lib  # pylint: disable=g-import-not-at-top
+  from musicvae_jax import config_boundary
+from musicvae_jax import config_lib  # pylint: disable=g-import-not-at-top
   from musicvae_jax.input_pipeline import prepare  # pylint: disable=g-import-not-at-top
   config = config_lib.get_config(config_name)
   with tempfile.TemporaryDirectory() as out:
     start = time.perf_counter()
-    info = prepare.prepare(config, input_dir, out, workers=workers, progress=False)
+    info = prepare.prepare(config_boundary.run_spec(config), input_dir, out, workers=workers, progress=False)
     wall = time.perf_counter() - start
   windows = info['splits']['train']['windows'] + info['splits']['eval']['windows']
   kib = 1024 if sys.platform.startswith('linux') else 1024 * 1024  # ru_maxrss units

@@ -41,6 +41,7 @@ from flax import nnx
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from musicvae_jax import config_boundary  # pylint: disable=wrong-import-position
 from musicvae_jax.generation import trained_model  # pylint: disable=wrong-import-position
 from musicvae_jax.models import vae  # pylint: disable=wrong-import-position
 import report  # bench/report.py  # pylint: disable=wrong-import-position
@@ -59,9 +60,9 @@ PEERS = {CATMEL: [('straightforward Flax linen port', 2000), ('PyTorch eager', 1
 def build(name: str) -> trained_model.TrainedModel:
   config = (train_bench.make_config('hierdec-mel_16bar', train_bench.HALVED) if name == HIERDEC
             else train_bench.make_config(name, {}))
-  spec = vae.spec_from_config(config)
-  params = nnx.to_pure_dict(nnx.state(vae.build_model(spec), nnx.Param))
-  return trained_model.TrainedModel(config, jax.tree.map(np.asarray, params), max_batch_size=64)
+  run = config_boundary.run_spec(config)
+  params = nnx.to_pure_dict(nnx.state(vae.build_model(run.model), nnx.Param))
+  return trained_model.TrainedModel(run, jax.tree.map(np.asarray, params), max_batch_size=64)
 
 
 def runners(model: trained_model.TrainedModel, batch: int):
@@ -153,7 +154,7 @@ def main():
             f'per-output keys cost {1 - public[(c, 64)] / bare[(c, 64)]:+.0%} at batch 64 '
             '(public path vs bare sample)' for c in names]
   text = '\n'.join([
-      f'`python bench/sample.py{" --quick" if args.quick else ""}` on {train_bench.cpu_name()} '
+      f'`python bench/sample.py{" --quick" if args.quick else ""}` on {report.cpu_name()} '
       f'({os.cpu_count()} cores), jax {jax.__version__}, load average {load[0]:.2f} -> '
       f'{load[1]:.2f}, {time.perf_counter() - started:.0f} s. Float32 matmul peak '
       f'{peaks[0]["peak"]:.0f} / {peaks[1]["peak"]:.0f} GFLOP/s (start / end; the larger is used). '

@@ -26,6 +26,7 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from musicvae_jax import config_boundary  # pylint: disable=wrong-import-position
 from musicvae_jax.distributed import mesh as mesh_lib  # pylint: disable=wrong-import-position
 from musicvae_jax.training import loop  # pylint: disable=wrong-import-position
 import report  # bench/report.py  # pylint: disable=wrong-import-position
@@ -39,13 +40,13 @@ CPU_NOTE = ('On a CPU the bfloat16 rows only show that the switch works: XLA\'s 
 
 
 def runner(label, config, batches):
-  session, state = loop.new_session(config)
+  session, state = loop.new_session(config_boundary.run_spec(config))
   placed = [session.put({k: np.asarray(v) for k, v in b.items()}) for b in batches]
   key = np.asarray(jax.random.PRNGKey(0))
   holder = {'state': state}
 
   def step(i):
-    holder['state'], metrics = session.keyed_step(holder['state'], placed[i % len(placed)], key)
+    holder['state'], metrics = session.train_step(holder['state'], placed[i % len(placed)], key)
     jax.block_until_ready((holder['state'], metrics))
 
   return train_bench.Runner(label, step), mesh_lib.describe(session.mesh)
@@ -74,7 +75,7 @@ def main():
     for label, over in variants:
       config = train_bench.make_config(name.split(' ')[0], {**base, **over,
                                                             'train.batch_size': batch})
-      spec = loop.vae.spec_from_config(config)
+      spec = config_boundary.model_spec(config)
       r, where = runner(f'{name} {label}', config,
                         train_bench.random_batches(spec, batch, min(args.steps + 2, 3)))
       runners.append((label, r))
@@ -87,7 +88,7 @@ def main():
   device = jax.devices()[0]
   text = '\n'.join([
       f'`python bench/scaleout.py {" ".join(sys.argv[1:])}` on {where} '
-      f'({getattr(device, "device_kind", device.platform)}; {train_bench.cpu_name()}), '
+      f'({getattr(device, "device_kind", device.platform)}; {report.cpu_name()}), '
       f'median of {args.steps} steps, random valid labels, {time.perf_counter() - started:.0f} s '
       'in all.', '',
       '| config | compute | global batch | examples/s | vs float32 | compile |',

@@ -20,9 +20,11 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from musicvae_jax import config_boundary  # pylint: disable=wrong-import-position
 from musicvae_jax import config_lib  # pylint: disable=wrong-import-position
 from musicvae_jax.distributed import mesh as mesh_lib  # pylint: disable=wrong-import-position
-from musicvae_jax.models import vae  # pylint: disable=wrong-import-position
+from musicvae_jax.training import family  # pylint: disable=wrong-import-position
+from musicvae_jax.training import optimizer  # pylint: disable=wrong-import-position
 from musicvae_jax.training import steps  # pylint: disable=wrong-import-position
 import report  # bench/report.py  # pylint: disable=wrong-import-position
 
@@ -40,8 +42,9 @@ def main():
   n = jax.device_count()
   rows = []
   for name in config_lib.config_names():
-    spec = vae.spec_from_config(config_lib.get_config(name))
-    state = jax.eval_shape(lambda: steps.init_state(vae.build_model(spec))[1])
+    run = config_boundary.run_spec(config_lib.get_config(name))
+    fam = family.for_spec(run)
+    state = jax.eval_shape(steps.make_init(fam, optimizer.make(run.train), 0))
     params = sum(math.prod(x.shape) for x in jax.tree.leaves(state['params']))
     plain = per_device_bytes(state, mesh_lib.make_mesh(fsdp=1))
     split = per_device_bytes(state, mesh_lib.make_mesh(fsdp=n))

@@ -12,7 +12,7 @@ Everything is measured in one run, so the figures are ratios on the same (noisy,
   the same with scheduled sampling off (pure teacher forcing), and hierdec-mel_16bar with every
   width and z halved (encoder [1024, 1024], conductor and bar decoder [512, 512], z 256) at
   batch 16, its bars decoded in parallel (one batch of B x 16 bars) and one after another
-  (``sequential_bars=True``, Magenta's order);
+  (``sequential_teacher_forced`` below, Magenta's order);
 - the hierarchical decoder alone (conductor + bar decoder, forward and backward of
   ``teacher_forced_logits`` from a fixed z), both ways, since the encoder dominates the full step.
 
@@ -32,6 +32,7 @@ BENCHMARKS.md.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -49,12 +50,16 @@ from flax import nnx
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from musicvae_jax import config_boundary
 from musicvae_jax import bundled_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from musicvae_jax import config_lib  # pylint: disable=wrong-import-position
 from musicvae_jax.input_pipeline import pipeline  # pylint: disable=wrong-import-position
 from musicvae_jax.input_pipeline import prepare  # pylint: disable=wrong-import-position
+from musicvae_jax.models import hierarchical  # pylint: disable=wrong-import-position
 from musicvae_jax.models import vae  # pylint: disable=wrong-import-position
+from musicvae_jax.training import family  # pylint: disable=wrong-import-position
 from musicvae_jax.training import losses  # pylint: disable=wrong-import-position
+from musicvae_jax.training import optimizer  # pylint: disable=wrong-import-position
 from musicvae_jax.training import steps  # pylint: disable=wrong-import-position
 import report  # bench/report.py
 
@@ -109,7 +114,7 @@ def lstm_flops(spec: vae.ModelSpec, *, decoder_only: bool = False) -> float:
     cond = spec.dec_rnn_size[-1]
   else:
     cond = spec.z_size
-  groups = ([(d,) for d in spec.part_depths] if spec.decoder == 'hierarchical_split'
+  groups = ([(d,) for d in spec.part_depths] if spec.decoder.split_parts
             else [spec.part_depths])
   for group in groups:
     inp = sum(group) + cond
@@ -132,7 +137,7 @@ def make_config(name: str, overrides: dict):
 def prepare_real(config, workdir: str) -> pathlib.Path:
   """Prepares the bundled melody MIDI for ``config`` (before JAX starts threads: it forks)."""
   out = pathlib.Path(workdir, f'{config.data.slice_bars}bar')
-  prepare.prepare(config, bundled_data.midi_dir('melody'), out, progress=False)
+  prepare.prepare(config_boundary.run_spec(config), bundled_data.midi_dir('melody'), out, progress=False)
   return out
 
 
@@ -170,13 +175,48 @@ class Runner:
   cpu: list = dataclasses.field(default_factory=list)  # process CPU seconds per timed step
 
 
-def train_runner(label, model, config, batches, *, scheduled_sampling=True, sequential=False):
-  graphdef, state = steps.init_state(model)
-  loss_spec = steps.LossSpec.from_config(config)
+def sequential_teacher_forced(decoder, z_BxZ, inputs_BxTxP):
+  """Magenta's order: the bars of a hierarchical decoder decoded one after another (a scan)."""
+  e_BxLxH = decoder.embeddings(z_BxZ)
+  batch = e_BxLxH.shape[0]
+  inputs_LxBxSxP = jnp.swapaxes(
+      inputs_BxTxP.reshape((batch, decoder.num_bars, decoder.bar_steps, -1)), 0, 1)
+
+  def bar(_, x):
+    e_BxH, inputs_BxSxP = x
+    return None, jnp.concatenate(
+        [core.teacher_forced(e_BxH, inputs_BxSxP[..., parts])
+         for core, parts in zip(decoder.cores, decoder.part_slices())], axis=-1)
+
+  _, logits_LxBxSxO = jax.lax.scan(bar, None, (jnp.swapaxes(e_BxLxH, 0, 1), inputs_LxBxSxP))
+  return jnp.swapaxes(logits_LxBxSxO, 0, 1).reshape((batch, -1, decoder.output_depth))
+
+
+@contextlib.contextmanager
+def bars_in_sequence(on: bool):
+  """While tracing, the hierarchical decoder decodes its bars one after another."""
+  parallel = hierarchical.HierarchicalDecoder.teacher_forced
+  if on:
+    hierarchical.HierarchicalDecoder.teacher_forced = sequential_teacher_forced
+  try:
+    yield
+  finally:
+    hierarchical.HierarchicalDecoder.teacher_forced = parallel
+
+
+def train_runner(label, config, batches, *, scheduled_sampling=True, sequential=False):
+  """The train step as musicvae-train jits it (state donated), on one device."""
+  run = config_boundary.run_spec(config)
   if not scheduled_sampling:
-    loss_spec = dataclasses.replace(loss_spec, sampling_schedule='constant', sampling_rate=0.0)
-  train_step = jax.jit(steps.make_train_step(graphdef, loss_spec, sequential_bars=sequential),
-                       donate_argnums=0)
+    run = dataclasses.replace(run, loss=dataclasses.replace(
+        run.loss, sampling_schedule='constant', sampling_rate=0.0))
+  fam = family.for_spec(run)
+  tx = optimizer.make(run.train)
+  state = jax.jit(steps.make_init(fam, tx, run.train.seed))()
+  with bars_in_sequence(sequential):  # compiled now, so the patch is seen while tracing
+    train_step = jax.jit(steps.make_train_step(steps.graph_of(fam), fam, tx),
+                         donate_argnums=0).lower(state, batches[0],
+                                                 jax.random.PRNGKey(0)).compile()
   holder = {'state': state}
 
   def step(i):
@@ -192,13 +232,13 @@ def decoder_runner(label, model, batches, z, *, sequential):
   graphdef, params = nnx.split(model.decoder, nnx.Param)
   depths = model.spec.part_depths
 
-  @jax.jit
-  def grads(params, z, batch):
-    def loss(params):
-      decoder = nnx.merge(graphdef, params)
-      logits = decoder.teacher_forced(z, vae.shift_right(batch['labels']), sequential=sequential)
-      return jnp.mean(losses.reconstruction(logits, batch['labels'], batch['mask'], depths)[0])
-    return jax.grad(loss)(params)
+  def loss(params, z, batch):
+    decoder = nnx.merge(graphdef, params)
+    decode = sequential_teacher_forced if sequential else type(decoder).teacher_forced
+    logits = decode(decoder, z, vae.shift_right(batch['labels']))
+    return jnp.mean(losses.reconstruction(logits, batch['labels'], batch['mask'], depths)[0])
+
+  grads = jax.jit(jax.grad(loss))
 
   def step(i):
     jax.block_until_ready(grads(params, z, batches[i % len(batches)]))
@@ -254,14 +294,6 @@ def table(rows) -> str:
   return '\n'.join(lines)
 
 
-def cpu_name() -> str:
-  try:
-    for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
-      if line.startswith('model name'):
-        return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
 
 
 # ------------------------------------------------------------------------------------ main
@@ -275,6 +307,8 @@ def main():
   parser.add_argument('--quick', action='store_true',
                       help='smoke run: small batches, 2 timed steps, small peak sizes')
   parser.add_argument('--write', action='store_true')
+  parser.add_argument('--lstm_gradient', action='store_true',
+                      help='also run bench/lstm_gradient.py\'s rows in this run')
   args = parser.parse_args()
   if args.quick:
     args.steps, args.catmel_batch, args.hierdec_batch = 2, 64, 2
@@ -307,12 +341,11 @@ def main():
     # cat-mel_2bar_small: scheduled sampling as configured vs pure teacher forcing.
     name, batch = 'cat-mel_2bar_small', args.catmel_batch
     config = configs[name]
-    spec = vae.spec_from_config(config)
+    spec = config_boundary.model_spec(config)
     batches, data = batches_for(name, spec, batch)
     ss, tf = measure([
-        train_runner('scheduled sampling', vae.build_model(spec), config, batches),
-        train_runner('teacher forcing', vae.build_model(spec), config, batches,
-                     scheduled_sampling=False)], args.steps)
+        train_runner('scheduled sampling', config, batches),
+        train_runner('teacher forcing', config, batches, scheduled_sampling=False)], args.steps)
     sched = f'{config.model.sampling_schedule} sampling (rate {config.model.sampling_rate:g})'
     measured += [(name, f'train, {sched}', batch, data, ss, lstm_flops(spec), PEERS[name]),
                  (name, 'train, teacher forcing', batch, data, tf, lstm_flops(spec), PEERS[name])]
@@ -321,12 +354,11 @@ def main():
     # hierdec-mel_16bar, halved: bars in parallel vs one after another, full step and decoder.
     name, batch = HIERDEC, args.hierdec_batch
     config = configs[name]
-    spec = vae.spec_from_config(config)
+    spec = config_boundary.model_spec(config)
     batches, data = batches_for(name, spec, batch)
     par, seq = measure([
-        train_runner('parallel bars', vae.build_model(spec), config, batches),
-        train_runner('sequential bars', vae.build_model(spec), config, batches,
-                     sequential=True)], args.steps)
+        train_runner('parallel bars', config, batches),
+        train_runner('sequential bars', config, batches, sequential=True)], args.steps)
     measured += [(name, 'train, bars in parallel', batch, data, par, lstm_flops(spec),
                   PEERS[name]),
                  (name, 'train, bars sequential', batch, data, seq, lstm_flops(spec),
@@ -371,7 +403,7 @@ def main():
       'wall time over those steps. Labels: real windows of the bundled melody MIDI '
       '(`pipeline.train_dataset`), or random valid labels where noted. hierdec halved: '
       'encoder [1024, 1024], conductor and bar decoder [512, 512], z 256, 16 bars x 16 steps.'
-      f'\n\nCommand: `{command.strip()}` on {os.cpu_count()} CPUs ({cpu_name()}), '
+      f'\n\nCommand: `{command.strip()}` on {os.cpu_count()} CPUs ({report.cpu_name()}), '
       f'Python {platform.python_version()}, '
       f'jax {jax.__version__}, {time.strftime("%Y-%m-%d")}; 1-minute load average '
       f'{load[0]:.1f} at the start, {load[1]:.1f} at the end; whole run '
@@ -379,6 +411,9 @@ def main():
   print(text)
   if args.write:
     report.write_section('train', text)
+  if args.lstm_gradient:
+    import lstm_gradient  # bench/lstm_gradient.py  # pylint: disable=import-outside-toplevel
+    lstm_gradient.run(quick=args.quick, write=args.write, command=command)
 
 
 if __name__ == '__main__':

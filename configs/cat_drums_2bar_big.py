@@ -9,7 +9,7 @@ def get_config(arg=None):
   return c.build(
       'cat-drums_2bar_big',
       c.drums_data(slice_bars=2),
-      c.model(enc_rnn_size=[2048], dec_rnn_size=[2048, 2048, 2048], z_size=512, max_seq_len=32,
+      c.model(enc_rnn_size=[2048], dec_rnn_size=[2048, 2048, 2048], z_size=512,
               free_bits=48, max_beta=0.2, sampling_schedule='inverse_sigmoid',
               sampling_rate=1000),
       c.train(batch_size=512), arg)

@@ -9,7 +9,7 @@ def get_config(arg=None):
   return c.build(
       'cat-drums_2bar_small',
       c.drums_data(slice_bars=2),
-      c.model(enc_rnn_size=[512], dec_rnn_size=[256, 256], z_size=256, max_seq_len=32,
+      c.model(enc_rnn_size=[512], dec_rnn_size=[256, 256], z_size=256,
               free_bits=48, max_beta=0.2, sampling_schedule='inverse_sigmoid',
               sampling_rate=1000),
       c.train(batch_size=512), arg)

@@ -9,7 +9,7 @@ def get_config(arg=None):
   return c.build(
       'cat-mel_2bar_big',
       c.melody_data(slice_bars=2, valid_programs=c.MEL_PROGRAMS, transpose_range=(-5, 5)),
-      c.model(enc_rnn_size=[2048], dec_rnn_size=[2048, 2048, 2048], z_size=512, max_seq_len=32,
+      c.model(enc_rnn_size=[2048], dec_rnn_size=[2048, 2048, 2048], z_size=512,
               max_beta=0.5, beta_rate=0.99999, sampling_schedule='inverse_sigmoid',
               sampling_rate=1000),
       c.train(batch_size=512), arg)

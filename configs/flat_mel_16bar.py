@@ -10,5 +10,5 @@ def get_config(arg=None):
       'flat-mel_16bar',
       c.melody_data(slice_bars=16, valid_programs=None),
       c.model(enc_rnn_size=[2048, 2048], dec_rnn_size=[2048, 2048, 2048], z_size=512,
-              max_seq_len=256, free_bits=256, max_beta=0.2),
+              free_bits=256, max_beta=0.2),
       c.train(batch_size=512), arg)

@@ -10,5 +10,5 @@ def get_config(arg=None):
       'flat-trio_16bar',
       c.trio_data(slice_bars=16),
       c.model(decoder='multi_categorical_lstm', enc_rnn_size=[2048, 2048],
-              dec_rnn_size=[2048, 2048, 2048], z_size=512, max_seq_len=256),
+              dec_rnn_size=[2048, 2048, 2048], z_size=512),
       c.train(batch_size=256), arg)

@@ -13,6 +13,5 @@ def get_config(arg=None):
       'hierdec-mel_16bar',
       c.melody_data(slice_bars=16, valid_programs=None),
       c.model(decoder='hierarchical', enc_rnn_size=[2048, 2048], dec_rnn_size=[1024, 1024],
-              z_size=512, max_seq_len=256, level_lengths=[16, 16], free_bits=256,
-              max_beta=0.2),
+              z_size=512, free_bits=256, max_beta=0.2),
       c.train(batch_size=512), arg)

@@ -10,6 +10,6 @@ def get_config(arg=None):
       'hierdec-trio_16bar',
       c.trio_data(slice_bars=16),
       c.model(decoder='hierarchical_split', enc_rnn_size=[2048, 2048],
-              dec_rnn_size=[1024, 1024], z_size=512, max_seq_len=256, level_lengths=[16, 16],
+              dec_rnn_size=[1024, 1024], z_size=512,
               free_bits=256, max_beta=0.2),
       c.train(batch_size=256), arg)

@@ -1,5 +1,8 @@
 """Orbax checkpoints of a run: train state and data-iterator position, plus config.json.
 
+Shared by training (save, resume), generation and evaluation (parameters only) and the Magenta
+import, so it sits above all of them.
+
   <workdir>/config.json                 the full config, so a workdir restores without a config file
   <workdir>/checkpoints/<step>/state    params, optimizer state, step (Orbax StandardSave)
   <workdir>/checkpoints/<step>/data     the grain iterator's position (JSON)
@@ -7,6 +10,9 @@
 Orbax writes each checkpoint to a temporary folder and renames it when complete, so a process
 killed mid-save leaves the previous checkpoint as the latest. Every process calls ``save``
 (Orbax coordinates multi-host writes); only process 0 writes config.json.
+
+``restore_params`` reads the parameters (and the step) alone: Orbax's partial restore into
+abstract targets, so sampling and evaluation never build or read the optimiser state.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from musicvae_jax import config_boundary
+from musicvae_jax import errors
+from musicvae_jax import specs
+
 CONFIG_FILE = 'config.json'
 CHECKPOINT_DIR = 'checkpoints'
 # Sections that define the model and its data; the rest (run length, logging cadence, ...) may
@@ -26,7 +36,7 @@ FIXED_SECTIONS = ('data', 'model')
 FIXED_TRAIN_KEYS = ('batch_size', 'seed')
 
 
-class WorkdirError(ValueError):
+class WorkdirError(errors.UserError, ValueError):
   pass
 
 
@@ -42,6 +52,11 @@ def load_config(workdir) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(json.loads(path.read_text()))
 
 
+def load_run_spec(workdir) -> specs.RunSpec:
+  """The frozen specs of the run that ``workdir`` holds (its config.json)."""
+  return config_boundary.run_spec(load_config(workdir))
+
+
 def _plain(config) -> dict:
   return json.loads(config.to_json())
 
@@ -53,7 +68,8 @@ def check_or_write_config(workdir, config, *, write: bool) -> None:
   if path.exists():
     old = json.loads(path.read_text())
     keys = [(s, k) for s in FIXED_SECTIONS
-            for k in sorted(set(old.get(s, {})) | set(new.get(s, {})))]
+            for k in sorted(set(old.get(s, {})) | set(new.get(s, {})))
+            if not (s == 'model' and k in config_boundary.LEGACY_MODEL_KEYS)]
     keys += [('train', k) for k in FIXED_TRAIN_KEYS]
     diffs = [f'{s}.{k} {old.get(s, {}).get(k)!r} -> {new.get(s, {}).get(k)!r}'
              for s, k in keys if old.get(s, {}).get(k) != new.get(s, {}).get(k)]
@@ -85,12 +101,7 @@ def save(mgr: ocp.CheckpointManager, step: int, state, data_state=None) -> None:
 def restore(mgr: ocp.CheckpointManager, abstract_state, step: int | None = None, *,
             with_data: bool = True):
   """(state, data_state or None) at ``step`` (default: the latest)."""
-  if step is not None and step not in mgr.all_steps():
-    workdir = pathlib.Path(mgr.directory).parent
-    raise WorkdirError(f'--step={step}: {workdir} has no checkpoint of step {step} (it has '
-                       f'steps: {", ".join(map(str, sorted(mgr.all_steps()))) or "none"}); '
-                       'omit --step for the latest.')
-  step = mgr.latest_step() if step is None else step
+  step = _check_step(mgr, step)
   items = dict(state=ocp.args.StandardRestore(abstract_state))
   if with_data and (pathlib.Path(mgr.directory) / str(step) / 'data').exists():
     items['data'] = ocp.args.JsonRestore()
@@ -102,6 +113,36 @@ def restore(mgr: ocp.CheckpointManager, abstract_state, step: int | None = None,
   return restored['state'], restored.get('data') if with_data else None
 
 
+def _check_step(mgr: ocp.CheckpointManager, step: int | None) -> int:
+  if step is not None and step not in mgr.all_steps():
+    workdir = pathlib.Path(mgr.directory).parent
+    raise WorkdirError(f'--step={step}: {workdir} has no checkpoint of step {step} (it has '
+                       f'steps: {", ".join(map(str, sorted(mgr.all_steps()))) or "none"}); '
+                       'omit --step for the latest.')
+  return mgr.latest_step() if step is None else step
+
+
+def restore_params(mgr: ocp.CheckpointManager, abstract_params, step: int | None = None):
+  """(params, step) of checkpoint ``step`` (default: the latest), read into ``abstract_params``
+  (ShapeDtypeStructs with shardings); the optimiser state stays on disk."""
+  step = _check_step(mgr, step)
+  target = dict(params=abstract_params,
+                step=jax.ShapeDtypeStruct((), 'int32', sharding=_first_device()))
+  path = pathlib.Path(mgr.directory) / str(step) / 'state'
+  try:
+    restored = ocp.PyTreeCheckpointer().restore(path, args=ocp.args.PyTreeRestore(
+        item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+        partial_restore=True))
+  except (ValueError, KeyError, TypeError) as e:
+    raise WorkdirError(f'checkpoint {mgr.directory}/{step} does not match this model ({e}). '
+                       'Restore it with the config.json it was written with.') from e
+  return restored['params'], int(restored['step'])
+
+
+def _first_device():
+  return jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+
 def abstract(state, shardings=None):
   """Shape/dtype/sharding structs for restoring ``state`` onto ``shardings``.
 
@@ -109,7 +150,7 @@ def abstract(state, shardings=None):
   checkpoint written on N devices restores on any M: Orbax reads each target shard's slice.
   """
   if shardings is None:
-    one = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    one = _first_device()
     shardings = jax.tree.map(lambda _: one, state)
   return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
                       state, shardings)

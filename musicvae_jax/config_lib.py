@@ -19,24 +19,22 @@ import pathlib
 
 import ml_collections
 
-MEL_PROGRAMS = tuple(range(0, 32))  # Magenta's melody programs (piano .. guitar families)
+from musicvae_jax import errors
 
-# Magenta's REDUCED_DRUM_PITCH_CLASSES (note_seq DEFAULT_DRUM_TYPE_PITCHES): class -> pitches,
-# the first pitch of each class being the one written back on decode.
-REDUCED_DRUM_PITCH_CLASSES = (
-    (36, 35),  # kick
-    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),  # snare
-    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22),  # closed hi-hat
-    (46, 67, 72, 74, 79, 81, 26),  # open hi-hat
-    (45, 29, 41, 43, 61, 64, 84),  # low tom
-    (48, 47, 60, 63, 77, 86, 87),  # mid tom
-    (50, 30, 62, 76, 83),  # high tom
-    (49, 52, 55, 57, 58),  # crash
-    (51, 53, 59, 82),  # ride
-)
+# Constants the configs use (c.MEL_PROGRAMS), defined by the converters' vocabulary. Looked up on
+# first use: importing the converters loads note-seq (about 2 s), which a CLI's --help and every
+# config that does not need them should not wait for.
+_FROM_VOCABULARY = ('MEL_PROGRAMS', 'REDUCED_DRUM_PITCH_CLASSES')
 
 
-class UnknownConfigError(ValueError):
+def __getattr__(name: str):
+  if name in _FROM_VOCABULARY:
+    from musicvae_jax.converters import vocabulary  # pylint: disable=g-import-not-at-top
+    return getattr(vocabulary, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+class UnknownConfigError(errors.UserError, ValueError):
   """A config name that no file in configs/ defines."""
 
 
@@ -139,15 +137,15 @@ def trio_data(*, slice_bars: int):
 
 
 def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_size,
-          dec_rnn_size, z_size, max_seq_len, free_bits=0.0, max_beta=1.0, beta_rate=0.0,
-          sampling_schedule='constant', sampling_rate=0.0, level_lengths=None,
-          dropout_keep_prob=1.0):
+          dec_rnn_size, z_size, free_bits=0.0, max_beta=1.0, beta_rate=0.0,
+          sampling_schedule='constant', sampling_rate=0.0, dropout_keep_prob=1.0):
+  """The model section. The sequence length and a hierarchical decoder's levels are not stated:
+  they follow from the data section (config_boundary derives them)."""
   return ml_collections.ConfigDict(dict(
       # Tuples, not lists: ml_collections can override a tuple field from the command line
       # (--config.model.dec_rnn_size=512,512), a list field not at all.
       encoder=encoder, decoder=decoder, enc_rnn_size=tuple(enc_rnn_size),
-      dec_rnn_size=tuple(dec_rnn_size), z_size=z_size, max_seq_len=max_seq_len,
-      level_lengths=tuple(level_lengths) if level_lengths else None, free_bits=free_bits,
+      dec_rnn_size=tuple(dec_rnn_size), z_size=z_size, free_bits=free_bits,
       max_beta=max_beta, beta_rate=beta_rate, sampling_schedule=sampling_schedule,
       sampling_rate=sampling_rate, dropout_keep_prob=dropout_keep_prob))
 

@@ -13,6 +13,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get('MUSICVAE_SHARED', REPO.parent / 'shared'))
 SHARED_MIDI = SHARED / 'data' / 'midi'
 MAGENTA_WINDOWS = SHARED / 'reference' / 'magenta_windows'
+MAGENTA_CHECKPOINTS = SHARED / 'reference' / 'magenta_checkpoints'
+CHECKPOINT_FILES = ('checkpoint', 'model.ckpt-3.index', 'model.ckpt-3.data-00000-of-00001',
+                    'reference.json', 'reference.npz')
 
 
 def pytest_configure(config):
@@ -27,10 +30,31 @@ def shared_midi() -> pathlib.Path:
   return SHARED_MIDI
 
 
+def require_shared(*paths: pathlib.Path) -> None:
+  """Fails the calling test if a fixture under SHARED is missing; skips it only without SHARED.
+
+  Where the shared folder is there, the Magenta comparisons must run: a lost or misnamed
+  fixture is an error to see, not a skip to overlook. A bare clone (no shared folder) skips.
+  """
+  missing = [str(p) for p in paths if not p.exists()]
+  if not missing:
+    return
+  if SHARED.is_dir():
+    pytest.fail(f'missing fixture(s), though {SHARED} exists: ' + ', '.join(missing),
+                pytrace=False)
+  pytest.skip(f'no shared folder at {SHARED} (needs {missing[0]})')
+
+
+def magenta_checkpoint(name: str) -> pathlib.Path:
+  """The folder of one Magenta checkpoint fixture, its files checked by ``require_shared``."""
+  folder = MAGENTA_CHECKPOINTS / name
+  require_shared(*(folder / f for f in CHECKPOINT_FILES))
+  return folder
+
+
 @pytest.fixture(scope='session')
 def magenta_windows_dir() -> pathlib.Path:
-  if not MAGENTA_WINDOWS.is_dir():
-    pytest.fail(f'The Magenta reference windows are missing at {MAGENTA_WINDOWS}.')
+  require_shared(MAGENTA_WINDOWS)
   return MAGENTA_WINDOWS
 
 
@@ -39,6 +63,7 @@ def melody_dataset(tmp_path_factory, shared_midi) -> pathlib.Path:
   """cat-mel_2bar_small shards of 40 real Nottingham reels (eval fraction 0.25)."""
   import shutil  # pylint: disable=import-outside-toplevel
 
+  from musicvae_jax import config_boundary  # pylint: disable=import-outside-toplevel
   from musicvae_jax import config_lib  # pylint: disable=import-outside-toplevel
   from musicvae_jax.input_pipeline.prepare import prepare  # pylint: disable=import-outside-toplevel
   src = tmp_path_factory.mktemp('reels')
@@ -47,17 +72,17 @@ def melody_dataset(tmp_path_factory, shared_midi) -> pathlib.Path:
   config = config_lib.get_config('cat-mel_2bar_small')
   config.data.eval_fraction = 0.25
   out = tmp_path_factory.mktemp('prepared') / 'reels'
-  prepare(config, src, out, workers=1, progress=False)
+  prepare(config_boundary.run_spec(config), src, out, workers=1, progress=False)
   return out
 
 
-def held_out_midi(config, kind: str) -> list[pathlib.Path]:
-  """The bundled MIDI files of ``kind`` that prepare puts in the eval split under ``config``.
+def held_out_midi(run, kind: str) -> list[pathlib.Path]:
+  """The bundled MIDI files of ``kind`` that prepare puts in the eval split under ``run``.
 
   What a model trained on the bundled data never saw: its tests measure it on these.
   """
   from musicvae_jax import bundled_data  # pylint: disable=import-outside-toplevel
   from musicvae_jax.input_pipeline import prepare  # pylint: disable=import-outside-toplevel
-  data = config.data
+  data = run.data
   return sorted(p for p in bundled_data.midi_dir(kind).glob('*.mid')
                 if prepare.split_of(p.name, data.split_seed, data.eval_fraction) == 'eval')

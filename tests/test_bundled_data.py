@@ -7,6 +7,7 @@ import re
 import note_seq
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import bundled_data, config_lib
 from musicvae_jax.input_pipeline.prepare import prepare
 
@@ -31,7 +32,7 @@ def test_licences_travel_with_the_data():
 def test_main_job_on_the_bundled_melodies_writes_midi_and_piano_rolls(tmp_path):
   """What the README's first command runs: prepare cat-mel_2bar_small with --preview=8."""
   config = config_lib.get_config('cat-mel_2bar_small')
-  info = prepare(config, bundled_data.midi_dir('melody'), tmp_path, workers=2, preview=8,
+  info = prepare(config_boundary.run_spec(config), bundled_data.midi_dir('melody'), tmp_path, workers=2, preview=8,
                  progress=False)
   assert info['counts']['files_with_windows'] > 400
   assert info['splits']['train']['windows'] > 6000 and info['splits']['eval']['windows'] > 300

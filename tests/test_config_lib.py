@@ -2,8 +2,8 @@
 
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.converters import get_converter
 
 MAGENTA_NAMES = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'flat-mel_16bar', 'hierdec-mel_16bar',
                  'cat-drums_2bar_small', 'cat-drums_2bar_big', 'flat-trio_16bar',
@@ -17,11 +17,17 @@ def test_every_magenta_config_of_the_three_families_is_here():
 @pytest.mark.parametrize('name', MAGENTA_NAMES)
 @pytest.mark.parametrize('variant', ['', ':tiny'])
 def test_config_and_converter_agree(name, variant):
+  """The sequence length and the levels are derived from the data section, and fit the windows
+  the converter cuts; Magenta's 16-bar hierarchical configs have levels [16, 16]."""
   config = config_lib.get_config(name + variant)
-  converter = get_converter(config.data)
-  assert config.model.max_seq_len == converter.max_seq_len
-  if config.model.level_lengths:
-    assert config.model.level_lengths[0] * config.model.level_lengths[1] == converter.max_seq_len
+  converter = config_boundary.converter_of(config)
+  spec = config_boundary.model_spec(config)
+  assert 'max_seq_len' not in config.model and 'level_lengths' not in config.model
+  assert spec.seq_len == converter.max_seq_len == (256 if '16bar' in name else 32)
+  if spec.hierarchical:
+    assert spec.level_lengths == (16, 16)
+  else:
+    assert spec.level_lengths == ()
   assert config.name == name + variant
 
 

@@ -2,8 +2,9 @@
 
 ``run(main, module, prog)`` maps ``--config=<name>`` to its config file, prints the command's
 own docstring and flags for ``--help``/``-h``/``--helpshort`` (absl would otherwise describe
-the console-script wrapper), and turns flag and config mistakes into one line
-``<prog>: error: ...`` with exit status 2 instead of a traceback.
+the console-script wrapper), and turns flag and config mistakes, and every ``errors.UserError``
+the command raises, into one line ``<prog>: error: ...`` with exit status 2. Any other
+exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from absl import flags
 from absl import logging
 
 from musicvae_jax import config_lib
+from musicvae_jax import errors
+from musicvae_jax.cli import help_text
 
 HELP_FLAGS = ('--help', '-h', '--helpshort', '-?')
 
@@ -53,28 +56,11 @@ def _overrides(args, error) -> str:
           or 'the --config.* overrides')
 
 
-def help_text(module: types.ModuleType, shared=()) -> str:
-  doc = (module.__doc__ or '').strip()
-  own = flags.FLAGS.get_flags_for_module(module)
-  for other in shared:  # flags several commands define through one module
-    own = own + flags.FLAGS.get_flags_for_module(other)
-  lines = [doc, '', 'flags:']
-  for flag in sorted(own, key=lambda f: f.name):
-    default = '' if flag.default is None else f' (default: {flag.default_as_str})'
-    lines.append(f'  --{flag.name}: {flag.help}{default}')
-  if any(flag.name == 'config' for flag in own):
-    lines.append('  --config.<group>.<key>=<value>: override one config field, e.g. '
-                 '--config.train.batch_size=64')
-    lines.append(f'\nconfigs: {", ".join(config_lib.config_names())} (append :tiny for the '
-                 'CPU test variant)')
-  return '\n'.join(lines)
-
-
 def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
         shared=()) -> None:
   """Parses the command line and runs ``main``, as a console script's entry point."""
   if any(a in HELP_FLAGS for a in sys.argv[1:]):
-    print(help_text(module, shared))
+    print(help_text.help_text(module, shared))
     sys.exit(0)
   try:
     argv = config_lib.rewrite_config_argv(sys.argv)
@@ -103,6 +89,9 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
     # command's own output unless they ask for more with --verbosity.
     if not flags.FLAGS['verbosity'].present:
       logging.set_verbosity(logging.WARNING)
-    return main(args)
+    try:
+      return main(args)
+    except errors.UserError as e:
+      die(prog, e)
 
   app.run(quiet_main, argv=argv, flags_parser=parse)

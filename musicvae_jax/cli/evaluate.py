@@ -30,12 +30,9 @@ PROG = 'musicvae-evaluate'
 
 def main(argv):
   entry.require(PROG, argv, _WORKDIR, _DATA)
-  from musicvae_jax.training import checkpointing, evaluate  # pylint: disable=g-import-not-at-top
-  try:
-    result = evaluate.evaluate_workdir(_WORKDIR.value, _DATA.value, split=_SPLIT.value,
-                                       step=_STEP.value, batch_size=_BATCH.value)
-  except (checkpointing.WorkdirError, evaluate.loop.DataMismatchError, ValueError) as e:
-    entry.die(PROG, e)
+  from musicvae_jax.training import evaluate  # pylint: disable=g-import-not-at-top
+  result = evaluate.evaluate_workdir(_WORKDIR.value, _DATA.value, split=_SPLIT.value,
+                                     step=_STEP.value, batch_size=_BATCH.value)
   print(evaluate.report(result))
   if _JSON.value:
     path = pathlib.Path(_JSON.value)

@@ -25,12 +25,8 @@ PROG = 'musicvae-export'
 def main(argv):
   entry.require(PROG, argv, _WORKDIR, _OUTPUT)
   from musicvae_jax.generation import model_files  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
-  try:
-    out = model_files.export(_WORKDIR.value, _OUTPUT.value, step=_STEP.value, dtype=_DTYPE.value,
-                             info=dict(source=str(_WORKDIR.value)))
-  except checkpointing.WorkdirError as e:
-    entry.die(PROG, e)
+  out = model_files.export(_WORKDIR.value, _OUTPUT.value, step=_STEP.value, dtype=_DTYPE.value,
+                           info=dict(source=str(_WORKDIR.value)))
   size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
   print(f'{PROG}: {out} ({size:.1f} MB); use it with --workdir={out}')
 

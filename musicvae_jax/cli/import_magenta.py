@@ -30,13 +30,8 @@ def main(argv):
   if _CONFIG.value is None:
     entry.die(PROG, '--config is required: the Magenta config the checkpoint was trained with; '
               'known configs: ' + ', '.join(config_lib.config_names()))
-  from musicvae_jax.magenta import importer, tf_checkpoint  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
-  try:
-    record = importer.import_checkpoint(_CHECKPOINT.value, _CONFIG.value, _WORKDIR.value)
-  except (config_lib.UnknownConfigError, tf_checkpoint.CheckpointFormatError,
-          importer.ImportMismatchError, vae.ModelConfigError) as e:
-    entry.die(PROG, e)
+  from musicvae_jax.magenta import importer  # pylint: disable=g-import-not-at-top
+  record = importer.import_checkpoint(_CHECKPOINT.value, _CONFIG.value, _WORKDIR.value)
   sizes = record['sizes']
   print(f'{PROG}: {record["variables"]} variables of {record["prefix"]} (step '
         f'{record["global_step"]}) -> {_WORKDIR.value} as {record["config"]} (enc '

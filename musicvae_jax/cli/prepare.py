@@ -15,6 +15,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from musicvae_jax import bundled_data
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.cli import entry
 from musicvae_jax.converters import midi_io
@@ -64,14 +65,12 @@ def main(argv):
     _die('--beam_options needs --runner=beam.')
   common = dict(records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,
                 overwrite=_OVERWRITE.value, limits=limits)
-  try:
-    if _RUNNER.value == 'beam':
-      info = prepare_beam.prepare_beam(config, input_dir, _OUTPUT.value,
-                                       beam_options=_BEAM_OPTIONS.value, **common)
-    else:
-      info = prepare.prepare(config, input_dir, _OUTPUT.value, workers=_WORKERS.value, **common)
-  except (prepare.PrepareError, FileNotFoundError, ValueError) as e:
-    _die(e)
+  run = config_boundary.run_spec(config)
+  if _RUNNER.value == 'beam':
+    info = prepare_beam.prepare_beam(run, input_dir, _OUTPUT.value,
+                                     beam_options=_BEAM_OPTIONS.value, **common)
+  else:
+    info = prepare.prepare(run, input_dir, _OUTPUT.value, workers=_WORKERS.value, **common)
   print(prepare.format_report(info, _OUTPUT.value))
 
 

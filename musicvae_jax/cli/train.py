@@ -46,12 +46,9 @@ def main(argv):
   if spec != runtime.ProcessSpec() and not _MULTIHOST.value:
     entry.die(PROG, '--coordinator_address/--num_processes/--process_id need --multihost.')
   if _MULTIHOST.value:
-    try:
-      runtime.initialize(spec)
-    except runtime.RuntimeSetupError as e:
-      entry.die(PROG, e)
-  from musicvae_jax.models import vae  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.training import checkpointing, loop  # pylint: disable=g-import-not-at-top
+    runtime.initialize(spec)
+  from musicvae_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.training import loop  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value
   if config is None and checkpointing.config_path(_WORKDIR.value).exists():
     config = checkpointing.load_config(_WORKDIR.value)  # resuming: the workdir knows its config
@@ -61,9 +58,6 @@ def main(argv):
   try:
     last = loop.train_and_evaluate(config, _DATA.value, _WORKDIR.value,
                                    progress=_PROGRESS.value)
-  except (loop.DataMismatchError, checkpointing.WorkdirError, vae.ModelConfigError,
-          ValueError) as e:
-    entry.die(PROG, e)
   except loop.TrainingDiverged as e:
     print(f'{PROG}: stopped: {e}', file=sys.stderr)
     sys.exit(1)
@@ -71,11 +65,8 @@ def main(argv):
     sys.exit(preemption.EXIT_PREEMPTED)
   if not runtime.is_lead():
     return
-  for split in ('eval_train', 'eval_eval'):
-    if split in last:
-      m = last[split]
-      print(f'{split[5:]}: teacher-forced accuracy {m["teacher_forced_accuracy"]:.4f}, '
-            f'sampled accuracy {m["sampled_accuracy"]:.4f}, KL {m["kl_bits"]:.1f} bits')
+  for split, line in last.get('headlines', {}).items():
+    print(f'{split}: {line}')
 
 
 def run():

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+
+from musicvae_jax import errors
 from musicvae_jax.converters.base import Converter, Extraction, Tensors
 
-
-def get_converter(data_config) -> Converter:
-  """The converter named by a config's ``data`` section ('melody', 'drums' or 'trio')."""
-  kind = data_config.converter
-  if kind == 'melody':
-    from musicvae_jax.converters.melody import MelodyConverter
-    return MelodyConverter.from_config(data_config)
-  if kind == 'drums':
-    from musicvae_jax.converters.drums import DrumsConverter
-    return DrumsConverter.from_config(data_config)
-  if kind == 'trio':
-    from musicvae_jax.converters.trio import TrioConverter
-    return TrioConverter.from_config(data_config)
-  raise ValueError(f"Unknown converter {kind!r} in the config's data section; "
-                   "expected 'melody', 'drums' or 'trio'.")
+# Converter name (a config's data.converter) -> (module, class).
+CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'DrumsConverter'),
+              'trio': ('trio', 'TrioConverter')}
 
 
-__all__ = ['Converter', 'Extraction', 'Tensors', 'get_converter']
+class ConverterConfigError(errors.UserError, ValueError):
+  """A data section naming an unknown converter, or an option its converter does not take."""
+
+
+def get_converter(data_spec) -> Converter:
+  """The converter a ``specs.DataSpec`` names, built with its options."""
+  if data_spec.converter not in CONVERTERS:
+    raise ConverterConfigError(
+        f'config.data.converter={data_spec.converter!r}: expected one of '
+        f'{", ".join(repr(k) for k in CONVERTERS)}.')
+  module, name = CONVERTERS[data_spec.converter]
+  cls = getattr(importlib.import_module(f'musicvae_jax.converters.{module}'), name)
+  options = dict(data_spec.converter_options, slice_bars=data_spec.slice_bars,
+                 steps_per_quarter=data_spec.steps_per_quarter,
+                 quarters_per_bar=data_spec.quarters_per_bar)
+  accepted = [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
+  unknown = sorted(set(options) - set(accepted))
+  if unknown:
+    raise ConverterConfigError(
+        f'config.data.{unknown[0]} is not an option of the {data_spec.converter} converter; '
+        f'it takes {", ".join(sorted(accepted))}.')
+  try:
+    return cls(**options)
+  except ValueError as e:  # the converter's own check of an option's value
+    raise ConverterConfigError(f'config.data: {e}') from e
+
+
+__all__ = ['Converter', 'ConverterConfigError', 'Extraction', 'Tensors', 'get_converter']

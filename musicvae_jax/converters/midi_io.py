@@ -22,6 +22,7 @@ with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)  # pydub's ffmpeg warning at import time
   from note_seq import midi_io
 
+from musicvae_jax import errors
 from musicvae_jax.converters.base import NoteSequence
 
 REASONS = {
@@ -55,7 +56,7 @@ class MidiLimits:
   max_qpm: float = 1000.0
 
 
-class MidiReadError(Exception):
+class MidiReadError(errors.UserError):
   """A MIDI file that cannot be used; ``reason`` is a key of ``REASONS``."""
 
   def __init__(self, path: str, reason: str, detail: str = ''):

@@ -21,8 +21,8 @@ def local_batch_size(global_batch: int, mesh) -> int:
   """This process's share of a global batch, checked to split evenly over the devices."""
   devices, procs = mesh.devices.size, jax.process_count()
   if global_batch % devices:
-    raise ValueError(f'train.batch_size={global_batch} does not split evenly over {devices} '
-                     f'devices; use a multiple of {devices}.')
+    raise mesh_lib.MeshError(f'train.batch_size={global_batch} does not split evenly over '
+                             f'{devices} devices; use a multiple of {devices}.')
   return global_batch // procs
 
 

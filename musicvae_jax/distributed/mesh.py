@@ -20,6 +20,8 @@ import numpy as np
 from jax.experimental import mesh_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from musicvae_jax import errors
+
 DATA = 'data'
 FSDP = 'fsdp'
 BATCH_AXES = (DATA, FSDP)
@@ -28,16 +30,8 @@ BATCH_AXES = (DATA, FSDP)
 MIN_SHARDED_ELEMENTS = 256
 
 
-class MeshError(ValueError):
+class MeshError(errors.UserError, ValueError):
   pass
-
-
-def fsdp_size_of(config_train, num_devices: int) -> int:
-  """How many devices share one copy of the state: 1 without FSDP."""
-  if not config_train.get('fsdp', False):
-    return 1
-  size = int(config_train.get('fsdp_size', -1))
-  return num_devices if size in (-1, 0) else size
 
 
 def make_mesh(devices=None, *, fsdp: int = 1) -> Mesh:

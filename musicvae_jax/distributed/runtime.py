@@ -12,8 +12,10 @@ import dataclasses
 
 import jax
 
+from musicvae_jax import errors
 
-class RuntimeSetupError(RuntimeError):
+
+class RuntimeSetupError(errors.UserError, RuntimeError):
   pass
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from musicvae_jax import specs
 from musicvae_jax.converters import get_converter, midi_io
 
 REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fine
@@ -70,10 +71,10 @@ def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimit
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config, input_dir: str, limits: midi_io.MidiLimits) -> None:
+def _init_worker(data: specs.DataSpec, input_dir: str, limits: midi_io.MidiLimits) -> None:
   _WORKER.update(input_dir=input_dir, limits=limits)
   try:
-    _WORKER['converter'] = get_converter(config.data)
+    _WORKER['converter'] = get_converter(data)
   except Exception as e:  # reported per file; a raising initializer would respawn forever
     _WORKER['error'] = f'{type(e).__name__}: {e}'
 
@@ -86,10 +87,10 @@ def _work(rel_path: str) -> FileResult:
 
 
 @contextlib.contextmanager
-def results(config, input_dir, files: list[str], workers: int, limits):
+def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, limits):
   """FileResults in file order, from a pool (workers > 1) or in-process."""
   if workers <= 1:
-    _init_worker(config, str(input_dir), limits)
+    _init_worker(data, str(input_dir), limits)
     try:
       yield map(_work, files)
     finally:
@@ -103,5 +104,5 @@ def results(config, input_dir, files: list[str], workers: int, limits):
   ctx = multiprocessing.get_context(
       ('forkserver' if 'jax' in sys.modules else 'fork') if linux else 'spawn')
   chunksize = max(1, min(8, len(files) // (workers * 16)))
-  with ctx.Pool(workers, _init_worker, (config, str(input_dir), limits)) as pool:
+  with ctx.Pool(workers, _init_worker, (data, str(input_dir), limits)) as pool:
     yield pool.imap(_work, files, chunksize)

@@ -38,6 +38,8 @@ import time
 from typing import Any
 
 import tqdm
+from musicvae_jax import errors
+from musicvae_jax import specs
 from musicvae_jax.converters import get_converter, midi_io
 from musicvae_jax.input_pipeline import convert_files
 from musicvae_jax.input_pipeline import records
@@ -51,7 +53,7 @@ _COUNTS = ('files_found', 'files_read', 'files_with_windows', 'files_without_win
 _VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
 
 
-class PrepareError(Exception):
+class PrepareError(errors.UserError):
   """A problem the user fixes (missing input folder, no MIDI, output already holds a dataset)."""
 
 
@@ -108,17 +110,18 @@ class Job:
   clears the output and writes sources.txt; ``add`` takes each file's result in file order and
   writes skipped.jsonl; ``finish`` writes dataset.json and run.json."""
 
-  def __init__(self, config, input_dir, output_dir, records_per_shard: int, overwrite: bool,
+  def __init__(self, run: specs.RunSpec, input_dir, output_dir, records_per_shard: int,
+               overwrite: bool,
                limits: midi_io.MidiLimits):
     self.started = time.time()
     if records_per_shard < 1:
       raise PrepareError(f'--records_per_shard must be at least 1, got {records_per_shard}.')
-    self.eval_fraction = float(config.data.get('eval_fraction', 0.1))
+    self.eval_fraction = run.data.eval_fraction
     if not 0.0 <= self.eval_fraction <= 1.0:
       raise PrepareError(f'config.data.eval_fraction must be in [0, 1], got {self.eval_fraction}.')
-    self.split_seed = int(config.data.get('split_seed', 0))
-    self.config, self.records_per_shard, self.limits = config, records_per_shard, limits
-    self.converter = get_converter(config.data)
+    self.split_seed = run.data.split_seed
+    self.run, self.records_per_shard, self.limits = run, records_per_shard, limits
+    self.converter = get_converter(run.data)
     self.files = find_midi_files(input_dir)
     check_output_dir(output_dir, overwrite)
     self.input_dir, self.out = pathlib.Path(input_dir), pathlib.Path(output_dir)
@@ -168,11 +171,11 @@ class Job:
     return {**info, 'run': run}
 
   def _dataset_info(self, shard_names) -> dict[str, Any]:
-    config, converter = self.config, self.converter
+    run, converter = self.run, self.converter
     return {
-        'config_name': config.name,
-        'config': json.loads(config.to_json_best_effort(sort_keys=True)),
-        'converter': config.data.converter,
+        'config_name': run.name,
+        'config': {'name': run.name, 'data': dataclasses.asdict(run.data)},
+        'converter': run.data.converter,
         'T': converter.max_seq_len, 'P': converter.num_parts,
         'part_depths': [int(d) for d in converter.part_depths],
         'input_depth': int(converter.input_depth), 'output_depth': int(converter.output_depth),
@@ -190,7 +193,7 @@ class Job:
     }
 
 
-def prepare(config, input_dir, output_dir, *, workers: int | None = None,
+def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = None,
             records_per_shard: int = 65_536, preview: int = 0, overwrite: bool = False,
             limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True
             ) -> dict[str, Any]:
@@ -198,9 +201,9 @@ def prepare(config, input_dir, output_dir, *, workers: int | None = None,
   workers = workers or os.cpu_count() or 1
   previews = []
   with contextlib.ExitStack() as stack:
-    job = Job(config, input_dir, output_dir, records_per_shard, overwrite, limits)
+    job = Job(run, input_dir, output_dir, records_per_shard, overwrite, limits)
     stack.callback(job.close)
-    results = stack.enter_context(convert_files.results(config, input_dir, job.files, workers, limits))
+    results = stack.enter_context(convert_files.results(run.data, input_dir, job.files, workers, limits))
     writers = {s: shards.SplitWriter(job.out, s, records_per_shard) for s in SPLITS}
     bar = stack.enter_context(tqdm.tqdm(total=len(job.files), unit='file', file=sys.stderr,
                                         disable=not progress, desc='prepare', smoothing=0.1))

@@ -41,6 +41,7 @@ from typing import Any
 
 from array_record.python.array_record_module import ArrayRecordReader
 from array_record.python.array_record_module import ArrayRecordWriter
+from musicvae_jax import specs
 from musicvae_jax.converters import get_converter, midi_io
 from musicvae_jax.input_pipeline import convert_files
 from musicvae_jax.input_pipeline import prepare
@@ -50,7 +51,7 @@ from musicvae_jax.input_pipeline import shards
 _META_PREFIX = 'files'  # <scratch>/files-SSSSS-of-NNNNN.jsonl: one JSON line per source file
 
 
-def prepare_beam(config, input_dir, output_dir, *, records_per_shard: int = 65_536,
+def prepare_beam(run: specs.RunSpec, input_dir, output_dir, *, records_per_shard: int = 65_536,
                  preview: int = 0, overwrite: bool = False,
                  limits: midi_io.MidiLimits = midi_io.MidiLimits(),
                  beam_options: list[str] | None = None, progress: bool = True
@@ -62,7 +63,7 @@ def prepare_beam(config, input_dir, output_dir, *, records_per_shard: int = 65_5
   """
   beam_options = list(beam_options or [])
   beam, pipeline = _pipeline(beam_options)  # before the output folder is touched
-  job = prepare.Job(config, input_dir, output_dir, records_per_shard, overwrite, limits)
+  job = prepare.Job(run, input_dir, output_dir, records_per_shard, overwrite, limits)
   try:
     scratch = job.out / prepare.SCRATCH_DIR
     scratch.mkdir()
@@ -120,7 +121,7 @@ def _build(beam, pipeline, job: prepare.Job, scratch: pathlib.Path) -> None:
       pipeline
       | 'Files' >> beam.Create(list(enumerate(job.files)))
       | 'Spread' >> beam.Reshuffle()  # Create's elements would otherwise stay on one worker
-      | 'Convert' >> beam.FlatMap(_Convert(job.config, str(job.input_dir), job.limits,
+      | 'Convert' >> beam.FlatMap(_Convert(job.run.data, str(job.input_dir), job.limits,
                                            job.split_seed, job.eval_fraction)
                                   ).with_outputs('meta', main='records'))
   _ = (converted.meta
@@ -145,8 +146,9 @@ class _Convert:
   copy Beam unpickles on a worker builds its converter once, on first use.
   """
 
-  def __init__(self, config, input_dir: str, limits, split_seed: int, eval_fraction: float):
-    self._args = config, input_dir, limits, split_seed, eval_fraction
+  def __init__(self, data: specs.DataSpec, input_dir: str, limits, split_seed: int,
+               eval_fraction: float):
+    self._args = data, input_dir, limits, split_seed, eval_fraction
     self._converter = None
 
   def __getstate__(self):
@@ -155,9 +157,9 @@ class _Convert:
   def __call__(self, item):
     from apache_beam import pvalue  # pylint: disable=g-import-not-at-top
     source, rel_path = item
-    config, input_dir, limits, split_seed, eval_fraction = self._args
+    data, input_dir, limits, split_seed, eval_fraction = self._args
     if self._converter is None:
-      self._converter = get_converter(config.data)
+      self._converter = get_converter(data)
     res = convert_files.process_file(os.path.join(input_dir, rel_path), self._converter, limits)
     split = '' if res.reason else prepare.split_of(rel_path, split_seed, eval_fraction)
     yield pvalue.TaggedOutput('meta', {

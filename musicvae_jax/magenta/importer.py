@@ -20,13 +20,16 @@ import pathlib
 import re
 
 import jax.numpy as jnp
+from flax import nnx
 
+from musicvae_jax import checkpointing
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax import errors
 from musicvae_jax.magenta import tf_checkpoint
 from musicvae_jax.models import magenta_names
 from musicvae_jax.models import vae
-from musicvae_jax.training import checkpointing
-from musicvae_jax.training import steps
+from musicvae_jax.training import optimizer
 
 RECORD_FILE = 'magenta_import.json'
 _ENC = re.compile(
@@ -35,7 +38,7 @@ _DEC = (re.compile(r'^decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/kernel$'),
         re.compile(r'^decoder/hierarchical_level_0/cell_(\d+)/lstm_cell/kernel$'))
 
 
-class ImportMismatchError(ValueError):
+class ImportMismatchError(errors.UserError, ValueError):
   pass
 
 
@@ -77,8 +80,8 @@ def import_checkpoint(checkpoint, config, workdir, *, log=print) -> dict:
               if (list(config.model[k]) if k != 'z_size' else config.model[k]) != v}
     for k, v in sizes.items():
       config.model[k] = v
-    spec = vae.spec_from_config(config)
-    model = vae.build_model(spec)
+    run = config_boundary.run_spec(config)
+    model = vae.build_model(run.model)
     variables = ckpt.read_all(lambda n: not magenta_names.TRAINING_ONLY.search(n))
     global_step = int(ckpt.read('global_step')) if 'global_step' in ckpt.keys() else 0
     prefix = str(ckpt.prefix)
@@ -92,8 +95,10 @@ def import_checkpoint(checkpoint, config, workdir, *, log=print) -> dict:
   if differ:
     log(f'{checkpoint}: sizes differ from {config_name}\'s defaults; the workdir records the '
         'checkpoint\'s: ' + ', '.join(f'{k} {a} -> {b}' for k, (a, b) in differ.items()))
-  _, state = steps.init_state(model)
-  state['step'] = jnp.asarray(global_step, jnp.int32)
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  state = dict(params=params,
+               opt_state=optimizer.init(optimizer.make(run.train), params, global_step),
+               step=jnp.asarray(global_step, jnp.int32))
   checkpointing.check_or_write_config(workdir, config, write=True)
   mgr = checkpointing.manager(workdir)
   checkpointing.save(mgr, global_step, state)

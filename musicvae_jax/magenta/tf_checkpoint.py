@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from musicvae_jax import errors
+
 _MAGIC = 0xdb4775248b80fb57
 _DATA_FILE = re.compile(r'\.data-\d{5}-of-\d{5}$')
 _TAR_SUFFIXES = ('.tar', '.tar.gz', '.tgz')
@@ -31,7 +33,7 @@ _DTYPES = {1: '<f4', 2: '<f8', 3: '<i4', 4: 'u1', 5: '<i2', 6: 'i1', 8: '<c8', 9
 _DTYPE_NAMES = {7: 'string', 20: 'resource', 21: 'variant'}
 
 
-class CheckpointFormatError(ValueError):
+class CheckpointFormatError(errors.UserError, ValueError):
   """A checkpoint file is missing, corrupt or uses a feature this reader does not support."""
 
 

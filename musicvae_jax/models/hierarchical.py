@@ -11,8 +11,8 @@ previous token.
 
 Under teacher forcing bar i's inputs are known (the global targets shifted right, so bar i > 0
 starts from the last target of bar i - 1), and nothing carries from bar to bar, so all bars run
-as one batch of B·L sequences of S steps. ``sequential=True`` decodes them one after another
-as Magenta does; tests and benchmarks compare the two.
+as one batch of B·L sequences of S steps (Magenta decodes them one after another; the tests
+check that both orders give the same logits).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class HierarchicalDecoder(nnx.Module):
   def output_depth(self) -> int:
     return sum(self.part_depths)
 
-  def _part_slices(self):
+  def part_slices(self):
+    """The parts each bar decoder (core) emits, as slices of the part axis."""
     start = 0
     for core in self.cores:
       yield slice(start, start + len(core.part_depths))
@@ -67,31 +68,15 @@ class HierarchicalDecoder(nnx.Module):
   def _unbars(self, x, batch):
     return x.reshape((batch, self.num_bars * self.bar_steps) + x.shape[2:])
 
-  def teacher_forced(self, z_BxZ, inputs_BxTxP, *, sequential: bool = False):
-    """Logits [B, T, O] for known step inputs."""
+  def teacher_forced(self, z_BxZ, inputs_BxTxP):
+    """Logits [B, T, O] for known step inputs, every bar of every sequence in one batch."""
     e_BxLxH = self.embeddings(z_BxZ)
     batch = z_BxZ.shape[0]
-    if sequential:
-      return self._teacher_forced_sequential(e_BxLxH, inputs_BxTxP)
     e_flat = e_BxLxH.reshape((-1, e_BxLxH.shape[-1]))
     inputs = self._bars(inputs_BxTxP)
     logits = [core.teacher_forced(e_flat, inputs[..., parts])
-              for core, parts in zip(self.cores, self._part_slices())]
+              for core, parts in zip(self.cores, self.part_slices())]
     return self._unbars(jnp.concatenate(logits, axis=-1), batch)
-
-  def _teacher_forced_sequential(self, e_BxLxH, inputs_BxTxP):
-    batch = e_BxLxH.shape[0]
-    inputs_LxBxSxP = jnp.swapaxes(
-        inputs_BxTxP.reshape((batch, self.num_bars, self.bar_steps, -1)), 0, 1)
-
-    def bar(_, x):
-      e_BxH, inputs_BxSxP = x
-      return None, jnp.concatenate(
-          [core.teacher_forced(e_BxH, inputs_BxSxP[..., parts])
-           for core, parts in zip(self.cores, self._part_slices())], axis=-1)
-
-    _, logits_LxBxSxO = jax.lax.scan(bar, None, (jnp.swapaxes(e_BxLxH, 0, 1), inputs_LxBxSxP))
-    return jnp.swapaxes(logits_LxBxSxO, 0, 1).reshape((batch, -1, self.output_depth))
 
   def scheduled_inputs(self, z_BxZ, targets_BxTxP, inputs_BxTxP, sample_mask_BxT, key):
     """Inputs of a scheduled-sampling pass; each bar starts from its teacher-forced input."""
@@ -100,7 +85,7 @@ class HierarchicalDecoder(nnx.Module):
     targets, inputs, mask = (self._bars(a) for a in (targets_BxTxP, inputs_BxTxP,
                                                      sample_mask_BxT))
     chosen = []
-    for c, (core, parts) in enumerate(zip(self.cores, self._part_slices())):
+    for c, (core, parts) in enumerate(zip(self.cores, self.part_slices())):
       out = core.decode_loop(e_flat, inputs[:, 0, parts], self.bar_steps,
                              jax.random.fold_in(key, c), targets_BxTxP=targets[..., parts],
                              sample_mask_BxT=mask)
@@ -122,7 +107,7 @@ class HierarchicalDecoder(nnx.Module):
 
     def bar(last_BxP, x):
       samples, logits = [], []
-      for c, (core, parts) in enumerate(zip(self.cores, self._part_slices())):
+      for c, (core, parts) in enumerate(zip(self.cores, self.part_slices())):
         noise = None if 'gumbel' not in x else x['gumbel'][..., bounds[c]:bounds[c + 1]]
         out = core.decode_loop(x['e'], last_BxP[:, parts], self.bar_steps,
                                jax.random.fold_in(jax.random.fold_in(key, x['i']), c),

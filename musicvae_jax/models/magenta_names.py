@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from musicvae_jax import errors
 from musicvae_jax.models.vae import ModelSpec
 
 Path = tuple  # a path in nnx.state(model), e.g. ('encoder', 'fw', 0, 'kernel')
@@ -49,7 +50,7 @@ def name_map(spec: ModelSpec) -> dict[str, Path]:
   for l in range(layers):
     add(_pair(f'decoder/hierarchical_level_0/cell_{l}/lstm_cell',
               ('decoder', 'conductor', 'layers', l)))
-  if spec.decoder == 'hierarchical_split':
+  if spec.decoder.split_parts:
     for i in range(len(spec.part_depths)):
       add(_flat_decoder(f'core_decoder/core_decoder_{i}/decoder', ('decoder', 'cores', i),
                         layers))
@@ -58,7 +59,7 @@ def name_map(spec: ModelSpec) -> dict[str, Path]:
   return out
 
 
-class VariableMismatchError(ValueError):
+class VariableMismatchError(errors.UserError, ValueError):
   pass
 
 
@@ -73,7 +74,7 @@ def assign(model, variables: dict, *, source: str = 'checkpoint') -> None:
   extra = sorted(set(given) - set(names))
   if missing or extra:
     raise VariableMismatchError(
-        f'{source} does not fit this model ({model.spec.decoder}, enc {list(model.spec.enc_rnn_size)}'
+        f'{source} does not fit this model ({model.spec.decoder.kind} decoder, enc {list(model.spec.enc_rnn_size)}'
         f', dec {list(model.spec.dec_rnn_size)}, z {model.spec.z_size}): '
         f'missing {missing[:4]}{"..." if len(missing) > 4 else ""}, '
         f'unexpected {extra[:4]}{"..." if len(extra) > 4 else ""}. Use the config the '

@@ -1,4 +1,4 @@
-"""MusicVAE: encoder → Gaussian z → flat or hierarchical decoder, built from a config.
+"""MusicVAE: encoder → Gaussian z → flat or hierarchical decoder, built from a ``ModelSpec``.
 
 Shapes: B = batch, T = steps, P = output parts, O = Σ part depths, Z = latent size.
 
@@ -10,73 +10,26 @@ the 512-way label, and the decoder's inputs are the labels shifted right by one 
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from musicvae_jax.converters import get_converter
+from musicvae_jax import specs
 from musicvae_jax.models import decoders
 from musicvae_jax.models import encoders
 from musicvae_jax.models import hierarchical
 
-DECODERS = ('categorical_lstm', 'multi_categorical_lstm', 'hierarchical', 'hierarchical_split')
-DRUM_CLASSES = 9
+# The spec's name for the model's hyperparameters (models take specs only; see config_boundary).
+ModelSpec = specs.ModelSpec
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-  """What the model needs from a config: typed and frozen (the config stops here)."""
-  part_depths: tuple[int, ...]
-  input_kind: str          # 'onehot' (parts one-hot, concatenated) or 'drum_roll'
-  enc_rnn_size: tuple[int, ...]
-  dec_rnn_size: tuple[int, ...]
-  z_size: int
-  max_seq_len: int
-  decoder: str = 'categorical_lstm'
-  level_lengths: tuple[int, ...] | None = None
-
-  @property
-  def input_depth(self) -> int:
-    return DRUM_CLASSES + 1 if self.input_kind == 'drum_roll' else sum(self.part_depths)
-
-  @property
-  def hierarchical(self) -> bool:
-    return self.decoder.startswith('hierarchical')
-
-
-class ModelConfigError(ValueError):
-  pass
-
-
-def spec_from_config(config) -> ModelSpec:
-  """Checks the model section against the data section and freezes it."""
-  m = config.model
-  converter = get_converter(config.data)
-  if m.encoder != 'bidirectional_lstm':
-    raise ModelConfigError(f"model.encoder={m.encoder!r}: only 'bidirectional_lstm' exists.")
-  if m.decoder not in DECODERS:
-    raise ModelConfigError(f'model.decoder={m.decoder!r}: choose one of {", ".join(DECODERS)}.')
-  if m.z_size <= 0:
-    raise ModelConfigError('model.z_size must be positive (decoder-only models are not built).')
-  if m.dropout_keep_prob != 1.0:
-    raise ModelConfigError('model.dropout_keep_prob < 1 is not supported: no config of the '
-                           'melody, drums or trio families uses dropout.')
-  if m.max_seq_len != converter.max_seq_len:
-    raise ModelConfigError(f'model.max_seq_len={m.max_seq_len} but the data windows have '
-                           f'{converter.max_seq_len} steps.')
-  levels = tuple(m.level_lengths) if m.level_lengths else None
-  if m.decoder.startswith('hierarchical'):
-    if not levels or len(levels) != 2 or levels[0] * levels[1] != m.max_seq_len:
-      raise ModelConfigError(f'model.level_lengths={m.level_lengths}: a hierarchical decoder '
-                             f'needs [bars, steps per bar] whose product is {m.max_seq_len}.')
-  roll = getattr(converter, 'roll_input', False)
-  return ModelSpec(part_depths=tuple(converter.part_depths),
-                   input_kind='drum_roll' if roll else 'onehot',
-                   enc_rnn_size=tuple(m.enc_rnn_size), dec_rnn_size=tuple(m.dec_rnn_size),
-                   z_size=int(m.z_size), max_seq_len=int(m.max_seq_len), decoder=m.decoder,
-                   level_lengths=levels)
+def check_buildable(spec: specs.ModelSpec) -> None:
+  """Refuses a spec whose heads, inputs or layers this module cannot build yet."""
+  unbuilt = [h.kind for h in spec.heads if h.kind != 'categorical']
+  if unbuilt or spec.controls or spec.encoder.kind != 'bidirectional_lstm':
+    what = unbuilt or [c.name for c in spec.controls] or [spec.encoder.kind]
+    raise NotImplementedError(f'MusicVAE builds categorical heads, no controls and a '
+                              f'bidirectional LSTM encoder; this spec asks for {what}.')
 
 
 def shift_right(labels_BxTxP):
@@ -87,7 +40,8 @@ def shift_right(labels_BxTxP):
 
 class MusicVAE(nnx.Module):
 
-  def __init__(self, spec: ModelSpec, *, rngs: nnx.Rngs):
+  def __init__(self, spec: specs.ModelSpec, *, rngs: nnx.Rngs):
+    check_buildable(spec)
     self.spec = spec
     self.encoder = encoders.BidirectionalLstmEncoder(spec.input_depth, spec.enc_rnn_size,
                                                      rngs=rngs)
@@ -95,15 +49,16 @@ class MusicVAE(nnx.Module):
     if spec.hierarchical:
       self.decoder = hierarchical.HierarchicalDecoder(
           spec.part_depths, spec.z_size, spec.dec_rnn_size, spec.level_lengths,
-          split=spec.decoder == 'hierarchical_split', rngs=rngs)
+          split=spec.decoder.split_parts, rngs=rngs)
     else:
       self.decoder = decoders.LstmDecoder(spec.part_depths, spec.z_size, spec.dec_rnn_size,
                                           rngs=rngs)
 
   def encode(self, labels_BxTxP, lengths_B):
     """(mu, sigma) [B, Z] of q(z | x)."""
-    if self.spec.input_kind == 'drum_roll':
-      bits = (labels_BxTxP[..., :1] >> jnp.arange(DRUM_CLASSES)) & 1
+    if self.spec.input.kind == 'drum_roll':
+      # The 512-way label is a bit set of drum classes; the roll adds a silence (NOR) bit.
+      bits = (labels_BxTxP[..., :1] >> jnp.arange(self.spec.input_depth - 1)) & 1
       nor = jnp.all(bits == 0, axis=-1, keepdims=True)
       dense = jnp.concatenate([bits, nor], axis=-1).astype(jnp.float32)
       encoding = self.encoder(lengths_B, dense_BxTxD=dense)
@@ -138,5 +93,5 @@ class MusicVAE(nnx.Module):
                                     greedy=greedy, gumbel_BxTxO=gumbel_BxTxO)
 
 
-def build_model(spec: ModelSpec, seed: int = 0) -> MusicVAE:
+def build_model(spec: specs.ModelSpec, seed: int = 0) -> MusicVAE:
   return MusicVAE(spec, rngs=nnx.Rngs(params=seed))

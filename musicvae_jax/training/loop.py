@@ -18,125 +18,128 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from musicvae_jax import checkpointing
+from musicvae_jax import config_boundary
+from musicvae_jax import specs
 from musicvae_jax.distributed import host_data
 from musicvae_jax.distributed import mesh as mesh_lib
 from musicvae_jax.distributed import preemption
 from musicvae_jax.input_pipeline import pipeline
-from musicvae_jax.models import vae
-from musicvae_jax.training import checkpointing
 from musicvae_jax.training import evaluation
+from musicvae_jax.training import family as family_lib
 from musicvae_jax.training import metrics_io
+from musicvae_jax.training import optimizer
 from musicvae_jax.training import steps
-
-DEVICE_KEYS = ('labels', 'lengths', 'mask')
 
 
 class TrainingDiverged(RuntimeError):
   pass
 
 
-class DataMismatchError(ValueError):
-  pass
-
-
-def check_data(spec: vae.ModelSpec, data_dir) -> dict:
-  """The prepared dataset's description, after checking it fits the model."""
-  try:
-    info = pipeline.dataset_info(data_dir)
-  except (FileNotFoundError, pipeline.DatasetError) as e:
-    raise DataMismatchError(f'{data_dir}: {e}') from e
-  depths = tuple(info.get('part_depths', ()))
-  if info.get('T') != spec.max_seq_len or depths != spec.part_depths:
-    raise DataMismatchError(
-        f'{data_dir} was prepared with --config={info.get("config_name")} (windows of '
-        f'{info.get("T")} steps, parts {list(depths)}); this model needs {spec.max_seq_len} '
-        f'steps and parts {list(spec.part_depths)}. Prepare the MIDI again with this config.')
-  return info
+def check_data(run: specs.RunSpec, data_dir) -> dict:
+  """The prepared dataset's description, after the model family checked it fits."""
+  return family_lib.for_spec(run).check_dataset(data_dir)
 
 
 @dataclasses.dataclass
 class Session:
-  """What one process needs to run steps: model graph, jitted steps, shardings.
+  """What one process needs to run steps: the family, the graph, jitted steps, shardings.
 
-  ``train_step(state, batch, key)`` takes the step's key; ``keyed_step(state, batch, seed_key)``
-  is the same step drawing its key as ``fold_in(seed_key, state['step'])`` on the device, which
-  the training loop uses so that no per-step host work waits on the device.
+  ``train_step(state, batch, seed_key)`` draws the step's key as ``fold_in(seed_key,
+  state['step'])`` on the device, so no per-step host work waits on the device.
   """
-  spec: vae.ModelSpec
-  loss_spec: steps.LossSpec
+  run: specs.RunSpec
+  family: family_lib.Family
   graphdef: object
   mesh: jax.sharding.Mesh
   train_step: object
   eval_step: object
   state_sharding: object
-  keyed_step: object = None
-  is_finite: object = None
+  is_finite: object
+  initialize: object  # () -> a fresh state, each device computing only its own shards
+
+  @property
+  def spec(self) -> specs.ModelSpec:
+    return self.run.model
 
   def put(self, batch: dict) -> dict:
     """This process's share of a batch -> global arrays split along the mesh's batch axes."""
-    return host_data.to_global(batch, self.mesh, DEVICE_KEYS)
+    return host_data.to_global(batch, self.mesh, self.family.batch_keys)
 
 
-def _place(state, shardings):
-  """Host arrays -> global arrays; every process holds the same values and keeps its shards."""
-  return jax.tree.map(
-      lambda x, s: jax.make_array_from_callback(np.shape(x), s, lambda i: np.asarray(x)[i]),
-      state, shardings)
+def new_session(run: specs.RunSpec, *, devices=None, initialize: bool = True):
+  """(session, freshly initialised state on the mesh, or its abstract shapes).
 
-
-def new_session(config, *, devices=None):
-  """(session, freshly initialised state placed on the mesh)."""
-  t = config.train
-  spec = vae.spec_from_config(config)
-  loss_spec = steps.LossSpec.from_config(config)
-  dtype = steps.check_compute_dtype(t.get('compute_dtype', 'float32'))
-  model = vae.build_model(spec, seed=int(t.seed))
-  graphdef, state = steps.init_state(model)
+  The state is initialised by one jitted call whose ``out_shardings`` are the state's
+  shardings, so every device computes only its own shards and no host holds the whole state.
+  With ``initialize=False`` only the shapes are traced (for a restore).
+  """
+  t = run.train
+  fam = family_lib.for_spec(run)
+  dtype = jnp.dtype(t.compute_dtype)
+  tx = optimizer.make(t)
+  graphdef = steps.graph_of(fam)
   num_devices = len(jax.devices() if devices is None else devices)
-  mesh = mesh_lib.make_mesh(devices, fsdp=mesh_lib.fsdp_size_of(t, num_devices))
-  host_data.local_batch_size(int(t.batch_size), mesh)
+  mesh = mesh_lib.make_mesh(devices, fsdp=t.fsdp_devices(num_devices))
+  host_data.local_batch_size(t.batch_size, mesh)
   replicated = mesh_lib.replicated(mesh)
-  state_sharding = mesh_lib.state_shardings(state, mesh)
-  state = _place(state, state_sharding)
+  init = steps.make_init(fam, tx, t.seed)
+  abstract = jax.eval_shape(init)
+  state_sharding = mesh_lib.state_shardings(abstract, mesh)
+  initial = jax.jit(init, out_shardings=state_sharding)
   options = dict(compute_dtype=None if dtype == np.float32 else dtype,
                  compute_sharding=replicated if mesh.shape[mesh_lib.FSDP] > 1 else None)
-  raw_step = steps.make_train_step(graphdef, loss_spec, **options)
+  raw_step = steps.make_train_step(graphdef, fam, tx, **options)
   batch_sharding = mesh_lib.batch_sharding(mesh)
-  jit = functools.partial(jax.jit, donate_argnums=0,
-                          in_shardings=(state_sharding, batch_sharding, replicated),
-                          out_shardings=(state_sharding, replicated))
-  train_step = jit(raw_step)
-  keyed_step = jit(lambda s, b, k: raw_step(s, b, jax.random.fold_in(k, s['step'])))
+  train_step = jax.jit(lambda s, b, k: raw_step(s, b, jax.random.fold_in(k, s['step'])),
+                       donate_argnums=0,
+                       in_shardings=(state_sharding, batch_sharding, replicated),
+                       out_shardings=(state_sharding, replicated))
   params_sharding = state_sharding['params']
-  eval_step = jax.jit(steps.make_eval_step(graphdef, loss_spec, **options),
+  eval_step = jax.jit(steps.make_eval_step(graphdef, fam, **options),
                       in_shardings=(params_sharding, batch_sharding, replicated, replicated),
                       out_shardings=replicated)
   is_finite = jax.jit(lambda tree: jax.tree.reduce(
       lambda a, x: a & jnp.all(jnp.isfinite(x)), tree, jnp.bool_(True)),
                       in_shardings=(params_sharding,), out_shardings=replicated)
-  return Session(spec, loss_spec, graphdef, mesh, train_step, eval_step, state_sharding,
-                 keyed_step, is_finite), state
+  session = Session(run, fam, graphdef, mesh, train_step, eval_step, state_sharding,
+                    is_finite, initial)
+  return session, (initial() if initialize else checkpointing.abstract(abstract, state_sharding))
 
 
-def restore_params(session: Session, state, workdir, step=None):
-  """The state of ``workdir``'s latest (or given) checkpoint, or None if it has none."""
+def _restore(workdir, read, *, step, devices):
+  """(session, read(manager, abstract state) or (None, None)) for a workdir's checkpoint."""
+  session, abstract = new_session(checkpointing.load_run_spec(workdir), devices=devices,
+                                  initialize=False)
   mgr = checkpointing.manager(workdir)
-  if mgr.latest_step() is None:
-    return None, None
-  target = checkpointing.abstract(state, session.state_sharding)
-  return checkpointing.restore(mgr, target, step)
+  try:
+    if mgr.latest_step() is None and step is None:
+      return session, (None, None)
+    return session, read(mgr, abstract)
+  finally:
+    mgr.close()
+
+
+def restore_params(workdir, *, step=None, devices=None):
+  """(session, params or None, step) of a workdir's checkpoint, on ``devices``' mesh.
+
+  Parameters only (evaluation): the optimiser state is neither built nor read. The specs come
+  from the workdir's config.json; the checkpoint may have been written on any number of
+  devices. The parameters are None when the workdir has no checkpoint yet.
+  """
+  session, (params, at_step) = _restore(
+      workdir, lambda mgr, abstract: checkpointing.restore_params(mgr, abstract['params'], step),
+      step=step, devices=devices)
+  return session, params, at_step
 
 
 def restore_workdir(workdir, *, step=None, devices=None):
-  """(session, state, data position) of a workdir's checkpoint, placed on ``devices``' mesh.
-
-  The config comes from the workdir's config.json; the checkpoint may have been written on any
-  number of devices. The state is None when the workdir has no checkpoint yet.
-  """
-  config = checkpointing.load_config(workdir)
-  session, state = new_session(config, devices=devices)
-  restored, data_state = restore_params(session, state, workdir, step)
-  return session, restored, data_state
+  """(session, whole train state or None, data position) of a workdir's checkpoint: what a
+  resumed run starts from (parameters, optimiser, step), placed on ``devices``' mesh."""
+  session, (state, data_state) = _restore(
+      workdir, lambda mgr, abstract: checkpointing.restore(mgr, abstract, step),
+      step=step, devices=devices)
+  return session, state, data_state
 
 
 def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
@@ -153,7 +156,7 @@ def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
     bar = tqdm(total=total, desc=f'evaluate {split}', unit='batch', leave=False,
                disable=not progress or jax.process_index() != 0)
     out[split] = evaluation.run(session.eval_step, params, iter(ds), key=key,
-                                step=step, put=session.put,
+                                step=step, summarize=session.family.summarize, put=session.put,
                                 max_batches=max_batches, progress=bar)
     bar.close()
   return out
@@ -168,6 +171,9 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
                        log=print) -> dict:
   """Trains to ``config.train.num_steps``; returns the last train and eval metrics.
 
+  The one function below the CLI that takes a ConfigDict: it writes it to config.json and
+  turns it into specs (``config_boundary.run_spec``) for everything else.
+
   On SIGTERM (a preemption notice) the run saves a checkpoint after the step in flight and
   returns ``{'preempted_at': step}``; the same call then resumes from there.
   """
@@ -175,20 +181,24 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   lead = jax.process_index() == 0
   if not lead:
     log = lambda *a, **k: None  # only process 0 talks
-  session, state = new_session(config, devices=devices)
-  info = check_data(session.spec, data_dir)
+  run = config_boundary.run_spec(config)
+  info = check_data(run, data_dir)
+  # Everything that can refuse the run (the data, the mesh, the batch split) before the
+  # workdir is written.
+  session, state = new_session(run, devices=devices, initialize=False)
   checkpointing.check_or_write_config(workdir, config, write=lead)
-  t = config.train
+  t = run.train
   mgr = checkpointing.manager(workdir)
+  resuming = mgr.latest_step() is not None
+  if not resuming:
+    state = session.initialize()
   it = pipeline.train_dataset(
-      data_dir, batch_size=host_data.local_batch_size(int(t.batch_size), session.mesh),
-      seed=int(t.seed),
-      shard_index=jax.process_index(), shard_count=jax.process_count(),
-      transpose_range=tuple(config.data.transpose_range)).__iter__()
+      data_dir, batch_size=host_data.local_batch_size(t.batch_size, session.mesh),
+      seed=t.seed, shard_index=jax.process_index(), shard_count=jax.process_count(),
+      transpose_range=run.data.transpose_range).__iter__()
   start = 0
-  if mgr.latest_step() is not None:
-    state, data_state = checkpointing.restore(
-        mgr, checkpointing.abstract(state, session.state_sharding))
+  if resuming:
+    state, data_state = checkpointing.restore(mgr, state)
     if data_state is not None and 'iterator' not in data_state:  # written before fingerprints
       data_state = dict(iterator=data_state, dataset=_fingerprint(info))
     if data_state is not None and data_state.get('dataset') == _fingerprint(info):
@@ -198,7 +208,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
           'counts differ); reading it from its start.')
     start = int(jax.device_get(state['step']))
     log(f'resuming {workdir} from step {start}')
-  log(f'{config.name}: {mesh_lib.describe(session.mesh)}, batch {t.batch_size}, '
+  log(f'{run.name}: {mesh_lib.describe(session.mesh)}, batch {t.batch_size}, '
       f'steps {start} -> {t.num_steps}')
   if start >= t.num_steps:
     log(f'{workdir} is already at step {start} (train.num_steps={t.num_steps}); nothing to do. '
@@ -206,16 +216,14 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     mgr.close()
     return {}
   writer = metrics_io.MetricsWriter(workdir, enabled=lead, resume_step=start)
-  key = jax.random.PRNGKey(int(t.seed))
+  key = jax.random.PRNGKey(t.seed)
   seed_key = np.asarray(key)  # a host value: the same on every process, placed by the step
   eval_key = jax.random.fold_in(key, evaluation.EVAL_KEY_SALT)
   last = {}
 
   windows = {s: info['splits'].get(s, {}).get('windows', 0) for s in pipeline.SPLITS}
   eval_splits = tuple(s for s in pipeline.SPLITS if windows[s])
-  eval_batches = int(t.get('eval_num_batches', 0) or 0)
-  if not eval_batches:  # the whole eval split, and as many batches of the train split
-    eval_batches = max(1, -(-(windows['eval'] or 4 * t.batch_size) // t.batch_size))
+  eval_batches = t.eval_batches(windows['eval'])  # as many batches of the train split
 
   def evaluate(step):
     splits = evaluate_splits(session, state['params'], data_dir, eval_splits,
@@ -224,6 +232,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     for split, m in splits.items():
       writer.write(step, f'eval_{split}', m)
     last.update({f'eval_{s}': m for s, m in splits.items()})
+    last['headlines'] = {s: session.family.headline(m) for s, m in splits.items()}
 
   def checkpoint(step):
     if not bool(jax.device_get(session.is_finite(state['params']))):
@@ -235,14 +244,14 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     host_data.check_same_on_every_process(position, 'the data iterator position')
     checkpointing.save(mgr, step, state, dict(iterator=position, dataset=_fingerprint(info)))
 
-  bar = tqdm(total=t.num_steps, initial=start, desc=config.name, unit='step',
+  bar = tqdm(total=t.num_steps, initial=start, desc=run.name, unit='step',
              disable=not progress or not lead, dynamic_ncols=True)
   step, t0 = start, time.perf_counter()
   try:
     with preemption.PreemptionGuard() as guard:
       while step < t.num_steps:
         batch = session.put(next(it))
-        state, metrics = session.keyed_step(state, batch, seed_key)
+        state, metrics = session.train_step(state, batch, seed_key)
         step += 1
         bar.update(1)
         if step % t.log_every_steps == 0 or step == t.num_steps:

@@ -26,6 +26,7 @@ import pytest
 import broken_midi
 from cli_process import argv
 from conftest import SHARED
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 
 MAGENTA = SHARED / 'reference' / 'magenta_checkpoints'
@@ -235,7 +236,7 @@ def paths(tmp_path_factory, shared_midi, melody_dataset) -> dict[str, str]:
   from musicvae_jax.generation import model_files
   from musicvae_jax.input_pipeline.prepare import prepare
   from musicvae_jax.magenta import importer
-  from musicvae_jax.training import checkpointing
+  from musicvae_jax import checkpointing
   # pylint: enable=import-outside-toplevel
   if not (MAGENTA / 'mel2').is_dir():
     pytest.fail(f'The Magenta checkpoint fixtures are missing at {MAGENTA}.')
@@ -244,7 +245,7 @@ def paths(tmp_path_factory, shared_midi, melody_dataset) -> dict[str, str]:
   drum_midi.mkdir()
   for p in sorted(shared_midi.joinpath('drums').glob('freedoom_d_dm0*_drumtrack.mid'))[:3]:
     shutil.copy(p, drum_midi / p.name)
-  prepare(config_lib.get_config('cat-drums_2bar_small'), drum_midi, tmp / 'drum_data',
+  prepare(config_boundary.run_spec(config_lib.get_config('cat-drums_2bar_small')), drum_midi, tmp / 'drum_data',
           workers=1, progress=False)
   mel2 = tmp / 'mel2'
   record = importer.import_checkpoint(MAGENTA / 'mel2', 'cat-mel_2bar_small', mel2,

@@ -18,13 +18,13 @@ def main(coordinator, num_processes, process_id, data, workdir, num_steps, out):
   import jax  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
-  from musicvae_jax.training import checkpointing, loop  # pylint: disable=import-outside-toplevel
+  from musicvae_jax import checkpointing  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.training import loop  # pylint: disable=import-outside-toplevel
   config = checkpointing.load_config(workdir)
   config.train.num_steps = int(num_steps)
   loop.train_and_evaluate(config, data, workdir, progress=False)
-  session, state = loop.new_session(config)
-  restored, _ = loop.restore_params(session, state, workdir)
-  full = multihost_utils.process_allgather(restored['params'], tiled=True)
+  _, params, _ = loop.restore_params(workdir)
+  full = multihost_utils.process_allgather(params, tiled=True)
   flat = jax.tree_util.tree_flatten_with_path(full)[0]
   np.savez(out, **{jax.tree_util.keystr(k): np.asarray(v) for k, v in flat})
 

@@ -12,13 +12,13 @@ import jax
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.distributed import mesh as mesh_lib
 from musicvae_jax.input_pipeline.prepare import prepare
-from musicvae_jax.training import checkpointing
+from musicvae_jax import checkpointing
 from musicvae_jax.training import loop
 from musicvae_jax.training import metrics_io
-from musicvae_jax.training import steps
 
 from tests import cli_process
 
@@ -41,7 +41,7 @@ def datasets(tmp_path_factory, melody_dataset, shared_midi):
   config = config_lib.get_config(HIER)
   config.data.eval_fraction = 0.25
   out = tmp_path_factory.mktemp('prepared16') / 'reels16'
-  prepare(config, src, out, workers=1, progress=False)
+  prepare(config_boundary.run_spec(config), src, out, workers=1, progress=False)
   return {FLAT: melody_dataset, HIER: out}
 
 
@@ -165,10 +165,10 @@ def _dot_dtypes(config, data):
 
   (Read before XLA's own passes: the CPU backend runs bfloat16 products in float32.)
   """
-  session, state = loop.new_session(config)
+  session, state = loop.new_session(config_boundary.run_spec(config))
   batch = session.put(next(iter(
       loop.pipeline.eval_dataset(data, batch_size=config.train.batch_size))))
-  text = session.keyed_step.lower(state, batch, np.zeros(2, np.uint32)).as_text()
+  text = session.train_step.lower(state, batch, np.zeros(2, np.uint32)).as_text()
   return collections.Counter(line.rsplit('x', 1)[-1].rstrip('>').strip()
                              for line in text.splitlines() if 'stablehlo.dot_general' in line
                              for line in [line.rsplit('->', 1)[-1]])
@@ -192,12 +192,12 @@ def test_bfloat16_compute_keeps_float32_parameters_and_learns(runs, datasets):
 def test_a_mesh_that_does_not_fit_is_refused_with_the_fix():
   config = _config(FLAT, fsdp=True, fsdp_size=3)
   with pytest.raises(mesh_lib.MeshError, match='fsdp_size=3 does not divide the 8 devices'):
-    loop.new_session(config)
+    loop.new_session(config_boundary.run_spec(config))
   config = _config(FLAT, batch_size=12)
   with pytest.raises(ValueError, match='batch_size=12 does not split evenly over 8 devices'):
-    loop.new_session(config)
+    loop.new_session(config_boundary.run_spec(config))
   with pytest.raises(ValueError, match="compute_dtype='float16'"):
-    loop.new_session(_config(FLAT, compute_dtype='float16'))
+    loop.new_session(config_boundary.run_spec(_config(FLAT, compute_dtype='float16')))
 
 
 def test_state_sharding_rule_splits_the_largest_divisible_axis():
@@ -207,4 +207,6 @@ def test_state_sharding_rule_splits_the_largest_divisible_axis():
                step=np.zeros(()))
   specs = jax.tree.map(lambda s: tuple(s.spec), mesh_lib.state_shardings(state, mesh))
   assert specs == dict(w=(None, 'fsdp'), odd=(), bias=('fsdp',), step=())
-  assert steps.check_compute_dtype('bfloat16') == np.dtype('bfloat16')
+  assert config_boundary.run_spec(_config(FLAT, compute_dtype='bfloat16')).train.compute_dtype \
+      == 'bfloat16'
+

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.converters import get_converter
 from musicvae_jax.input_pipeline import pipeline
 from musicvae_jax.input_pipeline.prepare import prepare
 
@@ -25,7 +25,7 @@ def prepared(tmp_path_factory, shared_midi) -> tuple[pathlib.Path, pathlib.Path,
   config = config_lib.get_config('cat-mel_2bar_small')
   config.data.eval_fraction = 0.25
   out = tmp_path_factory.mktemp('prepared') / 'mel'
-  prepare(config, src, out, workers=1, records_per_shard=100, progress=False)
+  prepare(config_boundary.run_spec(config), src, out, workers=1, records_per_shard=100, progress=False)
   return src, out, config
 
 
@@ -49,7 +49,7 @@ def test_batches_have_fixed_shapes_and_consistent_masks(prepared):
 def test_records_are_the_converter_windows_of_their_source_file(prepared):
   src, out, config = prepared
   sources = (out / 'sources.txt').read_text().splitlines()
-  converter = get_converter(config.data)
+  converter = config_boundary.converter_of(config)
   batch = next(iter(pipeline.train_dataset(out, batch_size=BATCH, seed=1)))
   import magenta_reference  # pylint: disable=import-outside-toplevel
   for labels, source, window in zip(batch['labels'], batch['source'], batch['window']):
@@ -177,7 +177,7 @@ def test_transposition_of_drum_windows_is_refused(tmp_path, shared_midi):
     shutil.copy(p, src / p.name)
   config = config_lib.get_config('cat-drums_2bar_small')
   config.data.eval_fraction = 0.0
-  prepare(config, src, tmp_path / 'drums', workers=1, progress=False)
+  prepare(config_boundary.run_spec(config), src, tmp_path / 'drums', workers=1, progress=False)
   with pytest.raises(ValueError, match='transpose_range'):
     pipeline.train_dataset(tmp_path / 'drums', batch_size=2, seed=0, transpose_range=(-2, 2))
   batch = next(iter(pipeline.train_dataset(tmp_path / 'drums', batch_size=2, seed=0)))

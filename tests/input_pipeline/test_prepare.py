@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import broken_midi
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.converters import get_converter, midi_io
+from musicvae_jax.converters import midi_io
 from musicvae_jax.input_pipeline import convert_files, prepare, records
 
 CONFIG = 'cat-mel_2bar_small:tiny'
@@ -50,7 +51,7 @@ def prepared(input_dir, tmp_path_factory):
   out = {}
   for workers in (1, 2):
     folder = tmp_path_factory.mktemp(f'prepared_{workers}')
-    info = prepare.prepare(_config(), input_dir, folder, workers=workers, records_per_shard=20,
+    info = prepare.prepare(config_boundary.run_spec(_config()), input_dir, folder, workers=workers, records_per_shard=20,
                            preview=3, overwrite=True, progress=False)
     out[workers] = folder, info
   return out
@@ -119,7 +120,7 @@ def test_records_are_exactly_the_converter_windows(prepared, input_dir):
   for split in ('train', 'eval'):
     for r in _read_split(folder, split):
       stored[sources[int(r['source'])]][int(r['window'])] = r['labels']
-  converter = get_converter(_config().data)
+  converter = config_boundary.converter_of(_config())
   assert stored
   for rel_path, got in stored.items():
     want = converter.extract(midi_io.read_midi(input_dir / rel_path)).windows
@@ -155,7 +156,7 @@ def test_a_raising_converter_is_counted_not_fatal(input_dir, tmp_path, monkeypat
     return converter
 
   monkeypatch.setattr(convert_files, 'get_converter', flaky)  # what the workers call
-  info = prepare.prepare(_config(), input_dir, tmp_path, workers=1, progress=False)
+  info = prepare.prepare(config_boundary.run_spec(_config()), input_dir, tmp_path, workers=1, progress=False)
   assert info['skipped_files']['converter_error'] == 1
   line = [json.loads(s) for s in (tmp_path / 'skipped.jsonl').read_text().splitlines()
           if 'dm30' in s][0]
@@ -166,16 +167,16 @@ def test_a_raising_converter_is_counted_not_fatal(input_dir, tmp_path, monkeypat
 def test_folder_errors_name_the_folder(tmp_path, input_dir):
   for folder in (tmp_path / 'missing', tmp_path):
     with pytest.raises(prepare.PrepareError, match=str(folder)):
-      prepare.prepare(_config(), folder, tmp_path / 'out', workers=1, progress=False)
+      prepare.prepare(config_boundary.run_spec(_config()), folder, tmp_path / 'out', workers=1, progress=False)
   (tmp_path / 'readme.txt').write_text('no MIDI here')
   with pytest.raises(prepare.PrepareError, match='No .mid or .midi files'):
-    prepare.prepare(_config(), tmp_path, tmp_path / 'out', workers=1, progress=False)
+    prepare.prepare(config_boundary.run_spec(_config()), tmp_path, tmp_path / 'out', workers=1, progress=False)
 
 
 def test_refuses_existing_dataset_unless_overwrite(prepared, input_dir):
   folder, _ = prepared[1]
   with pytest.raises(prepare.PrepareError, match='--overwrite'):
-    prepare.prepare(_config(), input_dir, folder, workers=1, progress=False)
+    prepare.prepare(config_boundary.run_spec(_config()), input_dir, folder, workers=1, progress=False)
 
 
 def _cli(*args):
@@ -203,7 +204,7 @@ def test_whole_shared_set(shared_midi, magenta_windows_dir, tmp_path):
   summary = json.loads((magenta_windows_dir / 'summary.json').read_text())['summary']
   for spec in ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-trio_16bar'):
     out = tmp_path / spec
-    info = prepare.prepare(config_lib.get_config(spec), shared_midi, out, workers=2,
+    info = prepare.prepare(config_boundary.run_spec(config_lib.get_config(spec)), shared_midi, out, workers=2,
                            progress=False)
     counts = info['counts']
     assert counts['files_found'] == len(list(shared_midi.rglob('*.mid')))

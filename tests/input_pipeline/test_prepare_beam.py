@@ -9,6 +9,7 @@ from array_record.python.array_record_module import ArrayRecordReader
 import pytest
 
 import broken_midi
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.input_pipeline import prepare, prepare_beam, records
 
@@ -43,14 +44,14 @@ def input_dir(tmp_path_factory, shared_midi):
 @pytest.fixture(scope='module')
 def local(input_dir, tmp_path_factory):
   out = tmp_path_factory.mktemp('local')
-  return out, prepare.prepare(_config(), input_dir, out, workers=1, records_per_shard=PER_SHARD,
+  return out, prepare.prepare(config_boundary.run_spec(_config()), input_dir, out, workers=1, records_per_shard=PER_SHARD,
                               preview=2, overwrite=True, progress=False)
 
 
 @pytest.fixture(scope='module')
 def beam(input_dir, tmp_path_factory):
   out = tmp_path_factory.mktemp('beam')
-  return out, prepare_beam.prepare_beam(_config(), input_dir, out, records_per_shard=PER_SHARD,
+  return out, prepare_beam.prepare_beam(config_boundary.run_spec(_config()), input_dir, out, records_per_shard=PER_SHARD,
                                         preview=2, overwrite=True, progress=False)
 
 
@@ -135,5 +136,5 @@ def test_cli_beam_option_errors_are_one_line_exit_2(case, input_dir, tmp_path):
 def test_without_beam_it_says_how_to_install(input_dir, tmp_path, monkeypatch):
   monkeypatch.setitem(sys.modules, 'apache_beam', None)  # import apache_beam -> ImportError
   with pytest.raises(prepare.PrepareError, match=r'pip install -e "\.\[beam\]"'):
-    prepare_beam.prepare_beam(_config(), input_dir, tmp_path / 'out', progress=False)
+    prepare_beam.prepare_beam(config_boundary.run_spec(_config()), input_dir, tmp_path / 'out', progress=False)
   assert not (tmp_path / 'out').exists()

@@ -4,13 +4,13 @@ from array_record.python.array_record_module import ArrayRecordReader
 import numpy as np
 
 import magenta_reference
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.converters import get_converter
 from musicvae_jax.input_pipeline import records, shards
 
 
 def _real_records(shared_midi):
-  converter = get_converter(config_lib.get_config('cat-mel_2bar_small').data)
+  converter = config_boundary.converter_of(config_lib.get_config('cat-mel_2bar_small'))
   ns = magenta_reference.note_sequence(str(shared_midi / 'melody' / 'nottingham_reelsa-c1.mid'))
   windows = converter.extract(ns).windows
   assert len(windows) > 10

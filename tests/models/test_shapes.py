@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax.models import hierarchical
 from musicvae_jax.models import vae
+from musicvae_jax.training import family
+from musicvae_jax.training import optimizer
 from musicvae_jax.training import steps
 
 CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'flat-mel_16bar', 'hierdec-mel_16bar',
@@ -22,6 +26,24 @@ def test_every_config_is_covered():
   assert sorted(CONFIGS) == sorted(config_lib.config_names())
 
 
+def sequential_teacher_forced(decoder, z_BxZ, inputs_BxTxP):
+  """Magenta's order: the bars of a hierarchical decoder decoded one after another (a scan
+  over bars), from the decoder's own conductor embeddings and bar decoders."""
+  e_BxLxH = decoder.embeddings(z_BxZ)
+  batch = e_BxLxH.shape[0]
+  inputs_LxBxSxP = jnp.swapaxes(
+      inputs_BxTxP.reshape((batch, decoder.num_bars, decoder.bar_steps, -1)), 0, 1)
+
+  def bar(_, x):
+    e_BxH, inputs_BxSxP = x
+    return None, jnp.concatenate(
+        [core.teacher_forced(e_BxH, inputs_BxSxP[..., parts])
+         for core, parts in zip(decoder.cores, decoder.part_slices())], axis=-1)
+
+  _, logits_LxBxSxO = jax.lax.scan(bar, None, (jnp.swapaxes(e_BxLxH, 0, 1), inputs_LxBxSxP))
+  return jnp.swapaxes(logits_LxBxSxO, 0, 1).reshape((batch, -1, decoder.output_depth))
+
+
 def _random_labels(spec, rng, batch=B):
   """Valid class labels [B, T, P], each part uniform over its own depth."""
   return np.stack([rng.integers(0, d, (batch, spec.max_seq_len)) for d in spec.part_depths],
@@ -33,7 +55,7 @@ class Tiny:
 
   def __init__(self, name):
     self.config = config_lib.get_config(f'{name}:tiny')
-    self.spec = vae.spec_from_config(self.config)
+    self.spec = config_boundary.model_spec(self.config)
     self.model = vae.build_model(self.spec)
     graphdef, self.params = nnx.split(self.model)
 
@@ -46,7 +68,7 @@ class Tiny:
       return mu, sigma, logits, samples
 
     def sequential(params, z, inputs):
-      return nnx.merge(graphdef, params).teacher_forced_logits(z, inputs, sequential=True)
+      return sequential_teacher_forced(nnx.merge(graphdef, params).decoder, z, inputs)
 
     self._run = jax.jit(run)
     self._sequential = jax.jit(sequential)
@@ -159,16 +181,19 @@ def test_hierarchical_bars_are_independent(name):
 
 
 @pytest.mark.parametrize('name', HIERARCHICAL)
-def test_train_step_sequential_bars_equals_parallel(name):
+def test_train_step_sequential_bars_equals_parallel(name, monkeypatch):
   """make_train_step gives the same loss, gradient norm and gradients for both bar orders.
 
   The gradients are read from Adam's first moment after one step from a zero state, which is
   (1 - b1) times the clipped gradient.
   """
   tiny = _tiny(name)
-  graphdef, state = steps.init_state(vae.build_model(tiny.spec, seed=1))
-  spec = steps.LossSpec.from_config(tiny.config)
-  assert not spec.scheduled_sampling
+  run = config_boundary.run_spec(tiny.config)
+  fam = family.for_spec(run)
+  tx = optimizer.make(run.train)
+  graphdef = steps.graph_of(fam)
+  state = jax.jit(steps.make_init(fam, tx, seed=1))()
+  assert run.loss.sampling_schedule == 'constant' and run.loss.sampling_rate == 0
   labels = _random_labels(tiny.spec, np.random.default_rng(4))
   t = tiny.spec.max_seq_len
   lengths = np.array([t, t], np.int32)
@@ -177,13 +202,17 @@ def test_train_step_sequential_bars_equals_parallel(name):
   key = jax.random.PRNGKey(5)
   out = {}
   for sequential in (False, True):
-    step = jax.jit(steps.make_train_step(graphdef, spec, sequential_bars=sequential))
+    if sequential:  # traced with the bars in Magenta's order
+      monkeypatch.setattr(hierarchical.HierarchicalDecoder, 'teacher_forced',
+                          sequential_teacher_forced)
+    step = jax.jit(steps.make_train_step(graphdef, fam, tx))
     out[sequential] = step(state, batch, key)
   (s_par, m_par), (s_seq, m_seq) = out[False], out[True]
   for k in ('loss', 'r_loss', 'kl_loss', 'global_norm', 'accuracy'):
     np.testing.assert_allclose(m_seq[k], m_par[k], rtol=1e-5, err_msg=k)
-  g_par = jax.tree.leaves(s_par['opt_state'].mu)
-  g_seq = jax.tree.leaves(s_seq['opt_state'].mu)
+  adam_mu = lambda s: s['opt_state'][1].inner_state[0].mu
+  g_par = jax.tree.leaves(adam_mu(s_par))
+  g_seq = jax.tree.leaves(adam_mu(s_seq))
   assert len(g_par) == len(g_seq) == len(jax.tree.leaves(state['params']))
   scale = max(float(np.abs(g).max()) for g in g_par)
   assert scale > 0
@@ -192,17 +221,19 @@ def test_train_step_sequential_bars_equals_parallel(name):
 
 
 def test_spec_rejects_unknown_decoder():
-  """A decoder name outside vae.DECODERS is a ModelConfigError naming the bad value."""
+  """A decoder name outside config_boundary.DECODERS is a ModelConfigError naming the value."""
   config = config_lib.get_config('cat-mel_2bar_small:tiny')
   config.model.decoder = 'nade_lstm'
-  with pytest.raises(vae.ModelConfigError, match='nade_lstm'):
-    vae.spec_from_config(config)
+  with pytest.raises(config_boundary.ModelConfigError, match='nade_lstm'):
+    config_boundary.model_spec(config)
 
 
-@pytest.mark.parametrize('levels', [[16, 8], [256], [8, 8, 4]])
+@pytest.mark.parametrize('levels', [[16, 8], [256], [8, 8, 4], [8, 32]])
 def test_spec_rejects_level_lengths_not_matching_length(levels):
-  """Hierarchical level_lengths must be two numbers whose product is max_seq_len."""
+  """level_lengths are derived (bars, steps per bar); a config.json stating others is refused."""
   config = config_lib.get_config('hierdec-mel_16bar:tiny')
   config.model.level_lengths = levels
-  with pytest.raises(vae.ModelConfigError, match='level_lengths'):
-    vae.spec_from_config(config)
+  with pytest.raises(config_boundary.ModelConfigError, match='level_lengths'):
+    config_boundary.model_spec(config)
+  config.model.level_lengths = [16, 16]  # what older workdirs state: accepted
+  assert config_boundary.model_spec(config).level_lengths == (16, 16)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.converters import get_converter
 from musicvae_jax.training import loop
 
 import magenta_reference
@@ -14,7 +14,7 @@ import magenta_reference
 
 def _real_batch(config, shared_midi, batch_size):
   """``batch_size`` real windows of the config's converter from the shared MIDI set."""
-  converter = get_converter(config.data)
+  converter = config_boundary.converter_of(config)
   folder = {'melody': 'melody', 'drums': 'drums', 'trio': 'multitrack'}[config.data.converter]
   windows = []
   for path in sorted((shared_midi / folder).glob('*.mid')):
@@ -30,7 +30,7 @@ def _real_batch(config, shared_midi, batch_size):
 @pytest.mark.parametrize('name', config_lib.config_names())
 def test_tiny_config_trains_on_8_devices(name, shared_midi):
   config = config_lib.get_config(f'{name}:tiny')
-  session, state = loop.new_session(config)
+  session, state = loop.new_session(config_boundary.run_spec(config))
   assert session.mesh.devices.size == 8
   batch = session.put(_real_batch(config, shared_midi, config.train.batch_size))
   assert batch['labels'].sharding.spec[0] == ('data', 'fsdp')  # one example per device
@@ -39,7 +39,7 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
   before = jax.device_get(state['params'])
   losses = []
   for step in range(3):
-    state, metrics = session.train_step(state, batch, jax.random.fold_in(key, step))
+    state, metrics = session.train_step(state, batch, key)  # key folded with the step
     losses.append(float(metrics['loss']))
   assert int(state['step']) == 3 and all(np.isfinite(losses))
   after = jax.device_get(state['params'])

@@ -7,8 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.models import vae
+from musicvae_jax import specs
+from musicvae_jax.training import family
 from musicvae_jax.training import losses
 from musicvae_jax.training import optimizer
 from musicvae_jax.training import schedules
@@ -122,7 +124,11 @@ def test_learning_rate_decay(step):
   """
   want = (1e-3 - 1e-5) * 0.9999 ** step + 1e-5
   np.testing.assert_allclose(schedules.learning_rate(step, **LR), want, rtol=2.5e-4)
-  np.testing.assert_allclose(steps.LossSpec().learning_rate_at(step), want, rtol=2.5e-4)
+  # The optimiser's own schedule, as the train step applies and logs it.
+  tx = optimizer.make(specs.TrainSpec(**LR))
+  state = optimizer.init(tx, {'w': jnp.zeros(2)}, step)
+  _, state = tx.update({'w': jnp.ones(2)}, state)
+  np.testing.assert_allclose(optimizer.learning_rate(state), want, rtol=2.5e-4)
 
 
 def test_learning_rate_hand_values():
@@ -165,7 +171,10 @@ def test_uses_scheduled_sampling(schedule, rate, want):
 # ---- gradient clipping -------------------------------------------------------------------
 
 def _clip(grads, clip=1.0):
-  return optimizer.clip_or_zero(grads, grad_clip=clip, grad_norm_clip_to_zero=1e4)
+  """(gradients after the clip-or-zero transformation, global norm before it)."""
+  tx = optimizer.clip_or_zero(grad_clip=clip, grad_norm_clip_to_zero=1e4)
+  out, _ = tx.update(grads, tx.init(grads))
+  return out, optimizer.global_norm(grads)
 
 
 def test_clip_below_threshold_unchanged():
@@ -212,15 +221,19 @@ def test_train_step_metrics_step_count_and_single_compile():
   """One jitted step: all metrics present with the schedule values of step 0, step increments,
   the parameters move, and a second batch of the same shapes reuses the compiled step."""
   config = config_lib.get_config('cat-mel_2bar_small:tiny')
-  spec = vae.spec_from_config(config)
-  loss_spec = steps.LossSpec.from_config(config)
-  assert loss_spec.scheduled_sampling  # inverse_sigmoid, rate 1000: the sampling pass runs
-  graphdef, state = steps.init_state(vae.build_model(spec))
+  run = config_boundary.run_spec(config)
+  spec = run.model
+  # inverse_sigmoid, rate 1000: the sampling pass runs
+  assert schedules.uses_scheduled_sampling(run.loss.sampling_schedule, run.loss.sampling_rate)
+  fam = family.for_spec(run)
+  tx = optimizer.make(run.train)
+  graphdef = steps.graph_of(fam)
+  state = jax.jit(steps.make_init(fam, tx, run.train.seed))()
   traces = []
 
   def counted(state, batch, key):
     traces.append(1)  # runs only while tracing
-    return steps.make_train_step(graphdef, loss_spec)(state, batch, key)
+    return steps.make_train_step(graphdef, fam, tx)(state, batch, key)
 
   train_step = jax.jit(counted)
   b, t = 4, spec.max_seq_len

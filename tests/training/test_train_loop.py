@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.input_pipeline import pipeline
 from musicvae_jax.training import loop
@@ -101,11 +102,16 @@ def test_tiny_model_overfits_16_real_melodies(melody_dataset):
   config.train.decay_rate = 1.0
   config.train.batch_size = 16
   config.model.enc_rnn_size, config.model.dec_rnn_size = [32], [32, 32]
-  session, state = loop.new_session(config)
+  session, state = loop.new_session(config_boundary.run_spec(config))
   batch = session.put(_distinct_source_batch(melody_dataset))
   key = jax.random.PRNGKey(0)
   for i in range(1000):
-    state, metrics = session.train_step(state, batch, jax.random.fold_in(key, i))
+    state, metrics = session.train_step(state, batch, key)  # key folded with the step
+    if i % 10 == 9:
+      # Bounds the steps in flight: XLA's CPU collectives across 8 fake devices stall (and
+      # abort after 40 s) when about a hundred dispatched steps queue up with no host work
+      # between them; musicvae-train puts each step's batch, which paces it.
+      jax.block_until_ready(metrics)
   sums = jax.device_get(session.eval_step(state['params'], batch, key, jnp.int32(1000)))
   accuracy = float(sums['teacher_forced_hits'].sum() / sums['steps'])
   assert accuracy >= 0.99, accuracy
@@ -151,7 +157,7 @@ def test_evaluate_scores_a_checkpoint_on_another_dataset(melody_dataset, tmp_pat
   data2 = tmp_path / 'hornpipes_data'
   config = config_lib.get_config('cat-mel_2bar_small')
   config.data.eval_fraction = 0.5
-  prepare(config, src, data2, workers=1, progress=False)
+  prepare(config_boundary.run_spec(config), src, data2, workers=1, progress=False)
   report = tmp_path / 'eval.json'
   out = _cli('musicvae-evaluate', f'--workdir={workdir}', f'--data={data2}', '--split=all',
              f'--json={report}')
@@ -226,7 +232,7 @@ def test_a_dataset_without_eval_windows_trains_and_scores_the_train_split(tmp_pa
   config = config_lib.get_config(TINY)
   config.data.eval_fraction = 0.0
   data = tmp_path / 'data'
-  prepare(config, src, data, workers=1, progress=False)
+  prepare(config_boundary.run_spec(config), src, data, workers=1, progress=False)
   assert pipeline.dataset_info(data)['splits']['eval']['windows'] == 0
   config.train.num_steps = 2
   last = loop.train_and_evaluate(config, data, tmp_path / 'w', progress=False,
@@ -247,7 +253,7 @@ def test_resuming_on_other_data_warns_and_reads_it_from_its_start(tmp_path, melo
   from musicvae_jax.input_pipeline.prepare import prepare  # pylint: disable=import-outside-toplevel
   for p in sorted(pathlib.Path(bundled_data.midi_dir('melody')).glob('nottingham_hpps*.mid'))[:8]:
     (src / p.name).write_bytes(p.read_bytes())
-  prepare(config, src, other, workers=1, progress=False)
+  prepare(config_boundary.run_spec(config), src, other, workers=1, progress=False)
   messages = []
   config.train.num_steps = 3
   loop.train_and_evaluate(config, other, tmp_path / 'w', progress=False, log=messages.append)

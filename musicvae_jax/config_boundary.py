@@ -1,0 +1,132 @@
+"""Where the ConfigDict stops: ``run_spec(config)`` turns it, once, into frozen typed specs.
+
+Everything below the CLI and the training loop takes ``specs.RunSpec`` (or one of its parts)
+and never reads a ConfigDict. Derived quantities are derived here, not stated in configs: the
+sequence length is ``data.slice_bars`` × steps per bar, and a hierarchical decoder's levels are
+(bars, steps per bar). Workdirs written before these were derived still carry
+``model.max_seq_len`` / ``model.level_lengths`` in their config.json; those are accepted when
+they agree with what the data section gives and refused, naming the field, when they do not.
+
+The model's heads and step input come from the converter the data section names: its part
+depths and how it feeds a step to the network (one-hot, or the drum roll).
+"""
+
+from __future__ import annotations
+
+from musicvae_jax import converters
+from musicvae_jax import errors
+from musicvae_jax import specs
+
+# Magenta's decoder names -> (decoder kind, one bar decoder per part).
+DECODERS = {'categorical_lstm': ('lstm', False), 'multi_categorical_lstm': ('lstm', False),
+            'hierarchical': ('hierarchical', False), 'hierarchical_split': ('hierarchical', True)}
+# Keys of config.json files written before the sequence length and levels were derived.
+LEGACY_MODEL_KEYS = ('max_seq_len', 'level_lengths')
+# Fields of the data section that are not converter options.
+_DATA_FIELDS = ('converter', 'slice_bars', 'steps_per_quarter', 'quarters_per_bar',
+                'transpose_range', 'eval_fraction', 'split_seed')
+PART_NAMES = {1: ('',), 3: ('melody', 'bass', 'drums')}
+
+
+class ModelConfigError(errors.UserError, ValueError):
+  """A model section that cannot be built, with the field to change."""
+
+
+def data_spec(data) -> specs.DataSpec:
+  """The data section, frozen; its converter options checked against the converter."""
+  options = tuple(sorted((k, _freeze(v)) for k, v in data.items() if k not in _DATA_FIELDS))
+  spec = specs.DataSpec(
+      converter=str(data.converter), slice_bars=int(data.slice_bars),
+      steps_per_quarter=int(data.get('steps_per_quarter', 4)),
+      quarters_per_bar=int(data.get('quarters_per_bar', 4)), converter_options=options,
+      transpose_range=tuple(int(x) for x in data.get('transpose_range', (0, 0))),
+      eval_fraction=float(data.get('eval_fraction', 0.1)),
+      split_seed=int(data.get('split_seed', 0)))
+  converters.get_converter(spec)  # refuses unknown converters and options, naming the field
+  return spec
+
+
+def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
+  """The model section, checked against the data section it will read."""
+  m = config.model
+  data = data or data_spec(config.data)
+  converter = converters.get_converter(data)
+  if m.encoder != 'bidirectional_lstm':
+    raise ModelConfigError(f"model.encoder={m.encoder!r}: only 'bidirectional_lstm' exists.")
+  if m.decoder not in DECODERS:
+    raise ModelConfigError(f'model.decoder={m.decoder!r}: choose one of {", ".join(DECODERS)}.')
+  if m.z_size <= 0:
+    raise ModelConfigError('model.z_size must be positive (decoder-only models are not built).')
+  if m.get('dropout_keep_prob', 1.0) != 1.0:
+    raise ModelConfigError('model.dropout_keep_prob < 1 is not supported: no config of the '
+                           'melody, drums or trio families uses dropout.')
+  kind, split = DECODERS[m.decoder]
+  levels = (data.slice_bars, data.steps_per_bar) if kind == 'hierarchical' else ()
+  _check_legacy(m, data.seq_len, levels)
+  depths = tuple(converter.part_depths)
+  names = PART_NAMES.get(len(depths), ('',) * len(depths))
+  heads = tuple(specs.Head('categorical', int(d), n) for d, n in zip(depths, names))
+  roll = bool(getattr(converter, 'roll_input', False))
+  step_input = specs.StepInput('drum_roll' if roll else 'one_hot', int(converter.input_depth))
+  return specs.ModelSpec(
+      heads=heads, input=step_input,
+      encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
+      decoder=specs.DecoderSpec(kind, _sizes(m.dec_rnn_size), levels, split),
+      z_size=int(m.z_size), seq_len=data.seq_len)
+
+
+def loss_spec(config) -> specs.LossSpec:
+  m = config.model
+  spec = specs.LossSpec(free_bits=float(m.free_bits), max_beta=float(m.max_beta),
+                        beta_rate=float(m.beta_rate), sampling_schedule=str(m.sampling_schedule),
+                        sampling_rate=float(m.sampling_rate))
+  if spec.sampling_schedule not in ('constant', 'exponential', 'inverse_sigmoid'):
+    raise ModelConfigError(f'model.sampling_schedule={spec.sampling_schedule!r}: choose one of '
+                           'constant, exponential, inverse_sigmoid.')
+  return spec
+
+
+def train_spec(config) -> specs.TrainSpec:
+  t = config.train
+  fields = {f: t[f] for f in specs.TrainSpec.__dataclass_fields__ if f in t}
+  spec = specs.TrainSpec(**fields)
+  if spec.compute_dtype not in specs.COMPUTE_DTYPES:
+    raise ModelConfigError(f'config.train.compute_dtype={spec.compute_dtype!r}; use one of '
+                           f'{specs.COMPUTE_DTYPES}.')
+  return spec
+
+
+def run_spec(config) -> specs.RunSpec:
+  """The whole run, frozen: the one call that reads a ConfigDict."""
+  data = data_spec(config.data)
+  return specs.RunSpec(name=str(config.get('name', 'model')), data=data,
+                       model=model_spec(config, data), loss=loss_spec(config),
+                       train=train_spec(config))
+
+
+def _sizes(value) -> tuple[int, ...]:
+  return tuple(int(v) for v in value)
+
+
+def _freeze(value):
+  return tuple(value) if isinstance(value, list) else value
+
+
+def _check_legacy(m, seq_len: int, levels: tuple[int, ...]) -> None:
+  """Old config.json files state what is now derived; they must agree with it."""
+  stated = m.get('max_seq_len')
+  if stated is not None and int(stated) != seq_len:
+    raise ModelConfigError(
+        f'model.max_seq_len={stated} but the data windows have {seq_len} steps (data.slice_bars '
+        'x steps per bar); drop model.max_seq_len: it is derived from the data section.')
+  stated = m.get('level_lengths')
+  if stated and tuple(int(x) for x in stated) != levels:
+    want = list(levels) if levels else 'none (the decoder is flat)'
+    raise ModelConfigError(
+        f'model.level_lengths={list(stated)}: this decoder\'s levels are {want} (bars, steps '
+        'per bar, from the data section); drop model.level_lengths: it is derived.')
+
+
+def converter_of(config) -> converters.Converter:
+  """The converter of a config's data section (for callers that hold a ConfigDict)."""
+  return converters.get_converter(data_spec(config.data))

@@ -1,0 +1,192 @@
+"""Frozen, typed descriptions of a run: what the data, the model, the loss and training need.
+
+``config_boundary.run_spec(config)`` builds these once from a ConfigDict; below that line nothing
+reads a ConfigDict. Quantities that follow from others are properties (the sequence length is
+bars × steps per bar; the hierarchical levels are bars and steps per bar), never stated twice.
+
+This module imports nothing from the package, so every room can depend on it.
+
+The model is described in general terms so that other families drop in without reshaping it:
+- ``heads``: what the decoder emits at each step, one head per output part. ``categorical``
+  (a softmax over ``depth`` classes, one label per step) is what the melody, drums and trio
+  families use. Named for what is coming: ``multi_label`` (a NADE over a drum roll),
+  ``continuous`` (GrooVAE's hits / velocities / offsets).
+- ``input``: how a step's labels are fed to the encoder and the decoder (``one_hot`` of every
+  part, or a ``drum_roll`` of class bits plus a silence bit).
+- ``controls``: per-step control inputs given to encoder and decoder (49-way chords, 9-way hits).
+- ``encoder`` / ``decoder``: kind, layer widths and, for hierarchical ones, their level lengths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+HEAD_KINDS = ('categorical', 'multi_label', 'continuous')
+INPUT_KINDS = ('one_hot', 'drum_roll')
+ENCODER_KINDS = ('bidirectional_lstm', 'hierarchical_lstm')
+DECODER_KINDS = ('lstm', 'hierarchical')
+COMPUTE_DTYPES = ('float32', 'bfloat16')
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """How MIDI becomes fixed-size windows: the converter and its options."""
+  converter: str                  # 'melody', 'drums', 'trio'
+  slice_bars: int
+  steps_per_quarter: int = 4
+  quarters_per_bar: int = 4
+  # The converter's own options (name, value), e.g. (('gap_bars', 1.0), ('max_bars', 100)).
+  converter_options: tuple[tuple[str, object], ...] = ()
+  transpose_range: tuple[int, int] = (0, 0)
+  eval_fraction: float = 0.1
+  split_seed: int = 0
+
+  @property
+  def steps_per_bar(self) -> int:
+    return self.steps_per_quarter * self.quarters_per_bar
+
+  @property
+  def seq_len(self) -> int:
+    return self.slice_bars * self.steps_per_bar
+
+  def option(self, name: str, default=None):
+    return dict(self.converter_options).get(name, default)
+
+
+@dataclasses.dataclass(frozen=True)
+class Head:
+  """One output part of the decoder at each step."""
+  kind: str    # one of HEAD_KINDS
+  depth: int   # classes (categorical), bits (multi_label) or values (continuous)
+  name: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class StepInput:
+  """How one step's labels become the network's input vector."""
+  kind: str    # one of INPUT_KINDS
+  depth: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Control:
+  """A per-step control input, given alongside the step input (chords, hits, ...)."""
+  name: str
+  depth: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSpec:
+  kind: str = 'bidirectional_lstm'
+  sizes: tuple[int, ...] = (512,)
+  level_lengths: tuple[int, ...] = ()   # hierarchical_lstm: segments per level
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderSpec:
+  kind: str = 'lstm'
+  sizes: tuple[int, ...] = (256, 256)
+  level_lengths: tuple[int, ...] = ()   # hierarchical: (bars, steps per bar)
+  split_parts: bool = False             # hierarchical: one bar decoder per part (trio)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """Everything the model needs to be built: the config stops before this."""
+  heads: tuple[Head, ...]
+  input: StepInput
+  encoder: EncoderSpec
+  decoder: DecoderSpec
+  z_size: int
+  seq_len: int
+  controls: tuple[Control, ...] = ()
+  family: str = 'musicvae'
+
+  # ---- derived ------------------------------------------------------------------------------
+  @property
+  def part_depths(self) -> tuple[int, ...]:
+    return tuple(h.depth for h in self.heads)
+
+  @property
+  def output_depth(self) -> int:
+    return sum(self.part_depths)
+
+  @property
+  def input_depth(self) -> int:
+    return self.input.depth
+
+  @property
+  def control_depth(self) -> int:
+    return sum(c.depth for c in self.controls)
+
+  @property
+  def max_seq_len(self) -> int:   # Magenta's name
+    return self.seq_len
+
+  @property
+  def hierarchical(self) -> bool:
+    return self.decoder.kind == 'hierarchical'
+
+  @property
+  def level_lengths(self) -> tuple[int, ...]:
+    return self.decoder.level_lengths
+
+  @property
+  def enc_rnn_size(self) -> tuple[int, ...]:
+    return self.encoder.sizes
+
+  @property
+  def dec_rnn_size(self) -> tuple[int, ...]:
+    return self.decoder.sizes
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+  """MusicVAE's loss and schedule hyperparameters (Magenta's names)."""
+  free_bits: float = 0.0
+  max_beta: float = 1.0
+  beta_rate: float = 0.0
+  sampling_schedule: str = 'constant'
+  sampling_rate: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+  """Optimiser, run length, cadence and devices."""
+  batch_size: int = 512
+  num_steps: int = 200_000
+  learning_rate: float = 1e-3
+  decay_rate: float = 0.9999
+  min_learning_rate: float = 1e-5
+  grad_clip: float = 1.0
+  grad_norm_clip_to_zero: float = 1e4
+  seed: int = 0
+  checkpoint_every_steps: int = 1000
+  eval_every_steps: int = 1000
+  log_every_steps: int = 100
+  eval_num_batches: int = 0             # 0: the whole eval split
+  fsdp: bool = False
+  fsdp_size: int = -1                   # -1: every device
+  compute_dtype: str = 'float32'
+
+  def fsdp_devices(self, num_devices: int) -> int:
+    """How many devices share one copy of the state: 1 without FSDP."""
+    if not self.fsdp:
+      return 1
+    return num_devices if self.fsdp_size in (-1, 0) else self.fsdp_size
+
+  def eval_batches(self, eval_windows: int) -> int:
+    """Batches per evaluation: as configured, or enough for the whole eval split."""
+    if self.eval_num_batches:
+      return self.eval_num_batches
+    return max(1, math.ceil((eval_windows or 4 * self.batch_size) / self.batch_size))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  name: str
+  data: DataSpec
+  model: ModelSpec
+  loss: LossSpec
+  train: TrainSpec

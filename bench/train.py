@@ -1,6 +1,6 @@
 """Training throughput of the jitted train step, as a fraction of this machine's matmul peak.
 
-  python bench/train.py [--steps=7] [--quick] [--write]
+  python bench/train.py [--steps=7] [--quick] [--write] [--lstm_gradient]
 
 Everything is measured in one run, so the figures are ratios on the same (noisy, shared) CPUs:
 

@@ -107,6 +107,25 @@ def new_session(run: specs.RunSpec, *, devices=None, initialize: bool = True):
   return session, (initial() if initialize else checkpointing.abstract(abstract, state_sharding))
 
 
+def _resume(session: Session, mgr, abstract):
+  """(state, data position) of the latest checkpoint, also one written before the optimiser
+  was one optax chain (its state then held Adam's moments alone; see ``optimizer.upgrade``)."""
+  try:
+    return checkpointing.restore(mgr, abstract)
+  except checkpointing.WorkdirError as error:
+    tx = optimizer.make(session.run.train)
+    legacy = jax.eval_shape(lambda p: optimizer.legacy_adam().init(p), abstract['params'])
+    target = dict(abstract, opt_state=checkpointing.abstract(
+        legacy, mesh_lib.state_shardings(legacy, session.mesh)))
+    try:
+      old, data_state = checkpointing.restore(mgr, target)
+    except checkpointing.WorkdirError:
+      raise error from None  # not a legacy checkpoint either: the first refusal stands
+    upgrade = jax.jit(lambda s: dict(s, opt_state=optimizer.upgrade(
+        tx, s['params'], s['opt_state'], s['step'])), out_shardings=session.state_sharding)
+    return upgrade(old), data_state
+
+
 def _restore(workdir, read, *, step, devices):
   """(session, read(manager, abstract state) or (None, None)) for a workdir's checkpoint."""
   session, abstract = new_session(checkpointing.load_run_spec(workdir), devices=devices,
@@ -198,7 +217,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
       transpose_range=run.data.transpose_range).__iter__()
   start = 0
   if resuming:
-    state, data_state = checkpointing.restore(mgr, state)
+    state, data_state = _resume(session, mgr, state)
     if data_state is not None and 'iterator' not in data_state:  # written before fingerprints
       data_state = dict(iterator=data_state, dataset=_fingerprint(info))
     if data_state is not None and data_state.get('dataset') == _fingerprint(info):

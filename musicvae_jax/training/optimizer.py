@@ -68,3 +68,20 @@ def init(tx: optax.GradientTransformation, params, step: int = 0):
   schedule = adam.hyperparams_states['learning_rate']._replace(count=jnp.asarray(step, jnp.int32))
   return (state[0], adam._replace(
       hyperparams_states=dict(adam.hyperparams_states, learning_rate=schedule)))
+
+
+def legacy_adam() -> optax.GradientTransformation:
+  """The optimiser state that checkpoints written before ``make`` hold: Adam's moments alone
+  (the clipping and the learning rate were applied by hand then)."""
+  return optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
+
+
+def upgrade(tx: optax.GradientTransformation, params, legacy_state, step):
+  """``make``'s state carrying a legacy checkpoint's Adam moments and count, its schedule at
+  ``step``: a run started before ``make`` resumes where it stopped."""
+  state = init(tx, params)
+  adam = state[1]
+  schedule = adam.hyperparams_states['learning_rate']._replace(count=step)
+  return (state[0], adam._replace(
+      count=step, hyperparams_states=dict(adam.hyperparams_states, learning_rate=schedule),
+      inner_state=(legacy_state,) + tuple(adam.inner_state[1:])))

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from musicvae_jax import checkpointing
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.input_pipeline import pipeline
@@ -262,3 +263,25 @@ def test_resuming_on_other_data_warns_and_reads_it_from_its_start(tmp_path, melo
   state, data_state = _final_state(tmp_path / 'w')
   assert int(state['step']) == 3
   assert data_state['dataset']['splits'] == pipeline.dataset_info(other)['splits']
+
+
+def test_a_run_checkpointed_before_the_optax_chain_resumes_where_it_stopped(melody_dataset,
+                                                                           tmp_path):
+  """A checkpoint whose optimiser state is Adam's moments alone (as written before the
+  optimiser became one optax chain) resumes to what an uninterrupted run of today reaches."""
+  config = config_lib.get_config(TINY)
+  config.train.num_steps, config.train.checkpoint_every_steps = 2, 2
+  config.train.eval_every_steps = 1000
+  today, before = tmp_path / 'today', tmp_path / 'before'
+  loop.train_and_evaluate(config, melody_dataset, today, progress=False)
+  _, state, data_state = loop.restore_workdir(today)
+  legacy = dict(state, opt_state=state['opt_state'][1].inner_state[0])  # ScaleByAdamState
+  assert int(legacy['opt_state'].count) == 2
+  checkpointing.check_or_write_config(before, config, write=True)
+  mgr = checkpointing.manager(before)
+  checkpointing.save(mgr, 2, legacy, data_state)
+  mgr.close()
+  config.train.num_steps = 4
+  for workdir in (today, before):
+    loop.train_and_evaluate(config, melody_dataset, workdir, progress=False)
+  run_state.assert_same_final_state(today, before, 4)

@@ -50,9 +50,6 @@ class DataSpec:
   def seq_len(self) -> int:
     return self.slice_bars * self.steps_per_bar
 
-  def option(self, name: str, default=None):
-    return dict(self.converter_options).get(name, default)
-
 
 @dataclasses.dataclass(frozen=True)
 class Head:
@@ -115,10 +112,6 @@ class ModelSpec:
   @property
   def input_depth(self) -> int:
     return self.input.depth
-
-  @property
-  def control_depth(self) -> int:
-    return sum(c.depth for c in self.controls)
 
   @property
   def max_seq_len(self) -> int:   # Magenta's name

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from musicvae_jax import bundled_data
 from musicvae_jax.generation import interpolation
 from musicvae_jax.generation.trained_model import TrainedModel
 
@@ -129,9 +130,17 @@ def test_path_rejects_unknown_methods(method):
 
 
 # ---- pieces of several windows, on the bundled model ---------------------------------------------
+TUNES = ('nottingham_hpps11.mid', 'nottingham_morris19.mid')  # 4 and 5 windows of 2 bars
+
+
 @pytest.fixture(scope='module')
 def model():
   return TrainedModel.from_workdir()
+
+
+@pytest.fixture(scope='module')
+def pieces(model):
+  return [model.read_windows(bundled_data.midi_dir('melody') / name).labels for name in TUNES]
 
 
 def test_step_s_of_every_window_decodes_in_one_batch_step_major(model, pieces):

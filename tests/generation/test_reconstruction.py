@@ -9,12 +9,22 @@ import jax
 import numpy as np
 import pytest
 
+from musicvae_jax import bundled_data
 from musicvae_jax.generation import reconstruction
 from musicvae_jax.generation.trained_model import TrainedModel
+
+MELODY = bundled_data.midi_dir('melody')
+TUNES = ('nottingham_hpps11.mid', 'nottingham_morris19.mid')  # 4 and 5 windows of 2 bars
+
 
 @pytest.fixture(scope='module')
 def model():
   return TrainedModel.from_workdir()
+
+
+@pytest.fixture(scope='module')
+def pieces(model):
+  return [model.read_windows(MELODY / name).labels for name in TUNES]
 
 
 def test_keys_are_the_documented_ones(model, pieces):

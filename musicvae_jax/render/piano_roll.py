@@ -1,7 +1,13 @@
 """Piano-roll pictures of NoteSequences: the PNG that sits beside every MIDI the toolkit writes.
 
-Pitched parts are drawn as bars (one colour per instrument), drums as ticks on their pitch rows;
-thin lines mark beats and thicker ones bars (from the sequence's first tempo and time signature).
+Pitched parts are drawn on a pitch axis (rows labelled with note names), drums below them on one
+row per drum pitch present, labelled with its General MIDI name. Every note is its own box: a
+gap of a few pixels ends each box, so back-to-back repeats of one pitch stay countable. Where
+the velocities of a sequence vary, a box's shade shows its velocity (pale = soft). The time
+axis is padded on both sides, so nothing at t = 0 hides under the frame; thin lines mark beats
+and darker ones bars (from the sequence's first tempo and time signature).
+
+The layout is fixed in inches (no layout solver), so a picture costs little per file.
 """
 
 from __future__ import annotations
@@ -11,9 +17,25 @@ import pathlib
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib import collections as mcollections  # noqa: E402
+from matplotlib import colors as mcolors  # noqa: E402
+from matplotlib import figure as mfigure  # noqa: E402
+from matplotlib import patches as mpatches  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+from matplotlib.backends import backend_agg  # noqa: E402
+import numpy as np  # noqa: E402
+import pretty_midi  # noqa: E402
 
-_COLOURS = ('#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b')
+DPI = 100
+_COLOURS = ('#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2',
+            '#17becf', '#bcbd22')
+_GAP_PX = 2.5  # blank pixels that end every box
+_MIN_BOX_PX = 1.5
+_DRUM_HIT_PX = 4.0  # drum hits are onsets: at least this wide, at most a sixteenth note
+_MIN_SHADE = 0.35  # the shade (opacity over white) of velocity 0; velocity 127 is full colour
+_LEFT_IN, _RIGHT_IN, _BOTTOM_IN, _TITLE_IN, _LEGEND_ROW_IN = 0.85, 0.3, 0.5, 0.35, 0.2
+_DRUM_LABEL_IN = 0.75  # extra left margin for drum names
 
 
 def _beat_seconds(ns) -> tuple[float, int]:
@@ -25,39 +47,138 @@ def _beat_seconds(ns) -> tuple[float, int]:
   return beat, numerator
 
 
+def drum_name(pitch: int) -> str:
+  """The General MIDI name of a drum pitch (``drum 90`` where General MIDI names none)."""
+  name = pretty_midi.note_number_to_drum_name(pitch)
+  return f'{name} ({pitch})' if name else f'drum {pitch}'
+
+
+def _pitch_label(pitch: float, _=None) -> str:
+  if pitch != int(pitch) or not 0 <= pitch <= 127:
+    return ''
+  return f'{pretty_midi.note_number_to_name(int(pitch))} ({int(pitch)})'
+
+
+def _box_widths(starts, ends, rows, sec_per_px: float, is_drum: bool) -> np.ndarray:
+  """Each note's drawn width: cut at the next onset on its row, less a gap, never invisible."""
+  ends = ends.copy()
+  if is_drum:
+    ends = starts + np.maximum(ends - starts, (_DRUM_HIT_PX + _GAP_PX) * sec_per_px)
+  order = np.lexsort((starts, rows))
+  same_row = rows[order][1:] == rows[order][:-1]
+  nxt = np.where(same_row, starts[order][1:], np.inf)
+  ends[order[:-1]] = np.minimum(ends[order[:-1]], nxt)
+  return np.maximum(ends - starts - _GAP_PX * sec_per_px, _MIN_BOX_PX * sec_per_px)
+
+
+def _shades(velocities: np.ndarray, colour: str, vary: bool) -> np.ndarray:
+  """Opaque RGBA per note: the colour laid over white at an opacity set by velocity."""
+  rgb = np.array(mcolors.to_rgb(colour))
+  alpha = (_MIN_SHADE + (1 - _MIN_SHADE) * np.clip(velocities, 0, 127) / 127.0 if vary
+           else np.ones(len(velocities)))
+  out = np.ones((len(velocities), 4))
+  out[:, :3] = 1.0 - alpha[:, None] * (1.0 - rgb[None, :])
+  return out
+
+
+def _draw_boxes(ax, starts, widths, rows, face) -> None:
+  x0, x1 = starts, starts + widths
+  y0, y1 = rows - 0.4, rows + 0.4
+  verts = np.stack([np.stack([x0, y0], -1), np.stack([x0, y1], -1),
+                    np.stack([x1, y1], -1), np.stack([x1, y0], -1)], axis=1)
+  ax.add_collection(mcollections.PolyCollection(verts, facecolors=face, edgecolors='none',
+                                                antialiaseds=False, zorder=2))
+
+
+def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
+  """The piano roll of ``ns`` as a matplotlib Figure (Agg, ``DPI`` dots per inch)."""
+  notes = list(ns.notes)
+  end = max([ns.total_time] + [n.end_time for n in notes] + [1e-3])
+  pad = 0.015 * end
+  x_lo, x_hi = -pad, end + pad
+  parts = sorted({(n.is_drum, n.instrument) for n in notes})
+  pitched = [p for p in parts if not p[0]]
+  drum_pitches = sorted({n.pitch for n in notes if n.is_drum})
+  has_drums = bool(drum_pitches)
+  vary = len({n.velocity for n in notes}) > 1
+  pitches = [n.pitch for n in notes if not n.is_drum]
+  p_lo, p_hi = (min(pitches), max(pitches)) if pitches else (60, 60)
+
+  left = _LEFT_IN + (_DRUM_LABEL_IN if has_drums else 0.0)
+  axes_w = min(3.0 + 1.2 * end, 22.0)
+  pitched_h = float(np.clip(0.09 * (p_hi - p_lo + 3), 2.2, 4.5)) if pitched or not parts else 0
+  drum_h = float(np.clip(0.2 * len(drum_pitches), 1.0, 3.5)) if has_drums else 0
+  gap_h = 0.15 if pitched_h and drum_h else 0.0
+  legend_rows = -(-len(parts) // 4)
+  top = _TITLE_IN + _LEGEND_ROW_IN * legend_rows + 0.05
+  fig_w, fig_h = left + axes_w + _RIGHT_IN, top + pitched_h + gap_h + drum_h + _BOTTOM_IN
+  fig = mfigure.Figure(figsize=(fig_w, fig_h), dpi=DPI)
+  backend_agg.FigureCanvasAgg(fig)
+  sec_per_px = (x_hi - x_lo) / (axes_w * DPI)
+
+  def add_axes(bottom_in, height_in):
+    return fig.add_axes((left / fig_w, bottom_in / fig_h, axes_w / fig_w, height_in / fig_h))
+
+  axes = {}
+  if drum_h:
+    axes['drums'] = add_axes(_BOTTOM_IN, drum_h)
+  if pitched_h:
+    axes['pitch'] = add_axes(_BOTTOM_IN + drum_h + gap_h, pitched_h)
+  beat, beats_per_bar = _beat_seconds(ns)
+  beats = np.arange(0.0, end + 1e-9, beat)[:4000]
+  for ax in axes.values():
+    ax.set_xlim(x_lo, x_hi)
+    strong = np.arange(len(beats)) % beats_per_bar == 0
+    for mask, grey in ((~strong, '0.88'), (strong, '0.55')):
+      ax.vlines(beats[mask], 0, 1, transform=ax.get_xaxis_transform(), colors=grey, lw=0.8,
+                zorder=0)
+  handles = []
+  for k, (is_drum, instrument) in enumerate(parts):
+    part = [n for n in notes if n.is_drum == is_drum and n.instrument == instrument]
+    colour = _COLOURS[k % len(_COLOURS)]
+    starts = np.array([n.start_time for n in part])
+    ends = np.array([n.end_time for n in part])
+    if is_drum:
+      ends = np.minimum(ends, starts + beat / 4)
+      rows = np.array([drum_pitches.index(n.pitch) for n in part], dtype=float)
+      label = f'drums (instrument {instrument})'
+    else:
+      rows = np.array([n.pitch for n in part], dtype=float)
+      label = f'instrument {instrument} (program {part[0].program})'
+    widths = _box_widths(starts, ends, rows, sec_per_px, is_drum)
+    face = _shades(np.array([n.velocity for n in part]), colour, vary)
+    _draw_boxes(axes['drums' if is_drum else 'pitch'], starts, widths, rows, face)
+    handles.append(mpatches.Patch(color=colour, label=label))
+
+  if 'pitch' in axes:
+    ax = axes['pitch']
+    ax.set_ylim(p_lo - 1.5, p_hi + 1.5)
+    ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=8, integer=True))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(_pitch_label))
+    ax.set_ylabel('pitch', fontsize=8)
+  if 'drums' in axes:
+    ax = axes['drums']
+    ax.set_ylim(-0.6, len(drum_pitches) - 0.4)
+    ax.set_yticks(range(len(drum_pitches)), [drum_name(p) for p in drum_pitches])
+  for name, ax in axes.items():
+    ax.tick_params(labelsize=7)
+    ax.set_gid(name)
+    if ax is not axes.get('drums', axes.get('pitch')):
+      ax.tick_params(labelbottom=False)
+  (axes.get('drums') or axes['pitch']).set_xlabel('seconds', fontsize=8)
+  note = '   (shade: velocity, pale = soft)' if vary else ''
+  fig.text(0.08 / fig_w, 1 - 0.08 / fig_h, title + note, ha='left', va='top', fontsize=9)
+  if handles:
+    fig.legend(handles=handles, loc='upper left', ncol=min(len(handles), 4), fontsize=7,
+               frameon=False, bbox_to_anchor=(left / fig_w, 1 - _TITLE_IN / fig_h),
+               borderaxespad=0, handlelength=1.2, handleheight=0.6, labelspacing=0.3)
+  return fig
+
+
 def write_piano_roll(ns, path: str | pathlib.Path, title: str | None = None) -> pathlib.Path:
   """Draws ``ns`` to a PNG at ``path`` and returns the path."""
   path = pathlib.Path(path)
-  end = max([ns.total_time] + [n.end_time for n in ns.notes] + [1e-3])
-  fig, ax = plt.subplots(figsize=(min(4 + 1.2 * end, 24), 4), dpi=100)
-  instruments = sorted({(n.instrument, n.is_drum) for n in ns.notes})
-  for k, (instrument, is_drum) in enumerate(instruments):
-    notes = [n for n in ns.notes if n.instrument == instrument and n.is_drum == is_drum]
-    colour = _COLOURS[k % len(_COLOURS)]
-    if is_drum:
-      ax.scatter([n.start_time for n in notes], [n.pitch for n in notes], marker='|', s=60,
-                 color=colour, label=f'drums ({instrument})')
-    else:
-      for n in notes:
-        ax.barh(n.pitch, n.end_time - n.start_time, left=n.start_time, height=0.8,
-                color=colour, edgecolor='none')
-      program = notes[0].program if notes else 0
-      ax.plot([], [], color=colour, lw=6, label=f'instrument {instrument} (program {program})')
-  beat, beats_per_bar = _beat_seconds(ns)
-  t, i = 0.0, 0
-  while t <= end + 1e-9 and i < 2000:
-    ax.axvline(t, color='0.55' if i % beats_per_bar == 0 else '0.88', lw=0.8, zorder=0)
-    t, i = t + beat, i + 1
-  pitches = [n.pitch for n in ns.notes] or [60]
-  ax.set_ylim(min(pitches) - 2, max(pitches) + 2)
-  ax.set_xlim(0, end)
-  ax.set_xlabel('seconds')
-  ax.set_ylabel('MIDI pitch')
-  if instruments:
-    ax.legend(loc='upper right', fontsize=7, framealpha=0.8)
-  ax.set_title(title or path.stem, fontsize=9)
-  fig.tight_layout()
+  fig = draw_piano_roll(ns, title or path.stem)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path)
-  plt.close(fig)
+  fig.savefig(path, dpi=DPI)
   return path

@@ -41,7 +41,8 @@ def show(sequences, output_dir, stem: str, *, titles=None, audio: bool = True
          ) -> list[pathlib.Path]:
   """Writes ``<output_dir>/<stem>-NNN-of-MMM.mid`` (+ .png, + .wav) and shows each inline.
 
-  Returns the MIDI paths. Without a synthesiser it says once why there is no audio.
+  Returns the MIDI paths. Without a synthesiser it says why there is no audio, once per kernel
+  (not in every cell that shows music).
   """
   sequences = list(sequences)
   writer = outputs.Writer(pathlib.Path(output_dir), wav=audio)

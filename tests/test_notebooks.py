@@ -8,13 +8,16 @@ where a WAV exists, and the trained runs' checkpoints and curves.
 """
 
 import ast
+import inspect
 import json
 import pathlib
+import subprocess
 import warnings
 
 import pytest
 
 from conftest import REPO
+from musicvae_jax import notebook
 from musicvae_jax.generation import outputs
 from musicvae_jax.training import metrics_io
 
@@ -74,6 +77,34 @@ def test_cells_only_import_and_call_the_package(name):
       else:
         continue
       assert tops <= ALLOWED_IMPORTS, f'{name} cell {i} imports {tops - ALLOWED_IMPORTS}'
+
+
+def _folders_written() -> set[str]:
+  """The folders the notebooks write into, as their cells name them (OUTPUT_DIR, WORK_DIR)."""
+  folders = {inspect.signature(notebook.midi_folder).parameters['upload_dir'].default}
+  for name in NOTEBOOKS:
+    for cell in _read(name).cells:
+      if cell.cell_type == 'code':
+        for node in ast.walk(ast.parse(_python(cell.source))):
+          if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+              and any(getattr(t, 'id', '') in ('OUTPUT_DIR', 'WORK_DIR') for t in node.targets)):
+            folders.add(node.value.value)
+  return folders
+
+
+def test_what_the_notebooks_write_is_ignored_by_git():
+  if not (REPO / '.git').exists():
+    pytest.skip('not a git checkout')
+  folders = _folders_written()
+  assert {'quickstart_output', 'my_musicvae', 'tpu_musicvae'} <= folders, folders
+  # Jupyter starts a notebook in colab/; papermill or a script may run it from the top.
+  paths = [f'{top}{folder}/run/config.json' for folder in folders for top in ('colab/', '')]
+  proc = subprocess.run(['git', 'check-ignore', '--no-index', *paths], cwd=REPO,
+                        capture_output=True, text=True, check=False)
+  assert sorted(proc.stdout.split()) == sorted(paths), proc.stderr
+  # The notebooks themselves stay tracked.
+  assert subprocess.run(['git', 'check-ignore', '-q', '--no-index', 'colab/quickstart.ipynb'],
+                        cwd=REPO, check=False).returncode == 1
 
 
 def _execute(name: str, cwd: pathlib.Path):

@@ -5,7 +5,8 @@
       [--preview=8] [--overwrite] [--runner=beam --beam_options=--direct_num_workers=4,...]
 
 Without --input the bundled MIDI folder for the config's converter kind is used. Unusable
-files are skipped, counted in dataset.json and listed in skipped.jsonl.
+files are skipped, counted in dataset.json and listed in skipped.jsonl. One run at a time
+writes an --output folder: another run on it is refused while the first holds its lock.
 """
 
 import os

@@ -20,6 +20,9 @@ resumed run sees exactly the batches an uninterrupted run would have seen.
 
 Evaluation reads each record once, in order, and pads the last batch with zero-length
 examples (mask 0) instead of dropping it.
+
+The shards read are the ones ``dataset.json`` names, each checked to be there at the size it
+records (``check_shards``), so a damaged folder is refused in one line, not deep in ArrayRecord.
 """
 
 from __future__ import annotations
@@ -49,7 +52,27 @@ def dataset_info(data_dir: str | pathlib.Path) -> dict[str, Any]:
     raise DatasetError(
         f'{path} not found: {data_dir} is not a prepared dataset. Run '
         f'`musicvae-prepare --config=<name> --input=<MIDI folder> --output={data_dir}` first.')
-  return json.loads(path.read_text())
+  try:
+    return json.loads(path.read_text(encoding='utf-8'))
+  except ValueError as e:  # a file cut short, or not ours
+    raise DatasetError(f'{path} is not valid JSON ({e}); run musicvae-prepare again.') from e
+
+
+def check_shards(data_dir: str | pathlib.Path, info: dict[str, Any], splits=SPLITS) -> None:
+  """Refuses a dataset whose ``dataset.json`` names a shard that is missing or of another size.
+
+  Datasets prepared before sizes were recorded are checked for shards present and not empty.
+  """
+  for split in splits:
+    entry = info.get('splits', {}).get(split, {})
+    names = entry.get('shards', [])
+    sizes = entry.get('shard_bytes', [None] * len(names))
+    for name, size in zip(names, sizes):
+      path = pathlib.Path(data_dir) / name
+      found = path.stat().st_size if path.is_file() else 0
+      if not found or (size is not None and found != size):
+        raise DatasetError(f'{data_dir}: shard {name} is missing or truncated; run '
+                           f'musicvae-prepare again (--output={data_dir} --overwrite).')
 
 
 def check_fits(data_dir: str | pathlib.Path, *, seq_len: int, part_depths) -> dict[str, Any]:
@@ -69,13 +92,18 @@ def check_fits(data_dir: str | pathlib.Path, *, seq_len: int, part_depths) -> di
         f'{data_dir} was prepared with --config={info.get("config_name")} (windows of '
         f'{info.get("T")} steps, parts {list(depths)}); this model needs {seq_len} '
         f'steps and parts {list(part_depths)}. Prepare the MIDI again with this config.')
+  check_shards(data_dir, info)
   return info
 
 
 def shard_paths(data_dir: str | pathlib.Path, split: str) -> list[str]:
+  """The shards of ``split`` that dataset.json names, after ``check_shards``."""
   if split not in SPLITS:
     raise DatasetError(f'Unknown split {split!r}; expected one of {SPLITS}.')
-  paths = sorted(str(p) for p in pathlib.Path(data_dir).glob(f'{split}-*.array_record'))
+  info = dataset_info(data_dir)
+  check_shards(data_dir, info, (split,))
+  names = info.get('splits', {}).get(split, {}).get('shards', [])
+  paths = [str(pathlib.Path(data_dir) / name) for name in names]
   if not paths:
     raise DatasetError(
         f'No {split} shards in {data_dir} ({split}-*.array_record). The dataset may have no '

@@ -16,10 +16,19 @@ Output folder:
   sources.txt     every MIDI file found, relative to the input folder; a record's ``source``
                   is its line index
   skipped.jsonl   one JSON line per file that gave no window: file, reason, message
-  dataset.json    config, shapes, counts, skip reasons, versions (deterministic: no times/paths)
+  dataset.json    config, shapes, counts, skip reasons, versions (deterministic: no times/paths);
+                  each split's shards with their record counts and byte sizes
   run.json        input folder, workers, wall time, files/s (differs from run to run)
+  .musicvae-prepare.lock   the lock a run holds (see below); empty, and left in place
   preview/        the first window of each of the first ``preview`` files with windows, written
                   back to MIDI with a piano-roll PNG beside it, to listen to and look at
+
+A run holds an exclusive ``flock`` on the lock file for as long as it writes the folder, so a
+second run on the same folder is refused at once (``OutputBusyError``) instead of racing it; the
+kernel drops the lock when the holder exits, however it dies. Under the lock the old dataset is
+removed (dataset.json first), shards are written under temporary names and renamed into place
+once flushed to disk, and dataset.json is written last, atomically: a folder with a
+dataset.json holds every shard it names, whole, whatever was interrupted.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -37,8 +47,8 @@ import sys
 import time
 from typing import Any
 
-import tqdm
 from musicvae_jax import errors
+from musicvae_jax import progress as progress_bars
 from musicvae_jax import specs
 from musicvae_jax.converters import get_converter, midi_io
 from musicvae_jax.input_pipeline import convert_files
@@ -49,12 +59,53 @@ SPLITS = ('train', 'eval')
 MIDI_SUFFIXES = ('.mid', '.midi')
 OUTPUT_FILES = ('dataset.json', 'run.json', 'sources.txt', 'skipped.jsonl')
 SCRATCH_DIR = '.scratch'  # a runner's working files (prepare_beam), removed when it ends
+LOCK_FILE = '.musicvae-prepare.lock'
 _COUNTS = ('files_found', 'files_read', 'files_with_windows', 'files_without_windows')
 _VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
 
 
 class PrepareError(errors.UserError):
   """A problem the user fixes (missing input folder, no MIDI, output already holds a dataset)."""
+
+
+class OutputBusyError(PrepareError, BlockingIOError):
+  """Another run holds the lock of the output folder."""
+
+
+_HELD_LOCKS: set[int] = set()  # this process's lock descriptors
+
+
+def _drop_inherited_locks() -> None:
+  # A forked worker shares the parent's lock; were it to outlive a killed parent, it would hold
+  # the folder forever. Closing its copy leaves the parent's lock in force.
+  for fd in _HELD_LOCKS:
+    os.close(fd)
+  _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
+def lock_output(out: pathlib.Path) -> int:
+  """Takes the exclusive lock of the existing folder ``out``; returns its descriptor.
+
+  Refused at once, with ``OutputBusyError``, while another process holds it.
+  """
+  fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    os.close(fd)
+    raise OutputBusyError(f'Output folder {out} is in use: another musicvae-prepare is writing '
+                          'it; wait for that run to end, or choose another --output.') from None
+  _HELD_LOCKS.add(fd)
+  return fd
+
+
+def unlock_output(fd: int) -> None:
+  if fd in _HELD_LOCKS:
+    _HELD_LOCKS.discard(fd)
+    os.close(fd)  # closing the last descriptor of the lock releases it
 
 
 def find_midi_files(input_dir) -> list[str]:
@@ -83,8 +134,9 @@ def split_of(rel_path: str, split_seed: int, eval_fraction: float) -> str:
 
 
 # ---- the job ------------------------------------------------------------------------------
-def check_output_dir(output_dir, overwrite: bool) -> None:
-  """Refuses an output folder that already holds a dataset, unless ``overwrite``."""
+def check_output_dir(output_dir, overwrite: bool, remove: bool = True) -> None:
+  """Refuses an output folder that already holds a dataset, unless ``overwrite``; then removes
+  that dataset (dataset.json first) if ``remove``: only while holding the folder's lock."""
   out = pathlib.Path(output_dir)
   if out.exists() and not out.is_dir():
     raise PrepareError(f'Output {out} is a file, not a folder; pass --output=<new folder>.')
@@ -92,8 +144,8 @@ def check_output_dir(output_dir, overwrite: bool) -> None:
   if ours and not overwrite:
     raise PrepareError(f'Output folder {out} already holds a dataset ({ours[0].name}, ...); '
                        'pass --overwrite to replace it, or choose another --output.')
-  for path in ours:
-    shutil.rmtree(path) if path.is_dir() else path.unlink()
+  for path in ours if remove else ():
+    shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _own_files(out: pathlib.Path) -> list[pathlib.Path]:
@@ -107,8 +159,9 @@ def _own_files(out: pathlib.Path) -> list[pathlib.Path]:
 
 class Job:
   """All but the shards, shared by the runners: making it checks the arguments, lists the files,
-  clears the output and writes sources.txt; ``add`` takes each file's result in file order and
-  writes skipped.jsonl; ``finish`` writes dataset.json and run.json."""
+  locks and clears the output and writes sources.txt; ``add`` takes each file's result in file
+  order and writes skipped.jsonl; ``finish`` writes run.json and dataset.json; ``close``
+  releases the lock."""
 
   def __init__(self, run: specs.RunSpec, input_dir, output_dir, records_per_shard: int,
                overwrite: bool,
@@ -123,16 +176,24 @@ class Job:
     self.run, self.records_per_shard, self.limits = run, records_per_shard, limits
     self.converter = get_converter(run.data)
     self.files = find_midi_files(input_dir)
-    check_output_dir(output_dir, overwrite)
+    check_output_dir(output_dir, overwrite, remove=False)  # refused before anything is written
     self.input_dir, self.out = pathlib.Path(input_dir), pathlib.Path(output_dir)
     self.out.mkdir(parents=True, exist_ok=True)
-    (self.out / 'sources.txt').write_text(''.join(f + '\n' for f in self.files), 'utf-8')
-    self.windows, self.split_files, self.tally = (collections.Counter() for _ in range(3))
-    self.skipped, self.dropped, self.midi_warnings = (collections.Counter() for _ in range(3))
-    self._skipped_fh = open(self.out / 'skipped.jsonl', 'w', encoding='utf-8')
+    self._lock = lock_output(self.out)
+    try:
+      check_output_dir(self.out, overwrite)  # again, now that no other run can write here
+      (self.out / 'sources.txt').write_text(''.join(f + '\n' for f in self.files), 'utf-8')
+      self.windows, self.split_files, self.tally = (collections.Counter() for _ in range(3))
+      self.skipped, self.dropped, self.midi_warnings = (collections.Counter() for _ in range(3))
+      self._skipped_fh = open(self.out / 'skipped.jsonl', 'w', encoding='utf-8')
+    except BaseException:
+      unlock_output(self._lock)
+      raise
 
   def close(self) -> None:
+    """Closes skipped.jsonl and releases the folder's lock (after ``finish``, or on failure)."""
     self._skipped_fh.close()
+    unlock_output(self._lock)
 
   def add(self, rel_path: str, reason: str, message: str, dropped: dict, warnings: dict,
           num_windows: int) -> str:
@@ -154,13 +215,13 @@ class Job:
 
   def finish(self, shard_names: dict[str, list[str]], previews: list[str],
              **run_extra) -> dict[str, Any]:
-    """Writes dataset.json and run.json (``run_extra``: how it ran); returns both as one dict."""
+    """Writes run.json and, last, dataset.json (``run_extra``: how it ran); returns both as one
+    dict. The shards must be in place: dataset.json records their sizes."""
     self._skipped_fh.close()
     tally = self.tally
     tally['files_found'] = len(self.files)
     tally['files_without_windows'] = tally['files_read'] - tally['files_with_windows']
-    info = self._dataset_info(shard_names)
-    _write_json(self.out / 'dataset.json', info)
+    info = self._dataset_info({s: self._shards(s, shard_names[s]) for s in SPLITS})
     elapsed = max(time.time() - self.started, 1e-9)
     run = {'input_dir': str(self.input_dir.resolve()), 'output_dir': str(self.out.resolve()),
            **run_extra, 'wall_s': round(elapsed, 3),
@@ -168,9 +229,21 @@ class Job:
            'windows_per_s': round(sum(self.windows.values()) / elapsed, 2),
            'preview': [p for p in previews if p]}
     _write_json(self.out / 'run.json', run)
+    _write_json(self.out / 'dataset.json', info)  # last: what it names is whole on disk
     return {**info, 'run': run}
 
-  def _dataset_info(self, shard_names) -> dict[str, Any]:
+  def _shards(self, split: str, names: list[str]) -> dict[str, list]:
+    """A split's shards, flushed to disk, with their record counts and sizes for dataset.json."""
+    counts = shards.shard_records(self.windows[split], self.records_per_shard)
+    if len(counts) != len(names):
+      raise RuntimeError(f'{split}: {len(names)} shards for {self.windows[split]} windows')
+    for path in [*(self.out / n for n in names), self.out / 'sources.txt',
+                 self.out / 'skipped.jsonl']:
+      shards.sync(path)
+    return {'shards': names, 'shard_records': counts,
+            'shard_bytes': [(self.out / n).stat().st_size for n in names]}
+
+  def _dataset_info(self, split_shards) -> dict[str, Any]:
     run, converter = self.run, self.converter
     return {
         'config_name': run.name,
@@ -183,7 +256,7 @@ class Job:
         'writer_options': shards.WRITER_OPTIONS,
         'counts': {k: int(self.tally[k]) for k in _COUNTS},
         'splits': {s: {'files': int(self.split_files[s]), 'windows': int(self.windows[s]),
-                       'shards': shard_names[s]} for s in SPLITS},
+                       **split_shards[s]} for s in SPLITS},
         'records_per_shard': self.records_per_shard,
         'skipped_files': dict(sorted(self.skipped.items())),
         'dropped': dict(sorted(self.dropped.items())),
@@ -205,8 +278,8 @@ def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = 
     stack.callback(job.close)
     results = stack.enter_context(convert_files.results(run.data, input_dir, job.files, workers, limits))
     writers = {s: shards.SplitWriter(job.out, s, records_per_shard) for s in SPLITS}
-    bar = stack.enter_context(tqdm.tqdm(total=len(job.files), unit='file', file=sys.stderr,
-                                        disable=not progress, desc='prepare', smoothing=0.1))
+    bar = stack.enter_context(progress_bars.bar(total=len(job.files), unit='file', desc='prepare',
+                                                enabled=progress, smoothing=0.1))
     for source, (rel_path, res) in enumerate(zip(job.files, results)):
       split = job.add(rel_path, res.reason, res.message, res.dropped, res.warnings,
                       len(res.windows))
@@ -218,7 +291,7 @@ def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = 
       bar.set_postfix_str(f'windows={sum(job.windows.values())}', refresh=False)
     # A split without windows gets no shard files at all.
     shard_names = {s: w.close() for s, w in writers.items()}
-  return job.finish(shard_names, previews, workers=workers)
+    return job.finish(shard_names, previews, workers=workers)  # before job.close unlocks
 
 
 def write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Path) -> str:
@@ -254,9 +327,14 @@ def _versions() -> dict[str, str]:
 
 
 def _write_json(path: pathlib.Path, obj) -> None:
+  """Writes ``path`` whole or not at all: a flushed temporary file renamed over it."""
   tmp = path.with_suffix('.json.tmp')
-  tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + '\n', encoding='utf-8')
+  with open(tmp, 'w', encoding='utf-8') as f:
+    f.write(json.dumps(obj, indent=2, sort_keys=False) + '\n')
+    f.flush()
+    os.fsync(f.fileno())
   os.replace(tmp, path)
+  shards.sync(path.parent)
 
 
 def format_report(info: dict[str, Any], output_dir) -> str:

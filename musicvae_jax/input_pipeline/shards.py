@@ -5,7 +5,8 @@ An open ``ArrayRecordWriter`` keeps an index entry for every record in memory un
 corpus grows without bound. Shards are instead filled one after another up to
 ``records_per_shard`` records, which keeps the memory of a 100k-file job flat. The number of
 shards is known only at the end, so each shard is written as ``<split>-SSSSS.partial`` and
-renamed ``<split>-SSSSS-of-NNNNN.array_record`` when the split is closed.
+renamed ``<split>-SSSSS-of-NNNNN.array_record`` when the split is closed, after its bytes are
+flushed to disk (``sync``): a shard under its final name is always whole.
 """
 
 from __future__ import annotations
@@ -21,6 +22,21 @@ PARTIAL_GLOB = '*-?????.partial'
 
 def shard_name(split: str, index: int, count: int) -> str:
   return f'{split}-{index:05d}-of-{count:05d}.array_record'
+
+
+def shard_records(num_records: int, records_per_shard: int) -> list[int]:
+  """Records in each shard of a split of ``num_records``: full shards, then the rest."""
+  full, rest = divmod(num_records, records_per_shard)
+  return [records_per_shard] * full + ([rest] if rest else [])
+
+
+def sync(path: str | pathlib.Path) -> None:
+  """Flushes a file's bytes (or a folder's entries) to disk, so a rename after it is durable."""
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
 
 
 class SplitWriter:
@@ -59,6 +75,7 @@ class SplitWriter:
     names = []
     for i, partial in enumerate(self._partials):
       name = shard_name(self._split, i, len(self._partials))
+      sync(partial)
       os.replace(partial, self._dir / name)
       names.append(name)
     self._partials = []

@@ -1,20 +1,27 @@
 """prepare: real MIDI (plus real files broken on purpose) -> shards, sources, skip report."""
 
 import collections
+import fcntl
+import gzip
 import json
+import os
+import pathlib
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 from array_record.python.array_record_module import ArrayRecordReader
 import numpy as np
 import pytest
 
 import broken_midi
+from cli_process import argv
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.converters import midi_io
-from musicvae_jax.input_pipeline import convert_files, prepare, records
+from musicvae_jax.input_pipeline import convert_files, pipeline, prepare, records
 
 CONFIG = 'cat-mel_2bar_small:tiny'
 BROKEN = ('truncated', 'empty', 'midi_type_2', 'corrupt', 'not_midi', 'smpte_timing', 'no_notes')
@@ -194,25 +201,216 @@ def test_cli_runs_and_reports(input_dir, tmp_path):
   assert len(list((tmp_path / 'preview').glob('*.mid'))) == 1
 
 
-@pytest.mark.slow
-def test_whole_shared_set(shared_midi, magenta_windows_dir, tmp_path):
-  """Every shared MIDI file through one config of each converter kind, with two workers.
+# ---- one run at a time per output folder, and a dataset.json that only names whole shards --
+def _files(folder):
+  return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob('*'))
+          if p.is_file()}
 
-  The window totals equal what Magenta's own converters extract from the same files (its
-  reference covers the folders that hold such windows; the other folders give none).
+
+def _gated(out, *extra):
+  """musicvae-prepare --overwrite as a user runs it, in a fresh interpreter that has imported
+  everything and waits for a line on stdin before it runs: the race starts on our signal."""
+  cmd = argv('musicvae-prepare', f'--config={CONFIG}', '--config.data.eval_fraction=0.4',
+             f'--input={_gated.input_dir}', f'--output={out}', '--overwrite', *extra)
+  cmd[2] = cmd[2].replace('run()', "print('ready', flush=True); sys.stdin.readline(); run()")
+  proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  assert proc.stdout.readline() == 'ready\n', proc.communicate()
+  return proc
+
+
+def _go(proc):
+  proc.stdin.write('go\n')
+  proc.stdin.flush()
+
+
+def _locked(lock_file) -> bool:
+  """Whether some process holds a flock on ``lock_file`` (read from /proc/locks: asking flock
+  itself would take the lock for a moment and could refuse the run being watched)."""
+  if not lock_file.exists():
+    return False
+  inode = f':{lock_file.stat().st_ino}'
+  return any(field.endswith(inode) for line in pathlib.Path('/proc/locks').read_text().splitlines()
+             for field in line.split())
+
+
+def _wait_until_locked(proc, lock_file, timeout=120):
+  deadline = time.time() + timeout
+  while time.time() < deadline and proc.poll() is None and not _locked(lock_file):
+    time.sleep(0.005)
+
+
+def _refusal(proc_stderr, out):
+  lines = [line for line in proc_stderr.splitlines() if line.strip()]
+  assert len(lines) == 1 and 'Traceback' not in proc_stderr, proc_stderr
+  assert lines[0] == (f'musicvae-prepare: error: Output folder {out} is in use: another '
+                      'musicvae-prepare is writing it; wait for that run to end, or choose '
+                      'another --output.'), lines[0]
+
+
+def _assert_loads_whole(out):
+  """The dataset passes the reader's checks and holds the windows its dataset.json claims."""
+  info = pipeline.check_fits(out, seq_len=32, part_depths=[90])
+  for split in ('train', 'eval'):
+    claimed = info['splits'][split]
+    assert claimed['windows'] > 0 and sum(claimed['shard_records']) == claimed['windows']
+    read = sum(int((b['lengths'] > 0).sum())
+               for b in pipeline.eval_dataset(out, batch_size=16, split=split))
+    assert read == claimed['windows'], (split, read, claimed)
+    for name, size in zip(claimed['shards'], claimed['shard_bytes']):
+      assert (out / name).stat().st_size == size
+  assert not list(out.glob('*.partial')) and not list(out.glob('*.tmp'))
+
+
+@pytest.fixture(scope='module')
+def dataset(input_dir, tmp_path_factory):
+  folder = tmp_path_factory.mktemp('held') / 'data'
+  prepare.prepare(config_boundary.run_spec(_config()), input_dir, folder, workers=1,
+                  records_per_shard=20, progress=False)
+  return folder
+
+
+def test_a_run_while_another_holds_the_lock_is_refused_and_writes_nothing(dataset, input_dir,
+                                                                           tmp_path):
+  out = tmp_path / 'data'
+  shutil.copytree(dataset, out)
+  before = _files(out)
+  with open(out / prepare.LOCK_FILE, 'a') as held:  # another run's lock
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    proc = subprocess.run(argv('musicvae-prepare', f'--config={CONFIG}', f'--input={input_dir}',
+                               f'--output={out}', '--overwrite', '--workers=1'),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2 and not proc.stdout, proc.stderr
+    _refusal(proc.stderr, out)
+    with pytest.raises(prepare.OutputBusyError, match='another musicvae-prepare') as caught:
+      prepare.prepare(config_boundary.run_spec(_config()), input_dir, out, workers=1,
+                      overwrite=True, progress=False)
+    assert isinstance(caught.value, BlockingIOError)
+    assert _files(out) == before  # not a byte written, nothing removed
+  _assert_loads_whole(out)
+
+
+def test_two_concurrent_overwrite_runs_one_writes_one_is_refused(dataset, input_dir, tmp_path):
+  """The interleaving users hit by chance, made certain: the first run is paused (SIGSTOP)
+  once it writes the folder, the second runs meanwhile, then the first carries on."""
+  out = tmp_path / 'data'
+  shutil.copytree(dataset, out)  # both replace a dataset, as --overwrite runs do
+  _gated.input_dir = input_dir
+  first, second = _gated(out, '--workers=2'), _gated(out, '--workers=2')
+  _go(first)
+  _wait_until_locked(first, out / prepare.LOCK_FILE)
+  first.send_signal(signal.SIGSTOP)
+  try:
+    _go(second)
+    second_out, second_err = second.communicate(timeout=300)
+  finally:
+    first.send_signal(signal.SIGCONT)
+  first_out, first_err = first.communicate(timeout=300)
+  assert first.returncode == 0, first_err[-3000:]
+  assert 'train:' in first_out
+  assert second.returncode == 2 and second_out == '', second_err
+  _refusal(second_err, out)
+  _assert_loads_whole(out)
+
+
+def test_a_killed_run_leaves_no_lock(dataset, input_dir, tmp_path):
+  out = tmp_path / 'data'
+  shutil.copytree(dataset, out)
+  _gated.input_dir = input_dir
+  killed = _gated(out, '--workers=2')
+  _go(killed)
+  _wait_until_locked(killed, out / prepare.LOCK_FILE)
+  killed.kill()  # SIGKILL: no clean-up of its own runs
+  killed.communicate(timeout=60)
+  assert killed.returncode == -signal.SIGKILL, 'the run ended before it could be killed'
+  info = prepare.prepare(config_boundary.run_spec(_config()), input_dir, out, workers=1,
+                         overwrite=True, progress=False)
+  assert info['counts']['files_with_windows'] > 0
+  _assert_loads_whole(out)
+
+
+def test_a_process_forked_by_a_run_does_not_keep_its_lock(tmp_path):
+  """A run's forked workers share its lock; one that outlived a killed run (stuck on a file)
+  must not keep the folder locked: here a run dies, its forked child lives on."""
+  code = ('import os, pathlib, time\n'
+          'from musicvae_jax.input_pipeline import prepare\n'
+          f'prepare.lock_output(pathlib.Path({str(tmp_path)!r}))\n'
+          'child = os.fork()\n'
+          'if child == 0:\n'
+          '  os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # our pipe closes with the parent\n'
+          '  time.sleep(120)\n'
+          '  os._exit(0)\n'
+          'print(child, flush=True)\n'
+          'os._exit(0)  # dies holding the lock, as a killed run does\n')
+  proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True,
+                        timeout=120, check=True)
+  child = int(proc.stdout)
+  try:
+    assert pathlib.Path(f'/proc/{child}').exists()
+    assert not _locked(tmp_path / prepare.LOCK_FILE)
+    prepare.unlock_output(prepare.lock_output(tmp_path))
+  finally:
+    os.kill(child, signal.SIGKILL)
+
+
+def test_a_missing_or_truncated_shard_is_refused_in_one_line(dataset, tmp_path):
+  out = tmp_path / 'data'
+  shutil.copytree(dataset, out)
+  info = json.loads((out / 'dataset.json').read_text())
+  name = info['splits']['eval']['shards'][-1]
+  data = (out / name).read_bytes()
+  want = (f'{out}: shard {name} is missing or truncated; run musicvae-prepare again '
+          f'(--output={out} --overwrite).')
+  for damaged in (data[:len(data) // 2], b'', None):
+    if damaged is None:
+      (out / name).unlink()
+    else:
+      (out / name).write_bytes(damaged)
+    with pytest.raises(pipeline.DatasetError) as caught:
+      pipeline.check_fits(out, seq_len=32, part_depths=[90])
+    assert str(caught.value) == want
+    with pytest.raises(pipeline.DatasetError, match='missing or truncated'):
+      pipeline.eval_dataset(out, batch_size=4)
+  pipeline.eval_dataset(out, batch_size=4, split='train')  # the whole split still reads
+
+
+def _magenta_windows_per_file(windows_dir: pathlib.Path, spec: str) -> dict:
+  """{(folder, file name): windows} of every file Magenta's converter read for ``spec``."""
+  out = {}
+  for path in windows_dir.glob(f'{spec}__*.jsonl.gz'):
+    folder = path.name[len(spec) + 2:-len('.jsonl.gz')]
+    with gzip.open(path, 'rt') as f:
+      for line in f:
+        row = json.loads(line)
+        out[folder, row['file']] = row['n_windows']
+  return out
+
+
+def test_a_third_of_the_shared_set(shared_midi, magenta_windows_dir, tmp_path):
+  """Every third shared MIDI file of each folder through one config of each converter kind,
+  with two workers (the converter tests compare every file's windows; this checks that the
+  parallel prepare adds none and loses none on the way to shards).
+
+  The window totals equal what Magenta's own converters extract from the same files.
   """
-  summary = json.loads((magenta_windows_dir / 'summary.json').read_text())['summary']
+  subset = tmp_path / 'midi'
+  for folder in sorted(p for p in shared_midi.iterdir() if p.is_dir()):
+    (subset / folder.name).mkdir(parents=True)
+    for midi in sorted(folder.glob('*.mid'))[::3]:
+      (subset / folder.name / midi.name).symlink_to(midi)
+  chosen = {(m.parent.name, m.name) for m in subset.rglob('*.mid')}
   for spec in ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-trio_16bar'):
     out = tmp_path / spec
-    info = prepare.prepare(config_boundary.run_spec(config_lib.get_config(spec)), shared_midi, out, workers=2,
-                           progress=False)
+    info = prepare.prepare(config_boundary.run_spec(config_lib.get_config(spec)), subset, out,
+                           workers=2, progress=False)
     counts = info['counts']
-    assert counts['files_found'] == len(list(shared_midi.rglob('*.mid')))
+    assert counts['files_found'] == len(chosen)
     assert counts['files_with_windows'] > 0
     assert sum(info['skipped_files'].values()) == (counts['files_found']
                                                    - counts['files_with_windows'])
     assert 'converter_error' not in info['skipped_files'], info['skipped_files']
-    magenta = sum(v['windows'] for k, v in summary.items() if k.startswith(spec + '__'))
+    magenta = sum(n for key, n in _magenta_windows_per_file(magenta_windows_dir, spec).items()
+                  if key in chosen)
     ours = info['splits']['train']['windows'] + info['splits']['eval']['windows']
-    assert ours == magenta, (spec, ours, magenta)
+    assert magenta > 0 and ours == magenta, (spec, ours, magenta)
     print(prepare.format_report(info, out))

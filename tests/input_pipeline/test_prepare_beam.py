@@ -1,5 +1,6 @@
 """prepare_beam: the Beam DirectRunner writes the very files the in-process job writes."""
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 import broken_midi
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
-from musicvae_jax.input_pipeline import prepare, prepare_beam, records
+from musicvae_jax.input_pipeline import pipeline, prepare, prepare_beam, records
 
 CONFIG = 'cat-mel_2bar_small:tiny'
 BROKEN = ('corrupt', 'truncated', 'not_midi')
@@ -131,6 +132,19 @@ def test_cli_beam_option_errors_are_one_line_exit_2(case, input_dir, tmp_path):
   assert len(errors) == 1 and 'Traceback' not in proc.stderr and 'usage:' not in proc.stderr
   assert ('direct_num_workers' if case == 'bad_value' else '--runner=beam') in errors[0]
   assert not out.exists()  # refused before the output folder was touched
+
+
+def test_a_folder_another_run_holds_is_refused_and_left_alone(beam, input_dir, tmp_path):
+  out = tmp_path / 'data'
+  shutil.copytree(beam[0], out)
+  before = {p.name: p.read_bytes() for p in out.rglob('*') if p.is_file()}
+  with open(out / prepare.LOCK_FILE, 'a') as held:  # another run's lock
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with pytest.raises(prepare.OutputBusyError, match=f'{out} is in use: another musicvae-'):
+      prepare_beam.prepare_beam(config_boundary.run_spec(_config()), input_dir, out,
+                                overwrite=True, progress=False)
+  assert {p.name: p.read_bytes() for p in out.rglob('*') if p.is_file()} == before
+  assert pipeline.check_fits(out, seq_len=32, part_depths=[90])['splits'] == beam[1]['splits']
 
 
 def test_without_beam_it_says_how_to_install(input_dir, tmp_path, monkeypatch):

@@ -32,6 +32,7 @@ def test_shards_fill_in_order_up_to_the_cap(shared_midi, tmp_path):
     got = reader.read_all()
     reader.close()
     assert len(got) == (5 if i < n - 1 else len(recs) - 5 * (n - 1))
+    assert len(got) == shards.shard_records(len(recs), 5)[i]  # what dataset.json records
     read += got
   assert read == recs
   np.testing.assert_array_equal(records.decode(read[-1])['labels'],

@@ -4,6 +4,7 @@ Shared by training (save, resume), generation and evaluation (parameters only) a
 import, so it sits above all of them.
 
   <workdir>/config.json                 the full config, so a workdir restores without a config file
+  <workdir>/data.json                   the dataset it trains on, so a resume needs no --data
   <workdir>/checkpoints/<step>/state    params, optimizer state, step (Orbax StandardSave)
   <workdir>/checkpoints/<step>/data     the grain iterator's position (JSON)
 
@@ -25,10 +26,12 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from musicvae_jax import config_boundary
+from musicvae_jax import config_lib
 from musicvae_jax import errors
 from musicvae_jax import specs
 
-CONFIG_FILE = 'config.json'
+CONFIG_FILE = config_lib.WORKDIR_CONFIG
+DATA_FILE = 'data.json'
 CHECKPOINT_DIR = 'checkpoints'
 # Sections that define the model and its data; the rest (run length, logging cadence, ...) may
 # change when a run is resumed.
@@ -49,7 +52,7 @@ def load_config(workdir) -> ml_collections.ConfigDict:
   if not path.exists():
     raise WorkdirError(f'{workdir} is not a training workdir: it has no {CONFIG_FILE}. Pass the '
                        '--workdir a musicvae-train run wrote to.')
-  return ml_collections.ConfigDict(json.loads(path.read_text()))
+  return config_lib.workdir_config(workdir)
 
 
 def load_run_spec(workdir) -> specs.RunSpec:
@@ -81,6 +84,25 @@ def check_or_write_config(workdir, config, *, write: bool) -> None:
   if write:
     pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(new, indent=2, sort_keys=True) + '\n')
+
+
+def has_checkpoint(workdir) -> bool:
+  """Whether ``workdir`` holds a complete checkpoint; reads only (``manager`` creates the
+  checkpoints/ folder). Orbax's unfinished saves carry a suffix after the step number."""
+  folder = pathlib.Path(workdir) / CHECKPOINT_DIR
+  return folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
+
+
+def write_data_dir(workdir, data_dir) -> None:
+  """Records the dataset a workdir trains on (absolute), for a resume without --data."""
+  path = pathlib.Path(workdir) / DATA_FILE
+  path.write_text(json.dumps(dict(data=str(pathlib.Path(data_dir).absolute()))) + '\n')
+
+
+def data_dir(workdir) -> str | None:
+  """The dataset the run in ``workdir`` last trained on, or None (none recorded)."""
+  path = pathlib.Path(workdir) / DATA_FILE
+  return json.loads(path.read_text())['data'] if path.is_file() else None
 
 
 def manager(workdir, *, max_to_keep: int = 3) -> ocp.CheckpointManager:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.resources
+import json
 import pathlib
+import re
 
 import ml_collections
 
@@ -75,10 +77,31 @@ def config_path(spec: str) -> str:
   return str(path) + (f':{arg}' if arg is not None else '')
 
 
+# Every config name of Magenta's configs.py (and the README's name of one GrooVAE checkpoint's),
+# so a Magenta name this toolkit lacks is named as such, not "corrected" to a different model.
+MAGENTA_CONFIG_NAMES = (
+    'cat-mel_2bar_small', 'cat-mel_2bar_big', 'cat-mel_2bar_med_chords', 'cat-drums_2bar_small',
+    'cat-drums_2bar_big', 'nade-drums_2bar_reduced', 'nade-drums_2bar_full', 'flat-trio_16bar',
+    'hierdec-trio_16bar', 'hier-trio_16bar', 'flat-mel_16bar', 'hierdec-mel_16bar',
+    'hier-mel_16bar', 'hier-multiperf_vel_1bar_med', 'hier-multiperf_vel_1bar_big',
+    'hier-multiperf_vel_1bar_med_chords', 'hier-multiperf_vel_1bar_big_chords', 'groovae_4bar',
+    'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
+    'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
+    'groovae_2bar_hits_control_tfds', 'groovae_2bar_hits_control')
+
+
 def check_name(name: str) -> None:
   known = config_names()
   if name in known:
     return
+  if name in MAGENTA_CONFIG_NAMES:
+    raise UnknownConfigError(
+        f'{name} is a Magenta config not in musicvae_jax yet; the configs here are: '
+        f'{", ".join(known)}.')
+  if re.fullmatch(r'cat-drums_2bar_small\.(lokl|hikl)', name):
+    raise UnknownConfigError(
+        f'{name} names a published checkpoint, not a config: it loads with '
+        '--config=cat-drums_2bar_small.')
   close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
   hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
   raise UnknownConfigError(
@@ -110,6 +133,41 @@ def rewrite_config_argv(argv: list[str]) -> list[str]:
     else:
       out.append(arg)
   return out
+
+
+WORKDIR_CONFIG = 'config.json'  # what a training workdir holds its config in
+_WORKDIR_LOADER = '_workdir.py'  # configs/_workdir.py: get_config(workdir) -> workdir_config
+
+
+def _flag_value(argv: list[str], name: str) -> str | None:
+  for i, arg in enumerate(argv):
+    if arg.startswith(f'--{name}='):
+      return arg.split('=', 1)[1]
+    if arg == f'--{name}' and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+  """Without ``--config``, a ``--workdir`` that holds a run is the config: ``argv`` gains
+  ``--config=<configs/_workdir.py>:<workdir>``, so ``--config.*`` overrides apply to the config
+  the run was started with (``musicvae-train --workdir=W --config.train.num_steps=600``)."""
+  workdir = _flag_value(argv, 'workdir')
+  if (_flag_value(argv, 'config') is not None or not workdir
+      or not (pathlib.Path(workdir).expanduser() / WORKDIR_CONFIG).is_file()):
+    return list(argv)
+  return [argv[0], f'--config={_configs_dir() / _WORKDIR_LOADER}:{workdir}', *argv[1:]]
+
+
+def workdir_config(workdir) -> ml_collections.ConfigDict:
+  """A workdir's config.json, with the train keys added since it was written (defaults)."""
+  path = pathlib.Path(workdir).expanduser() / WORKDIR_CONFIG
+  config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  if 'train' in config:
+    for key, value in train(batch_size=0).items():
+      if key not in config.train:
+        config.train[key] = value
+  return config
 
 
 # ---- builders used by the files in configs/ ------------------------------------------------
@@ -154,7 +212,11 @@ def train(*, batch_size):
   return ml_collections.ConfigDict(dict(
       batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
       min_learning_rate=1e-5, grad_clip=1.0, grad_norm_clip_to_zero=10_000.0, seed=0,
-      checkpoint_every_steps=1000, eval_every_steps=1000, log_every_steps=100,
+      # A checkpoint every checkpoint_every_steps, and whenever checkpoint_every_secs (0: off)
+      # have passed since the last one (as Magenta's 60 s); either way the run's result is
+      # the same, only what a crash or Ctrl-C can lose differs.
+      checkpoint_every_steps=1000, checkpoint_every_secs=60.0, eval_every_steps=1000,
+      log_every_steps=100,
       eval_num_batches=0,  # 0: the whole eval split
       # Many devices (musicvae_jax.distributed): fsdp=True splits parameters and optimizer
       # state over fsdp_size devices (-1: all) instead of replicating them; compute_dtype
@@ -178,6 +240,7 @@ def build(name: str, data, model_cfg, train_cfg, arg: str | None):
   config.train.batch_size = 8
   config.train.num_steps = 20
   config.train.checkpoint_every_steps = 10
+  config.train.checkpoint_every_secs = 0.0  # runs of seconds: checkpoints at known steps only
   config.train.eval_every_steps = 10
   config.train.log_every_steps = 5
   return config

@@ -156,6 +156,7 @@ class TrainSpec:
   grad_norm_clip_to_zero: float = 1e4
   seed: int = 0
   checkpoint_every_steps: int = 1000
+  checkpoint_every_secs: float = 60.0   # also saved when this long since the last save; 0: off
   eval_every_steps: int = 1000
   log_every_steps: int = 100
   eval_num_batches: int = 0             # 0: the whole eval split

@@ -3,7 +3,9 @@
   musicvae-train --config=cat-mel_2bar_small --data=<musicvae-prepare output> --workdir=<dir>
       [--config.train.num_steps=N] [--config.train.batch_size=64] [--config.model.free_bits=48]
 
-Without --config, an existing workdir resumes with the config.json it holds.
+Without --config (and --data), an existing workdir resumes with the config.json (and the
+dataset) it holds; --config.* flags change it, e.g. to go on:
+  musicvae-train --workdir=<dir> --config.train.num_steps=<more steps>
 The workdir receives config.json, Orbax checkpoints (model, optimizer, step, data position),
 metrics.jsonl and TensorBoard event files (tensorboard --logdir=<workdir>/tensorboard).
 
@@ -11,7 +13,9 @@ Trains data-parallel over every device it sees. Several hosts (a TPU pod: run th
 on every worker): add --multihost (TPU pods, Slurm, Open MPI: nothing else; GPU clusters:
 --coordinator_address=<process 0 host:port> --num_processes=N --process_id=i). Parameter
 sharding (FSDP): --config.train.fsdp=True; bfloat16 compute: --config.train.compute_dtype=bfloat16.
-On SIGTERM (preemption) it saves a checkpoint and exits with status 75; the same command resumes.
+On SIGTERM (preemption) it saves a checkpoint and exits with status 75, on Ctrl-C with 130 (a
+second Ctrl-C aborts at once); the same command resumes. It also saves every
+config.train.checkpoint_every_secs seconds (default 60) besides every checkpoint_every_steps.
 """
 
 import sys
@@ -24,7 +28,8 @@ from musicvae_jax.cli import entry
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config name, e.g. cat-mel_2bar_small or cat-mel_2bar_small:tiny.')
-_DATA = flags.DEFINE_string('data', None, 'A dataset folder written by musicvae-prepare.')
+_DATA = flags.DEFINE_string('data', None, 'A dataset folder written by musicvae-prepare '
+                            '(resuming: the one the workdir trained on).')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, config.json and metrics go.')
 _PROGRESS = flags.DEFINE_bool('progress', True, 'Show a progress bar.')
 _MULTIHOST = flags.DEFINE_bool('multihost', False, 'Join a multi-process job '
@@ -40,7 +45,9 @@ PROG = 'musicvae-train'
 
 
 def main(argv):
-  entry.require(PROG, argv, _DATA, _WORKDIR)
+  entry.require(PROG, argv, _WORKDIR)
+  from musicvae_jax import output_paths  # pylint: disable=g-import-not-at-top
+  workdir = output_paths.check_dir(_WORKDIR.value, 'workdir')
   from musicvae_jax.distributed import preemption, runtime  # pylint: disable=g-import-not-at-top
   spec = runtime.ProcessSpec(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   if spec != runtime.ProcessSpec() and not _MULTIHOST.value:
@@ -49,18 +56,22 @@ def main(argv):
     runtime.initialize(spec)
   from musicvae_jax import checkpointing  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import loop  # pylint: disable=g-import-not-at-top
-  config = _CONFIG.value
-  if config is None and checkpointing.config_path(_WORKDIR.value).exists():
-    config = checkpointing.load_config(_WORKDIR.value)  # resuming: the workdir knows its config
+  data = _DATA.value or checkpointing.data_dir(workdir)  # resuming: the workdir knows its data
+  if not data:
+    entry.die(PROG, '--data is required.')
+  config = _CONFIG.value  # without --config, resume_argv made it the workdir's config.json
   if config is None:
     entry.die(PROG, '--config is required for a new workdir, e.g. --config=cat-mel_2bar_small; '
               'known configs: ' + ', '.join(config_lib.config_names()))
   try:
-    last = loop.train_and_evaluate(config, _DATA.value, _WORKDIR.value,
-                                   progress=_PROGRESS.value)
+    last = loop.train_and_evaluate(config, data, workdir, progress=_PROGRESS.value)
   except loop.TrainingDiverged as e:
     print(f'{PROG}: stopped: {e}', file=sys.stderr)
     sys.exit(1)
+  if 'interrupted_at' in last:
+    print(f'{PROG}: interrupted at step {last["interrupted_at"]}; saved in {workdir}; run the '
+          'same command to resume.', file=sys.stderr)
+    sys.exit(preemption.EXIT_INTERRUPTED)
   if 'preempted_at' in last:
     sys.exit(preemption.EXIT_PREEMPTED)
   if not runtime.is_lead():
@@ -70,6 +81,7 @@ def main(argv):
 
 
 def run():
+  sys.argv = config_lib.resume_argv(sys.argv)
   entry.run(main, sys.modules[__name__], PROG)
 
 

@@ -16,10 +16,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm import tqdm
 
 from musicvae_jax import checkpointing
 from musicvae_jax import config_boundary
+from musicvae_jax import progress as progress_bars
 from musicvae_jax import specs
 from musicvae_jax.distributed import host_data
 from musicvae_jax.distributed import mesh as mesh_lib
@@ -172,8 +172,8 @@ def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
                                shard_index=jax.process_index(),
                                shard_count=jax.process_count())
     total = min(len(ds), max_batches) if max_batches else len(ds)
-    bar = tqdm(total=total, desc=f'evaluate {split}', unit='batch', leave=False,
-               disable=not progress or jax.process_index() != 0)
+    bar = progress_bars.bar(total=total, desc=f'evaluate {split}', unit='batch', leave=False,
+                            enabled=progress and jax.process_index() == 0)
     out[split] = evaluation.run(session.eval_step, params, iter(ds), key=key,
                                 step=step, summarize=session.family.summarize, put=session.put,
                                 max_batches=max_batches, progress=bar)
@@ -194,7 +194,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   turns it into specs (``config_boundary.run_spec``) for everything else.
 
   On SIGTERM (a preemption notice) the run saves a checkpoint after the step in flight and
-  returns ``{'preempted_at': step}``; the same call then resumes from there.
+  returns ``{'preempted_at': step}``; on Ctrl-C (SIGINT) likewise ``{'interrupted_at': step}``
+  (a second Ctrl-C aborts at once). The same call then resumes from there.
   """
   workdir = pathlib.Path(workdir)
   lead = jax.process_index() == 0
@@ -206,6 +207,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   # workdir is written.
   session, state = new_session(run, devices=devices, initialize=False)
   checkpointing.check_or_write_config(workdir, config, write=lead)
+  if lead:
+    checkpointing.write_data_dir(workdir, data_dir)
   t = run.train
   mgr = checkpointing.manager(workdir)
   resuming = mgr.latest_step() is not None
@@ -231,7 +234,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
       f'steps {start} -> {t.num_steps}')
   if start >= t.num_steps:
     log(f'{workdir} is already at step {start} (train.num_steps={t.num_steps}); nothing to do. '
-        'Raise --config.train.num_steps to train longer.')
+        f'To train longer: musicvae-train --workdir={workdir} '
+        f'--config.train.num_steps=<more than {start}>')
     mgr.close()
     return {}
   writer = metrics_io.MetricsWriter(workdir, enabled=lead, resume_step=start)
@@ -262,10 +266,12 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
     position = it.get_state()
     host_data.check_same_on_every_process(position, 'the data iterator position')
     checkpointing.save(mgr, step, state, dict(iterator=position, dataset=_fingerprint(info)))
+    clock.reset()
 
-  bar = tqdm(total=t.num_steps, initial=start, desc=run.name, unit='step',
-             disable=not progress or not lead, dynamic_ncols=True)
+  bar = progress_bars.bar(total=t.num_steps, initial=start, desc=run.name, unit='step',
+                          enabled=progress and lead)
   step, t0 = start, time.perf_counter()
+  clock = preemption.SaveClock(t.checkpoint_every_secs)
   try:
     with preemption.PreemptionGuard() as guard:
       while step < t.num_steps:
@@ -273,7 +279,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
         state, metrics = session.train_step(state, batch, seed_key)
         step += 1
         bar.update(1)
-        if step % t.log_every_steps == 0 or step == t.num_steps:
+        logged = step % t.log_every_steps == 0 or step == t.num_steps
+        if logged:
           metrics = jax.device_get(metrics)
           if not (np.isfinite(metrics['loss']) and np.isfinite(metrics['global_norm'])):
             raise TrainingDiverged(
@@ -285,14 +292,19 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
           t0 = time.perf_counter()
           last['train'] = writer.write(step, 'train', metrics)
           bar.set_postfix(loss=f'{metrics["loss"]:.2f}', acc=f'{metrics["accuracy"]:.3f}')
-        saved = step % t.checkpoint_every_steps == 0 or step == t.num_steps
+        # The same decision on every process: the clock is process 0's (see SaveClock).
+        saved = (step % t.checkpoint_every_steps == 0 or step == t.num_steps
+                 or clock.due(synced=logged))
         if saved:
           checkpoint(step)
         if guard.reached(step):
           if not saved:
             checkpoint(step)
-          log(f'preempted: saved step {step} in {workdir}; run the same command to resume.')
-          last['preempted_at'] = step
+          if guard.interrupted:
+            last['interrupted_at'] = step
+          else:
+            log(f'preempted: saved step {step} in {workdir}; run the same command to resume.')
+            last['preempted_at'] = step
           break
         if step % t.eval_every_steps == 0 or step == t.num_steps:
           evaluate(step)

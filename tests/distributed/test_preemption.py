@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 
 from musicvae_jax.distributed import preemption
 from musicvae_jax.training import metrics_io
@@ -72,3 +73,14 @@ def test_the_guard_reports_a_signal_and_restores_the_previous_handler():
     signal.raise_signal(signal.SIGTERM)
     assert guard.reached(2)
   assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_ctrl_c_asks_to_save_once_and_a_second_one_aborts():
+  before = signal.getsignal(signal.SIGINT)
+  with preemption.PreemptionGuard() as guard:
+    assert not guard.reached(1) and not guard.interrupted
+    signal.raise_signal(signal.SIGINT)
+    assert guard.reached(2) and guard.interrupted
+    with pytest.raises(KeyboardInterrupt):
+      signal.raise_signal(signal.SIGINT)
+  assert signal.getsignal(signal.SIGINT) is before

@@ -63,3 +63,37 @@ def test_unknown_variant_names_the_only_one():
 def test_argv_rewrite_points_absl_at_the_config_file():
   argv = config_lib.rewrite_config_argv(['prog', '--config=cat-drums_2bar_small:tiny', '--x=1'])
   assert argv[1].endswith('cat_drums_2bar_small.py:tiny') and argv[2] == '--x=1'
+
+
+def _reference_config_names() -> list[str]:
+  """The first column of the reference's per-config table (section 1.1): Magenta's configs."""
+  from conftest import SHARED  # pylint: disable=import-outside-toplevel
+  text = (SHARED / 'reference' / 'magenta_musicvae.md').read_text()
+  table = text.split('### 1.1')[1].split('###')[0]
+  cells = [line.split('|')[1].strip() for line in table.splitlines()
+           if line.startswith('| ') and not line.startswith('| config') and '---' not in line]
+  return [cell.split(' / ')[0] for cell in cells]
+
+
+def test_every_magenta_config_name_is_known_as_magentas():
+  names = _reference_config_names()
+  assert len(names) >= 20 and 'groovae_2bar_humanize' in names
+  assert set(names) <= set(config_lib.MAGENTA_CONFIG_NAMES)
+
+
+def test_magenta_config_not_here_yet_says_so_instead_of_suggesting_another():
+  missing = [n for n in _reference_config_names() if n not in config_lib.config_names()]
+  assert missing  # GrooVAE, chords, NADE, multiperf, hier-*: not in this toolkit yet
+  for name in missing:
+    with pytest.raises(config_lib.UnknownConfigError) as err:
+      config_lib.get_config(name)
+    message = str(err.value)
+    assert message.startswith(f'{name} is a Magenta config not in musicvae_jax yet; the '
+                              'configs here are: ')
+    assert 'Did you mean' not in message
+    assert all(known in message for known in config_lib.config_names())
+
+
+def test_a_published_drum_checkpoint_name_points_at_its_config():
+  with pytest.raises(config_lib.UnknownConfigError, match='--config=cat-drums_2bar_small'):
+    config_lib.get_config('cat-drums_2bar_small.hikl')

@@ -1,9 +1,13 @@
 """musicvae-import-magenta: turn a Magenta MusicVAE checkpoint into a musicvae_jax workdir.
 
-  musicvae-import-magenta --checkpoint=<model.ckpt-N prefix, its folder, or a .tar bundle>
+  musicvae-import-magenta --checkpoint=<model.ckpt-N prefix, its folder, a .tar bundle, or URL>
       --config=<Magenta config name, e.g. cat-mel_2bar_big> --workdir=<new dir>
 
-Reads TensorFlow's checkpoint files directly (TensorFlow is not needed). The workdir then works
+Reads TensorFlow's checkpoint files directly (TensorFlow is not needed). An http(s):// or
+gs://bucket/path URL (read as https://storage.googleapis.com/bucket/path) of a published .tar is
+downloaded into $XDG_CACHE_HOME/musicvae_jax/magenta/downloads (default ~/.cache) with a
+progress bar; an interrupted download continues where it stopped when the command is run again,
+and a downloaded file is not fetched twice. BUILD.md lists Magenta's published checkpoints. The workdir then works
 with musicvae-sample, -interpolate, -reconstruct, -attributes, -evaluate, and musicvae-train
 (fine-tuning from Magenta's weights; Adam starts afresh). Layer widths and z size come from the
 checkpoint; the config supplies the architecture and data settings.
@@ -17,7 +21,8 @@ from ml_collections import config_flags
 from musicvae_jax import config_lib
 from musicvae_jax.cli import entry
 
-_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'Checkpoint prefix, folder or .tar bundle.')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', None,
+                                   'Checkpoint prefix, folder, .tar bundle, or its URL.')
 _CONFIG = config_flags.DEFINE_config_file('config', None,
                                           'The Magenta config it was trained with.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The new workdir to write.')

@@ -8,6 +8,9 @@ at other widths imports under that config's name; the layout itself (flat or hie
 decoder, number of parts, input and output depths) must be the config's, else the import stops
 with a message naming both.
 
+The checkpoint may also be an ``http(s)://`` or ``gs://`` URL of a published ``.tar``: it is
+downloaded once into the user's cache (``download.fetch``, resumable) and imported from there.
+
 The workdir gets ``config.json``, an Orbax checkpoint at Magenta's ``global_step`` (parameters,
 a fresh Adam state) and ``magenta_import.json`` (where it came from): sampling, interpolation,
 evaluation, and fine-tuning with musicvae-train all start from it.
@@ -26,6 +29,7 @@ from musicvae_jax import checkpointing
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax import errors
+from musicvae_jax.magenta import download
 from musicvae_jax.magenta import tf_checkpoint
 from musicvae_jax.models import magenta_names
 from musicvae_jax.models import vae
@@ -66,6 +70,8 @@ def import_checkpoint(checkpoint, config, workdir, *, log=print) -> dict:
     config = config_lib.get_config(config)
   config = config.copy_and_resolve_references()
   config_name = config.name
+  source = str(checkpoint)
+  checkpoint = download.resolve(checkpoint, log=log)
   with tf_checkpoint.open_checkpoint(checkpoint) as ckpt:
     names = [n for n in ckpt.keys() if not magenta_names.TRAINING_ONLY.search(n)]
     shapes = {n: ckpt.shape(n) for n in names}
@@ -103,7 +109,7 @@ def import_checkpoint(checkpoint, config, workdir, *, log=print) -> dict:
   mgr = checkpointing.manager(workdir)
   checkpointing.save(mgr, global_step, state)
   mgr.close()
-  record = dict(source=str(checkpoint), prefix=prefix, config=config_name,
+  record = dict(source=source, prefix=prefix, config=config_name,
                 global_step=global_step, variables=len(variables), sizes=sizes,
                 sizes_differ_from_config={k: list(v) for k, v in differ.items()})
   (workdir / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + '\n')

@@ -52,8 +52,10 @@ setuptools.setup(
         # WAV rendering inside the Python process (pyfluidsynth on the FluidSynth library);
         # without it the fluidsynth program is used when installed.
         'audio': ['pyfluidsynth>=1.3'],
-        # The notebooks in colab/ on a local Jupyter (Colab has these already).
-        'notebook': ['ipykernel>=6.29', 'ipython>=8'],
+        # TensorBoard, to view the event files a run writes (<workdir>/tensorboard).
+        'tensorboard': ['tensorboard>=2.16'],
+        # The notebooks in colab/ in a local JupyterLab (Colab has these already).
+        'notebook': ['jupyterlab>=4', 'ipykernel>=6.29', 'ipython>=8'],
         # The tests execute the notebooks (papermill) and run the Beam pipeline.
         'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100', 'apache-beam>=2.60',
                  'papermill>=2.6', 'nbformat>=5.10', 'ipykernel>=6.29'],
@@ -69,6 +71,7 @@ setuptools.setup(
             'musicvae-attributes=musicvae_jax.cli.attributes:run',
             'musicvae-import-magenta=musicvae_jax.cli.import_magenta:run',
             'musicvae-export=musicvae_jax.cli.export:run',
+            'musicvae-generate=musicvae_jax.cli.generate:run',
         ],
     },
 )

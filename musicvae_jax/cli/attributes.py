@@ -20,6 +20,7 @@ import sys
 
 from absl import flags
 
+from musicvae_jax import output_paths
 from musicvae_jax.cli import entry
 from musicvae_jax.cli import generate_flags as gf
 
@@ -68,6 +69,10 @@ def main(argv):
   if len(argv) != 2 or argv[1] not in REQUIRED:
     entry.die(PROG, f'say what to do: {PROG} compute ... or {PROG} apply ... (see --help).')
   entry.require(PROG, argv[:1], *REQUIRED[argv[1]])
+  if argv[1] == 'apply':
+    gf.check_output_dir()
+  elif _OUTPUT.value:
+    output_paths.check_file(_OUTPUT.value, 'output')
   (compute if argv[1] == 'compute' else apply)(gf.load_model())
 
 

@@ -75,7 +75,7 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
           and not any(a == '--config' or a.startswith('--config=') for a in args)):
         die(prog, f'--{e.flagname} overrides a field of a config: pass --config=<name> too, '
             'e.g. --config=cat-mel_2bar_small.')
-      die(prog, e)
+      die(prog, help_text.unknown_flag(prog, e.flagname) or e)
     except (flags.Error, config_lib.UnknownConfigError) as e:
       # A config file's own refusal (an unknown ':variant') comes back from ml_collections
       # re-raised with a whole traceback as its text; the user needs only the original.
@@ -93,5 +93,8 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
       return main(args)
     except errors.UserError as e:
       die(prog, e)
+    except KeyboardInterrupt:  # Ctrl-C: what was written whole stays; no traceback
+      print(f'{prog}: interrupted', file=sys.stderr)
+      sys.exit(130)
 
   app.run(quiet_main, argv=argv, flags_parser=parse)

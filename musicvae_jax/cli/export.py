@@ -11,6 +11,7 @@ import sys
 
 from absl import flags
 
+from musicvae_jax import output_paths
 from musicvae_jax.cli import entry
 
 _WORKDIR = flags.DEFINE_string('workdir', None,
@@ -24,6 +25,7 @@ PROG = 'musicvae-export'
 
 def main(argv):
   entry.require(PROG, argv, _WORKDIR, _OUTPUT)
+  output_paths.check_dir(_OUTPUT.value, 'output')
   from musicvae_jax.generation import model_files  # pylint: disable=g-import-not-at-top
   out = model_files.export(_WORKDIR.value, _OUTPUT.value, step=_STEP.value, dtype=_DTYPE.value,
                            info=dict(source=str(_WORKDIR.value)))

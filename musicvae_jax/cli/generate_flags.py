@@ -7,10 +7,13 @@ The flag names follow Magenta's music_vae_generate where it has one (--input_mid
 from __future__ import annotations
 
 import datetime
+import math
 import random
 import sys
 
 from absl import flags
+
+from musicvae_jax import output_paths
 
 WORKDIR = flags.DEFINE_string(
     'workdir', None, 'A musicvae-train or musicvae-import-magenta workdir, an exported model, or '
@@ -20,16 +23,20 @@ TEMPERATURE = flags.DEFINE_float(
     'temperature', 0.5, 'Sampling temperature: logits are divided by it; 0 decodes greedily '
     '(argmax).')
 # Refused when the flags are parsed, before a model is loaded: one line, as every flag mistake.
-flags.register_validator('temperature', lambda t: t >= 0, 'use 0 (greedy) or a positive value.')
+# inf or nan would turn every logit into 0 or nan: no music, so it is refused too.
+flags.register_validator('temperature', lambda t: math.isfinite(t) and t >= 0,
+                         'use 0 (greedy) or a positive value (a finite number).')
 SEED = flags.DEFINE_integer('seed', None, 'Random seed (default: a fresh one, printed so the '
                             'run can be repeated).')
 OUTPUT_DIR = flags.DEFINE_string('output_dir', 'musicvae_output',
                                  'Folder for the MIDI files and their PNG (and WAV) companions.')
 WAV = flags.DEFINE_bool('wav', True, 'Also render a WAV per MIDI when FluidSynth and a soundfont '
                         'are installed.')
-ALLOW_POLYPHONY = flags.DEFINE_bool(
-    'allow_polyphony', False, 'Read chordal input for a melody model by keeping the highest note '
-    'of each onset (Magenta does this silently).')
+STRICT_MONOPHONY = flags.DEFINE_bool(
+    'strict_monophony', False, 'Refuse chordal input for a melody model (by default the highest '
+    'note of each onset is kept, as Magenta does, and the dropped notes are counted).')
+flags.DEFINE_bool('allow_polyphony', False, 'Deprecated, no effect: chordal input is read by '
+                  'default now (see --strict_monophony).')
 
 
 def are_numbers(values) -> bool:
@@ -58,9 +65,14 @@ def key(prog: str):
   return jax.random.key(seed)
 
 
+def check_output_dir():
+  """Refuses an --output_dir nothing can be written to, before any model is loaded."""
+  return output_paths.check_dir(OUTPUT_DIR.value, 'output_dir')
+
+
 def writer():
   from musicvae_jax.generation import outputs  # pylint: disable=g-import-not-at-top
-  return outputs.Writer(OUTPUT_DIR.value, wav=WAV.value,
+  return outputs.Writer(check_output_dir(), wav=WAV.value, progress=True,
                         log=lambda msg: print(msg, file=sys.stderr))
 
 
@@ -70,13 +82,18 @@ def stem(model, mode: str) -> str:
 
 
 def windows(model, path: str):
-  """The input's windows; entry.run prints the refusal of a file the model cannot use."""
-  return model.read_windows(path, allow_polyphony=ALLOW_POLYPHONY.value)
+  """The input's windows (stderr: how many notes its chords lost); entry.run prints a refusal."""
+  read = model.read_windows(path, strict_monophony=STRICT_MONOPHONY.value)
+  if read.polyphony_notice():
+    print(read.polyphony_notice(), file=sys.stderr)
+  return read
 
 
 def report(prog: str, paths) -> None:
   paths = list(paths)
   if paths:
     print(f'{prog}: wrote {len(paths)} MIDI file(s) with piano rolls to {paths[0].parent}')
-    for p in paths:
+    for p in paths[:20] if len(paths) > 21 else paths:  # a long run lists 20, then counts
       print(f'  {p}')
+    if len(paths) > 21:
+      print(f'  ... and {len(paths) - 20} more')

@@ -13,6 +13,19 @@ from absl import flags
 from musicvae_jax import config_lib
 
 
+# Flags of Magenta's music_vae_generate that only musicvae-generate takes.
+MAGENTA_FLAGS = ('config', 'checkpoint_file', 'run_dir', 'mode')
+
+
+def unknown_flag(prog: str, flag: str) -> str | None:
+  """The pointer for a Magenta user's flag that ``prog`` does not take, or None."""
+  if flag not in MAGENTA_FLAGS or prog == 'musicvae-generate':
+    return None
+  return (f"--{flag} is a flag of Magenta's music_vae_generate: musicvae-generate takes its "
+          'flags (e.g. musicvae-generate --config=cat-mel_2bar_big --checkpoint_file=<.tar> '
+          f'--mode=sample); {prog} takes --workdir=<model folder or bundled:<name>>.')
+
+
 def help_text(module: types.ModuleType, shared=()) -> str:
   doc = (module.__doc__ or '').strip()
   own = flags.FLAGS.get_flags_for_module(module)

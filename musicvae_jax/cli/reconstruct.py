@@ -1,12 +1,14 @@
 """musicvae-reconstruct: encode MIDI files and decode them again (how well does the model know it?).
 
   musicvae-reconstruct --input_midi=<a.mid>[,<b.mid>...] [--num_outputs=1] [--workdir=<dir>]
-      [--temperature=0.5] [--seed=N] [--output_dir=...] [--sample_z]
+      [--temperature=0.5] [--seed=N] [--output_dir=...] [--sample_z] [--strict_monophony]
 
 Each input is cut into consecutive windows of the model's length; every window is encoded (mu,
 or a posterior sample with --sample_z) and decoded, and the windows are joined again. Writes,
 per input, <name>_input.mid (the input as the model reads it) and --num_outputs reconstructions,
-each with a piano roll, and prints how many steps the reconstruction got right.
+each with a piano roll, at the input's tempo, and prints how many steps the reconstruction got
+right. Chords given to a melody model keep the highest note of each onset (as Magenta) and the
+count of dropped notes is printed; --strict_monophony refuses them.
 """
 
 import pathlib
@@ -28,20 +30,22 @@ def main(argv):
   entry.require(PROG, argv, _INPUTS)
   if _NUM.value < 1:
     entry.die(PROG, f'--num_outputs={_NUM.value}: ask for at least one.')
+  gf.check_output_dir()
   model = gf.load_model()
-  windows = [gf.windows(model, path).labels for path in _INPUTS.value]  # all read before writing
+  read = [gf.windows(model, path) for path in _INPUTS.value]  # all read before writing
   from musicvae_jax.generation import reconstruction  # pylint: disable=g-import-not-at-top
   results = reconstruction.reconstruct_inputs(
-      model, windows, key=gf.key(PROG), num_outputs=_NUM.value, temperature=gf.TEMPERATURE.value,
-      use_mean=not _SAMPLE_Z.value)
+      model, [w.labels for w in read], key=gf.key(PROG), num_outputs=_NUM.value,
+      temperature=gf.TEMPERATURE.value, use_mean=not _SAMPLE_Z.value)
   writer = gf.writer()
-  for path, result in zip(_INPUTS.value, results):
+  for path, windows, result in zip(_INPUTS.value, read, results):
     source = pathlib.Path(path)
     name = f'{gf.stem(model, "reconstruct")}_{source.stem}'
-    writer.write(model.to_piece(result.inputs), f'{name}_input',
+    qpm = windows.qpm  # the input's tempo
+    writer.write(model.to_piece(result.inputs, qpm=qpm), f'{name}_input',
                  f'{source.name} as the model reads it')
     for r, (mine, agree) in enumerate(zip(result.labels, result.agreement)):
-      writer.write(model.to_piece(mine), f'{name}-{r + 1:03d}-of-{_NUM.value:03d}',
+      writer.write(model.to_piece(mine, qpm=qpm), f'{name}-{r + 1:03d}-of-{_NUM.value:03d}',
                    f'{source.name}: reconstruction {r + 1} ({agree:.0%} of steps)')
       print(f'{path}: {len(mine)} window(s); reconstruction {r + 1} matches {agree:.1%} of the '
             'steps')

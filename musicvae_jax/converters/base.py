@@ -170,8 +170,9 @@ class Converter(abc.ABC):
 
   # ---- windows -> NoteSequence --------------------------------------------------------------
   @abc.abstractmethod
-  def from_labels(self, labels_TxP: np.ndarray) -> NoteSequence:
-    """One window back to a NoteSequence (120 qpm, velocity 80, as Magenta decodes)."""
+  def from_labels(self, labels_TxP: np.ndarray, *,
+                  qpm: float = note_seq.DEFAULT_QUARTERS_PER_MINUTE) -> NoteSequence:
+    """One window back to a NoteSequence at ``qpm`` (Magenta decodes at 120), velocity 80."""
 
   def from_tensors(self, outputs: Sequence[np.ndarray]) -> list[NoteSequence]:
     """Magenta's ``from_tensors``: [N, T, output_depth] (one-hot or logits) -> NoteSequences."""

@@ -173,8 +173,9 @@ class DrumsConverter(base.Converter):
     return np.concatenate([roll, nor], axis=-1), outputs
 
   # ---- windows <-> NoteSequence -------------------------------------------------------------
-  def from_labels(self, labels_TxP: np.ndarray) -> NoteSequence:
-    """One window as drums: each hit class at its exemplar pitch, one step long, 120 qpm.
+  def from_labels(self, labels_TxP: np.ndarray, *,
+                  qpm: float = note_seq.DEFAULT_QUARTERS_PER_MINUTE) -> NoteSequence:
+    """One window as drums: each hit class at its exemplar pitch, one step long, at ``qpm``.
 
     Like Magenta's decode (DrumTrack.to_sequence, velocity 80, instrument 9), except that
     ``total_time`` is the whole window (Magenta ends it at the last hit), so trailing silence is
@@ -186,7 +187,6 @@ class DrumsConverter(base.Converter):
               for label in labels]
     track = drums_lib.DrumTrack(events=events, steps_per_bar=self.steps_per_bar,
                                 steps_per_quarter=self.steps_per_quarter)
-    qpm = note_seq.DEFAULT_QUARTERS_PER_MINUTE
     sequence = track.to_sequence(velocity=OUTPUT_VELOCITY, instrument=DRUM_INSTRUMENT, qpm=qpm)
     sequence.total_time = len(labels) * 60.0 / qpm / self.steps_per_quarter
     return sequence

@@ -214,9 +214,9 @@ class MelodyConverter(base.Converter):
     return result
 
   # ---- windows <-> NoteSequence -------------------------------------------------------------
-  def from_labels(self, labels_TxP: np.ndarray, *, instrument: int = 0,
-                  program: int = 0) -> NoteSequence:
-    """One window as a melody at 120 qpm, velocity 80, program 0 (Magenta's decode).
+  def from_labels(self, labels_TxP: np.ndarray, *, instrument: int = 0, program: int = 0,
+                  qpm: float = note_seq.DEFAULT_QUARTERS_PER_MINUTE) -> NoteSequence:
+    """One window as a melody at ``qpm`` (Magenta: 120), velocity 80, program 0 (Magenta's decode).
 
     As Magenta (``Melody.to_sequence``) a note sounds until the next onset or NOTE_OFF, or the end
     of the window. Unlike Magenta, ``total_time`` is the whole window (Magenta ends it at the last
@@ -226,7 +226,6 @@ class MelodyConverter(base.Converter):
     melody = melodies_lib.Melody(events=labels_to_melody_events(labels),
                                  steps_per_quarter=self.steps_per_quarter,
                                  steps_per_bar=self.steps_per_bar)
-    qpm = note_seq.DEFAULT_QUARTERS_PER_MINUTE
     sequence = melody.to_sequence(velocity=OUTPUT_VELOCITY, instrument=instrument,
                                   program=program, qpm=qpm)
     sequence.total_time = len(labels) * 60.0 / qpm / self.steps_per_quarter

@@ -201,8 +201,9 @@ class TrioConverter(base.Converter):
     return result
 
   # ---- windows <-> NoteSequence -------------------------------------------------------------
-  def from_labels(self, labels_TxP: np.ndarray) -> NoteSequence:
-    """One window as a trio at 120 qpm, velocity 80 (Magenta's decode).
+  def from_labels(self, labels_TxP: np.ndarray, *,
+                  qpm: float = note_seq.DEFAULT_QUARTERS_PER_MINUTE) -> NoteSequence:
+    """One window as a trio at ``qpm`` (Magenta: 120), velocity 80 (Magenta's decode).
 
     Melody: instrument 0, program 0; bass: instrument 1, program 33 (electric bass); drums:
     instrument 9, ``is_drum``, each class at its first pitch, one step long. Unlike Magenta,
@@ -210,14 +211,14 @@ class TrioConverter(base.Converter):
     kept.
     """
     labels = np.asarray(labels_TxP).reshape(-1, self.num_parts)
-    sequence = self._melody.from_labels(labels[:, 0], instrument=MELODY_INSTRUMENT, program=0)
+    sequence = self._melody.from_labels(labels[:, 0], instrument=MELODY_INSTRUMENT, program=0,
+                                        qpm=qpm)
     bass = self._melody.from_labels(labels[:, 1], instrument=BASS_INSTRUMENT,
-                                    program=ELECTRIC_BASS_PROGRAM)
-    drums = self._drums.from_labels(labels[:, 2])
+                                    program=ELECTRIC_BASS_PROGRAM, qpm=qpm)
+    drums = self._drums.from_labels(labels[:, 2], qpm=qpm)
     sequence.notes.extend(bass.notes)
     sequence.notes.extend(drums.notes)
-    sequence.total_time = len(labels) * 60.0 / note_seq.DEFAULT_QUARTERS_PER_MINUTE / (
-        self.steps_per_quarter)
+    sequence.total_time = len(labels) * 60.0 / qpm / self.steps_per_quarter
     return sequence
 
   def to_labels(self, note_sequence: NoteSequence) -> np.ndarray:

@@ -24,9 +24,9 @@ import json
 import pathlib
 
 import numpy as np
-from tqdm import tqdm
 
 from musicvae_jax import errors
+from musicvae_jax import progress as progress_bars
 from musicvae_jax.generation import attribute_metrics
 from musicvae_jax.input_pipeline import pipeline
 
@@ -123,7 +123,7 @@ def from_dataset(model, data_dir, *, split: str = 'train', max_windows: int = 20
   ds = pipeline.eval_dataset(data_dir, batch_size=model.max_batch_size, split=split)
   labels, mus = [], []
   total = min(len(ds), -(-max_windows // model.max_batch_size))
-  batches = tqdm(ds, total=total, desc='encode', unit='batch', disable=not progress)
+  batches = progress_bars.bar(ds, total=total, desc='encode', unit='batch', enabled=progress)
   for i, batch in enumerate(batches):
     if i >= total:
       break

@@ -7,10 +7,14 @@ training extraction (sliding windows, melodies split at silent bars), this keeps
 bar grid, so a reconstruction lines up with its input bar for bar. Windows with nothing the model
 reads are left out (a long rest between phrases is not "encoded" as a window of silence).
 
+Polyphony in a pitched part is resolved as Magenta's melody extraction does (skip_polyphony=False):
+the highest note of each onset is kept. Magenta drops the others silently; here ``Windows`` counts
+them (``dropped_notes`` of ``pitched_notes``) so a caller can say so. ``strict_monophony=True``
+refuses a melody input that is chords rather than a line instead (see ``MAX_OVERLAP``).
+
 Refused, with a reason naming the file: no 4/4 section, nothing the model encodes (no melody
-notes for a melody model, no drums for a drum model, a missing part for a trio model), and for a
-melody model an input that is chords rather than a line (see ``MAX_OVERLAP``) unless the caller
-allows keeping the highest note, which is what Magenta's converter does silently.
+notes for a melody model, no drums for a drum model, a missing part for a trio model), and chords
+given to a melody model under ``strict_monophony``.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ with warnings.catch_warnings():
   import note_seq
   from note_seq import sequences_lib
 
-#: A melody input is refused as polyphonic when more than this share of its notes start while an
-#: earlier note still sounds: legato overlaps in a sung line stay far below it, chords far above.
+#: Under ``strict_monophony`` a melody input is refused as polyphonic when more than this share
+#: of its notes start while an earlier note still sounds: legato overlaps in a sung line stay far
+#: below it, chords far above.
 MAX_OVERLAP = 0.25
+DEFAULT_QPM = 120.0  # note_seq's default, for a MIDI file without a tempo event
 
 
 class UnencodableInput(errors.UserError, ValueError):
@@ -48,6 +54,21 @@ class Windows:
   labels: np.ndarray  # [N, T, P] int32
   start_times: tuple[float, ...]  # where each window starts in the input, seconds
   source: str
+  qpm: float = DEFAULT_QPM  # the input's tempo where its first window is
+  pitched_notes: int = 0  # notes of the windows' pitched parts (melody, bass) the model reads
+  dropped_notes: int = 0  # of those, left out as not the highest note of their onset
+
+  def polyphony_notice(self) -> str | None:
+    """One line saying how many notes keeping the highest of each onset dropped, or None."""
+    if not self.dropped_notes:
+      return None
+    return (f'{self.source}: polyphonic; kept the highest note of each onset (dropped '
+            f'{self.dropped_notes} of {self.pitched_notes} notes)')
+
+
+def qpm_of(note_sequence) -> float:
+  """The sequence's first tempo (MIDI's default 120 qpm where it has none)."""
+  return note_sequence.tempos[0].qpm if note_sequence.tempos else DEFAULT_QPM
 
 
 def _melody_notes(ns, programs=None):
@@ -55,6 +76,26 @@ def _melody_notes(ns, programs=None):
   return [n for n in ns.notes if not n.is_drum and n.velocity > 0
           and vocabulary.MELODY.has_pitch(n.pitch)
           and (programs is None or n.program in programs)]
+
+
+def _pitched_parts(tile, kind: str, programs) -> list[list]:
+  """The notes of each part ``converter.to_labels`` reads one note at a time from."""
+  if kind == 'melody':
+    return [_melody_notes(tile, programs)]
+  if kind == 'trio':
+    trio = vocabulary.TRIO
+    return [_melody_notes(tile, trio.melody_programs), _melody_notes(tile, trio.bass_programs)]
+  return []
+
+
+def _dropped(tile, kind: str, programs, step_s: float) -> tuple[int, int]:
+  """(notes, dropped) of the pitched parts: of notes sharing an onset step, all but one drop."""
+  notes = dropped = 0
+  for part in _pitched_parts(tile, kind, programs):
+    onsets = {round(n.start_time / step_s) for n in part}
+    notes += len(part)
+    dropped += len(part) - len(onsets)
+  return notes, dropped
 
 
 def overlap_share(quantized, programs=None) -> float:
@@ -132,34 +173,41 @@ def _tiles(piece, quantized, window: int, step_s: float) -> list:
 
 
 def split_windows(note_sequence, converter, *, source: str = '<input>',
-                  allow_polyphony: bool = False) -> Windows:
+                  strict_monophony: bool = False) -> Windows:
   """Consecutive windows of ``note_sequence`` the model can encode (see the module docstring)."""
   kind = converter.kind
   window = converter.max_seq_len
+  programs = getattr(converter, 'valid_programs', None)
   pieces = sequences_lib.split_note_sequence_on_time_changes(note_sequence)
-  labels, starts, refusals, offset = [], [], [], 0.0
+  labels, starts, tempos, refusals, offset = [], [], [], [], 0.0
+  notes = dropped = 0
   for piece in pieces:
     quantized, reason = converter.quantize(piece)
     if quantized is None:
       refusals.append(reason)
-    elif (kind == 'melody' and not allow_polyphony
-          and overlap_share(quantized, converter.valid_programs) > MAX_OVERLAP):
-      share = overlap_share(quantized, converter.valid_programs)
+    elif (kind == 'melody' and strict_monophony
+          and overlap_share(quantized, programs) > MAX_OVERLAP):
+      share = overlap_share(quantized, programs)
       raise UnencodableInput(source, (
-          f'polyphonic: {share:.0%} of its notes start while another sounds, and a melody model '
-          'reads one note at a time. Pass a single melody line, or allow polyphony '
-          '(--allow_polyphony) to keep the highest note of each onset as Magenta does.'))
+          f'polyphonic: {share:.0%} of its notes start while another sounds, and strict '
+          'monophony was asked for. Pass a single melody line, or leave out --strict_monophony '
+          'to keep the highest note of each onset as Magenta does.'))
     else:
-      qpm = piece.tempos[0].qpm if piece.tempos else 120.0
+      qpm = qpm_of(piece)
       step_s = 60.0 / qpm / converter.steps_per_quarter
       for k, tile in enumerate(_tiles(piece, quantized, window, step_s)):
         tile_labels = np.asarray(converter.to_labels(tile), np.int32)
         if _usable(tile_labels, kind):
           labels.append(tile_labels)
           starts.append(offset + k * window * step_s)
+          tempos.append(qpm)
+          tile_notes, tile_dropped = _dropped(tile, kind, programs, step_s)
+          notes += tile_notes
+          dropped += tile_dropped
     offset += piece.total_time
   if labels:
-    return Windows(np.stack(labels), tuple(starts), source)
+    return Windows(np.stack(labels), tuple(starts), source, qpm=tempos[0], pitched_notes=notes,
+                   dropped_notes=dropped)
   if refusals and len(refusals) == len(pieces):
     why = sorted(set(refusals))
     raise UnencodableInput(source, (
@@ -171,10 +219,10 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
 
 
 def single_window(note_sequence, converter, *, source: str = '<input>',
-                  allow_polyphony: bool = False) -> np.ndarray:
+                  strict_monophony: bool = False) -> np.ndarray:
   """The one window [T, P] of an input that must fit the model's length."""
   windows = split_windows(note_sequence, converter, source=source,
-                          allow_polyphony=allow_polyphony)
+                          strict_monophony=strict_monophony)
   if len(windows.labels) != 1:
     bars = converter.max_seq_len // converter.steps_per_bar
     raise UnencodableInput(source, (

@@ -48,8 +48,10 @@ def path(z_a, z_b, num_steps: int, method: str = 'slerp') -> np.ndarray:
 
 
 def decode_paths(model, mu_a_WxZ, mu_b_WxZ, num_steps: int, *, key, method: str = 'slerp',
-                 temperature: float = 1.0) -> list:
+                 temperature: float = 1.0, qpm: float = 120.0) -> list:
   """``num_steps`` pieces: piece s joins step s of every window's path from mu_a[k] to mu_b[k].
+
+  The pieces are written at ``qpm`` (the caller passes the first input's tempo).
 
   All W × num_steps codes decode in one batch, step-major: window k of step s is output
   s·W + k and draws on ``fold_in(key, s·W + k)`` (``model.decode_labels``). With one window
@@ -62,4 +64,4 @@ def decode_paths(model, mu_a_WxZ, mu_b_WxZ, num_steps: int, *, key, method: str 
   paths = np.stack([path(mu_a[w], mu_b[w], num_steps, method) for w in range(n)], axis=1)
   labels = model.decode_labels(paths.reshape(num_steps * n, -1), key=key,
                                temperature=temperature)
-  return [model.to_piece(labels[s * n:(s + 1) * n]) for s in range(num_steps)]
+  return [model.to_piece(labels[s * n:(s + 1) * n], qpm=qpm) for s in range(num_steps)]

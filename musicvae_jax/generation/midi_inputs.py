@@ -4,6 +4,8 @@
 caller holding a file path can do with ``TrainedModel.read_windows``. Both refusals are
 ``errors.UserError``s, so the commands print them as they are: a file that is no usable MIDI
 (``midi_io.MidiReadError``), or one whose music the model cannot encode (``CannotEncode``).
+Chords are read as Magenta reads them (the highest note of each onset), and the windows count
+the notes that dropped (``Windows.polyphony_notice``); ``strict_monophony`` refuses them instead.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ class CannotEncode(inputs.UnencodableInput):
     return f'cannot encode {super().__str__()}'
 
 
-def read_windows(converter, path, *, allow_polyphony: bool = False) -> inputs.Windows:
+def read_windows(converter, path, *, strict_monophony: bool = False) -> inputs.Windows:
   """The consecutive windows of a MIDI file (``inputs.split_windows``)."""
   note_sequence = midi_io.read_midi(path)
   try:
     return inputs.split_windows(note_sequence, converter, source=str(path),
-                                allow_polyphony=allow_polyphony)
+                                strict_monophony=strict_monophony)
   except inputs.UnencodableInput as e:
     # Said as a step that failed, so a refusal to encode reads apart from a file that is no
     # MIDI at all ('<file>: not a MIDI file').

@@ -67,6 +67,11 @@ def resolve(workdir) -> tuple[pathlib.Path, bool]:
   return pathlib.Path(workdir), False
 
 
+def is_exported(folder) -> bool:
+  """Whether ``folder`` holds an exported model (``params.npz``) rather than checkpoints."""
+  return (pathlib.Path(folder) / PARAMS_FILE).exists()
+
+
 def _flat(tree, prefix=()):
   if isinstance(tree, dict):
     for k, v in tree.items():
@@ -104,17 +109,18 @@ def load_params(workdir, spec: specs.ModelSpec, *, step: int | None = None
   state, twice the parameters' size, is neither built nor read.
   """
   workdir = pathlib.Path(workdir)
-  if (workdir / PARAMS_FILE).exists():
+  if is_exported(workdir):
     info_path = workdir / INFO_FILE
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     with np.load(workdir / PARAMS_FILE) as arrays:
       params = _unflat(param_template(spec), dict(arrays))
     return params, int(info.get('step', 0)), info
-  mgr = checkpointing.manager(workdir)
-  if mgr.latest_step() is None:
+  # Checked before opening a manager, which would create an empty checkpoints/ folder.
+  if not checkpointing.has_checkpoint(workdir):
     raise checkpointing.WorkdirError(
         f'{workdir} has no checkpoint and no {PARAMS_FILE}; train first (musicvae-train '
         f'--workdir={workdir}), or pass a workdir that has one.')
+  mgr = checkpointing.manager(workdir)
   try:
     params, at_step = checkpointing.restore_params(
         mgr, checkpointing.abstract(param_template(spec)), step)

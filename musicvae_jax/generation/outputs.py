@@ -5,6 +5,10 @@ WAV files are rendered with FluidSynth and a General MIDI soundfont (Debian/Ubun
 ``.sf2``): by the ``fluidsynth`` program, or else inside this process through pyfluidsynth
 (``pip install musicvae_jax[audio]``; it needs the FluidSynth library). Without either, generation
 still writes MIDI and PNG and says once why there is no WAV.
+
+Each output appears whole or not at all: its files are written under hidden temporary names
+(``.<stem>.partial.mid`` ...) and renamed into place, the MIDI last, so an interrupted run
+(Ctrl-C) never leaves a MIDI without its piano roll, nor a half-written file.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import wave
 
 import numpy as np
 
+from musicvae_jax import progress
 from musicvae_jax.render import piano_roll
 
 with warnings.catch_warnings():
@@ -99,6 +104,9 @@ def render_wav(midi_path: pathlib.Path, wav_path: pathlib.Path, synth: Synth) ->
   return wav_path.exists() and wav_path.stat().st_size > 44
 
 
+_SAID = set()  # the reasons for no WAV already given in this process
+
+
 @dataclasses.dataclass
 class Writer:
   """Writes each sequence as ``<output_dir>/<stem>.mid`` with ``.png`` (and ``.wav``) beside it."""
@@ -106,27 +114,52 @@ class Writer:
   wav: bool = True
   log: object = print
   written: list = dataclasses.field(default_factory=list)
+  progress: bool = False  # a progress bar over the outputs of write_all
 
   def __post_init__(self):
     self.output_dir = pathlib.Path(self.output_dir)
     self.output_dir.mkdir(parents=True, exist_ok=True)
     self.synth = find_synth() if self.wav else Synth(None, None)
-    if self.wav and not self.synth.available:
+    if self.wav and not self.synth.available and self.synth.missing not in _SAID:
+      _SAID.add(self.synth.missing)  # once per process, not at every call of a notebook
       self.log(self.synth.missing)
 
   def write(self, ns, stem: str, title: str | None = None) -> pathlib.Path:
+    """``<stem>.mid`` with its ``.png`` (and ``.wav``), all or none of them (see above)."""
     midi = self.output_dir / f'{stem}.mid'
-    note_seq.sequence_proto_to_midi_file(ns, str(midi))
-    piano_roll.write_piano_roll(ns, midi.with_suffix('.png'), title or stem)
-    if self.synth.available:
-      render_wav(midi, midi.with_suffix('.wav'), self.synth)
+    partial = {p: p.with_name(f'.{stem}.partial{p.suffix}')
+               for p in (midi.with_suffix('.wav'), midi.with_suffix('.png'), midi)}
+    placed = []
+    try:
+      note_seq.sequence_proto_to_midi_file(ns, str(partial[midi]))
+      piano_roll.write_piano_roll(ns, partial[midi.with_suffix('.png')], title or stem)
+      if self.synth.available:
+        render_wav(partial[midi], partial[midi.with_suffix('.wav')], self.synth)
+      for final, temporary in partial.items():  # the MIDI last
+        if temporary.exists():
+          temporary.replace(final)
+          placed.append(final)
+    except BaseException:  # KeyboardInterrupt too: no part of this output stays
+      for p in list(partial.values()) + placed:
+        p.unlink(missing_ok=True)
+      raise
     self.written.append(midi)
     return midi
 
-  def write_all(self, sequences, stem: str, titles=None) -> list[pathlib.Path]:
-    """``<stem>-001-of-00N`` ... as Magenta's generate script numbers its outputs."""
-    n = len(sequences)
+  def write_all(self, sequences, stem: str, titles=None, *,
+                total: int | None = None) -> list[pathlib.Path]:
+    """``<stem>-001-of-00N`` ... as Magenta's generate script numbers its outputs.
+
+    ``sequences`` may be any iterable, ``total`` long (e.g. the batches of
+    ``TrainedModel.sample_batches``, chained): each output is written as it comes.
+    """
+    n = len(sequences) if total is None else total
     width = max(3, len(str(n)))
-    return [self.write(ns, f'{stem}-{i + 1:0{width}d}-of-{n:0{width}d}',
-                       titles[i] if titles else None)
-            for i, ns in enumerate(sequences)]
+    paths = []
+    with progress.bar(total=n, desc='write', unit='output', leave=False,
+                      enabled=self.progress) as bar:
+      for i, ns in enumerate(sequences):
+        paths.append(self.write(ns, f'{stem}-{i + 1:0{width}d}-of-{n:0{width}d}',
+                                titles[i] if titles else None))
+        bar.update()
+    return paths

@@ -13,23 +13,32 @@ Shapes: N = sequences, T = steps, P = parts, Z = latent size.
                          key=jax.random.key(2))
 
 Decoding is one jitted function (the decoder's ``lax.scan``) per batch size. Batches are padded
-to a power of two (at most ``max_batch_size``), so a handful of shapes ever compile. Output i of
-a call draws its randomness from ``fold_in(key, i)`` alone, so it does not depend on how the
-call was batched or padded, nor on the call's other codes: the same key gives the same music, and
-decoding the first k codes alone gives the first k outputs. (Code i decoded alone is output 0 and
-draws on ``fold_in(key, 0)``, so it gives what it gave inside the batch only when greedy.)
+to a power of two (at most ``max_batch_size``), so a handful of shapes ever compile;
+``sample_batches`` pads its last batch to the full one, so a long run compiles one shape.
+Output i of a call draws its randomness from ``fold_in(key, i)`` alone, so it does not depend on
+how the call was batched or padded, nor on the call's other codes: the same key gives the same
+music, and decoding the first k codes alone gives the first k outputs. (Code i decoded alone is
+output 0 and draws on ``fold_in(key, 0)``, so it gives what it gave inside the batch only when
+greedy.)
 
 Encoding and decoding run data-parallel over ``devices``: by default every local accelerator
 (GPU/TPU), or one CPU device (XLA's CPU device already uses every core). Batches are then split
 over the devices, and padded to a multiple of their number; the outputs do not depend on it.
 
 ``temperature=0`` decodes greedily (argmax at every step); Magenta has no such mode and
-approximates it with a tiny temperature.
+approximates it with a tiny temperature. A negative, infinite or nan temperature raises
+``TemperatureError`` (a ``ValueError``).
+
+``sample(n, key=k)`` draws all n codes in one call from ``fold_in(k, 0x5A)`` and decodes code i
+with ``fold_in(k, i)``; ``sample_batches`` yields the same music a batch at a time, so a seed's
+outputs do not depend on the batching. With JAX's default (partitionable) random numbers the
+first m of n codes are the m codes of ``sample(m)``, so a larger count only adds outputs.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import pathlib
 import warnings
 
@@ -39,6 +48,7 @@ import numpy as np
 from flax import nnx
 
 from musicvae_jax import checkpointing
+from musicvae_jax import errors
 from musicvae_jax import specs
 from musicvae_jax.converters import get_converter
 from musicvae_jax.distributed import mesh as mesh_lib
@@ -62,6 +72,19 @@ def _bucket(n: int, cap: int, devices: int = 1) -> int:
     size *= 2
   size = min(size, cap)
   return -(-size // devices) * devices
+
+
+class TemperatureError(errors.UserError, ValueError):
+  """A sampling temperature that is negative, infinite or nan."""
+
+
+def check_temperature(temperature) -> float:
+  """``temperature`` as a float, or TemperatureError: 0 is greedy, else a positive number."""
+  t = float(temperature)
+  if not (math.isfinite(t) and t >= 0):
+    raise TemperatureError(f'temperature={temperature}: use 0 (greedy) or a positive value (a '
+                           'finite number).')
+  return t
 
 
 def default_devices() -> list:
@@ -135,19 +158,22 @@ class TrainedModel:
 
   # ---- windows ------------------------------------------------------------------------------
   def split_windows(self, note_sequence, *, source: str = '<input>',
-                    allow_polyphony: bool = False) -> inputs.Windows:
+                    strict_monophony: bool = False) -> inputs.Windows:
     """Consecutive windows of a longer piece (see ``inputs.split_windows``)."""
     return inputs.split_windows(note_sequence, self.converter, source=source,
-                                allow_polyphony=allow_polyphony)
+                                strict_monophony=strict_monophony)
 
-  def to_labels(self, note_sequences, *, allow_polyphony: bool = False) -> np.ndarray:
+  def to_labels(self, note_sequences, *, strict_monophony: bool = False) -> np.ndarray:
     """[N, T, P] labels; every sequence must fit one window (else UnencodableInput)."""
     return np.stack([inputs.single_window(ns, self.converter, source=f'input {i}',
-                                          allow_polyphony=allow_polyphony)
+                                          strict_monophony=strict_monophony)
                      for i, ns in enumerate(note_sequences)])
 
-  def to_note_sequences(self, labels_NxTxP) -> list:
-    return [self.converter.from_labels(np.asarray(l)) for l in labels_NxTxP]
+  def to_note_sequences(self, labels_NxTxP, *, qpm: float = inputs.DEFAULT_QPM) -> list:
+    """Each window as a NoteSequence at ``qpm``."""
+    # A deliberate improvement on Magenta, whose outputs are always at note_seq's default 120 qpm:
+    # the commands pass the input's tempo (or --qpm), so a 92 bpm groove comes back at 92 bpm.
+    return [self.converter.from_labels(np.asarray(l), qpm=qpm) for l in labels_NxTxP]
 
   # ---- encode -------------------------------------------------------------------------------
   def encode_labels(self, labels_NxTxP, *, key=None):
@@ -171,45 +197,54 @@ class TrainedModel:
     eps = np.asarray(jax.random.normal(key, mu.shape, jnp.float32))
     return mu + sigma * eps, mu, sigma
 
-  def encode(self, note_sequences, *, key=None, allow_polyphony: bool = False):
+  def encode(self, note_sequences, *, key=None, strict_monophony: bool = False):
     """(z, mu, sigma) of NoteSequences that each fit one window, as Magenta's ``encode``."""
-    return self.encode_labels(self.to_labels(note_sequences, allow_polyphony=allow_polyphony),
+    return self.encode_labels(self.to_labels(note_sequences, strict_monophony=strict_monophony),
                               key=key)
 
   # ---- decode -------------------------------------------------------------------------------
   def decode_labels(self, z_NxZ, *, key, temperature: float = 1.0) -> np.ndarray:
     """[N, T, P] labels decoded from codes; ``temperature=0`` is greedy."""
-    if temperature < 0:
-      raise ValueError(f'temperature={temperature}: use 0 (greedy) or a positive value.')
+    temperature = check_temperature(temperature)
     z = np.asarray(z_NxZ, np.float32).reshape(-1, self.spec.z_size)
-    greedy = temperature == 0
-    temp = jnp.float32(1.0 if greedy else temperature)
-    keys = jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(len(z)))
+    keys = self._decode_keys(key, len(z))
     out = []
     for start in range(0, len(z), self.max_batch_size):
       chunk = z[start:start + self.max_batch_size]
       size = _bucket(len(chunk), self.max_batch_size, self.num_devices)
-      padded = np.zeros((size, z.shape[1]), np.float32)
-      padded[:len(chunk)] = chunk
-      # Padding rows reuse keys; their outputs are dropped.
-      chunk_keys = keys[np.arange(start, start + size) % len(z)]
-      samples = self._decode(self.params, padded, chunk_keys, temp, greedy)
-      out.append(np.asarray(samples)[:len(chunk)])
+      out.append(self._decode_padded(chunk, keys[start:start + len(chunk)], temperature, size))
     if not out:
       return np.zeros((0, self.spec.max_seq_len, len(self.spec.part_depths)), np.int32)
     return np.concatenate(out)
 
-  def decode(self, z_NxZ, *, key, temperature: float = 1.0) -> list:
-    return self.to_note_sequences(self.decode_labels(z_NxZ, key=key, temperature=temperature))
+  @staticmethod
+  def _decode_keys(key, n: int):
+    """Code i's sampling key, ``fold_in(key, i)``, for i < n."""
+    return jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(n))
+
+  def _decode_padded(self, z_NxZ, keys, temperature: float, size: int) -> np.ndarray:
+    """[N, T, P] labels of codes with their keys, run as one batch of ``size`` >= N rows."""
+    greedy = temperature == 0
+    temp = jnp.float32(1.0 if greedy else temperature)
+    padded = np.zeros((size, z_NxZ.shape[1]), np.float32)
+    padded[:len(z_NxZ)] = z_NxZ
+    rows = np.arange(size) % len(z_NxZ)  # padding rows reuse keys; their outputs are dropped
+    samples = self._decode(self.params, padded, keys[rows], temp, greedy)
+    return np.asarray(samples)[:len(z_NxZ)]
+
+  def decode(self, z_NxZ, *, key, temperature: float = 1.0,
+             qpm: float = inputs.DEFAULT_QPM) -> list:
+    return self.to_note_sequences(self.decode_labels(z_NxZ, key=key, temperature=temperature),
+                                  qpm=qpm)
 
   # ---- the user-level operations ------------------------------------------------------------
-  def read_windows(self, path, *, allow_polyphony: bool = False) -> inputs.Windows:
+  def read_windows(self, path, *, strict_monophony: bool = False) -> inputs.Windows:
     """The consecutive windows of a MIDI file; a file it cannot use raises an errors.UserError."""
-    return midi_inputs.read_windows(self.converter, path, allow_polyphony=allow_polyphony)
+    return midi_inputs.read_windows(self.converter, path, strict_monophony=strict_monophony)
 
-  def to_piece(self, labels_NxTxP):
-    """One NoteSequence: consecutive windows decoded and joined again, as a longer piece."""
-    return sequences_lib.concatenate_sequences(self.to_note_sequences(labels_NxTxP))
+  def to_piece(self, labels_NxTxP, *, qpm: float = inputs.DEFAULT_QPM):
+    """One NoteSequence at ``qpm``: consecutive windows decoded and joined again."""
+    return sequences_lib.concatenate_sequences(self.to_note_sequences(labels_NxTxP, qpm=qpm))
 
   def sample_z(self, n: int, *, key, same_z: bool = False) -> np.ndarray:
     """Codes from the prior N(0, I); ``same_z`` repeats one code n times (Magenta's option)."""
@@ -217,47 +252,80 @@ class TrainedModel:
     z = np.asarray(jax.random.normal(jax.random.fold_in(key, 0x5A), shape, jnp.float32))
     return np.repeat(z, n, axis=0) if same_z else z
 
-  def sample(self, n: int, *, key, temperature: float = 1.0, same_z: bool = False) -> list:
+  def sample(self, n: int, *, key, temperature: float = 1.0, same_z: bool = False,
+             qpm: float = inputs.DEFAULT_QPM) -> list:
+    """n NoteSequences decoded from codes of the prior (see the module's note on keys)."""
+    return [ns for batch in self.sample_batches(n, key=key, temperature=temperature,
+                                                same_z=same_z, qpm=qpm) for ns in batch]
+
+  def sample_batches(self, n: int, *, key, temperature: float = 1.0, same_z: bool = False,
+                     qpm: float = inputs.DEFAULT_QPM, batch_size: int | None = None):
+    """``sample(n)`` as an iterator of lists of NoteSequences, one decoding call each.
+
+    Each batch holds ``batch_size`` (default ``max_batch_size``) outputs, the last one fewer;
+    it is decoded when asked for, so a long run can write each batch as it comes. Over several
+    batches the last one is padded to the full size, so one compiled function serves them all.
+    The outputs are those of one ``sample(n)`` call, whatever ``batch_size``.
+    """
+    temperature = check_temperature(temperature)  # refused now, not at the first batch
     z = self.sample_z(n, key=key, same_z=same_z)
-    return self.decode(z, key=key, temperature=temperature)
+    batch = -(-(batch_size or self.max_batch_size) // self.num_devices) * self.num_devices
+    size = batch if n > batch else _bucket(n, batch, self.num_devices)
+    keys = self._decode_keys(key, n)
+
+    def batches():
+      for start in range(0, n, batch):
+        chunk = slice(start, start + batch)
+        labels = self._decode_padded(z[chunk], keys[chunk], temperature, size)
+        yield self.to_note_sequences(labels, qpm=qpm)
+    return batches()
 
   def interpolate(self, seq_a, seq_b, num_steps: int, *, key, method: str = 'slerp',
-                  temperature: float = 1.0, allow_polyphony: bool = False) -> list:
+                  temperature: float = 1.0, strict_monophony: bool = False,
+                  qpm: float | None = None) -> list:
     """``num_steps`` sequences from ``seq_a`` to ``seq_b`` along a path between their mu's.
 
     The ends are decoded from the inputs' own mu, so they are reconstructions of the inputs.
+    They are at ``qpm``, by default ``seq_a``'s tempo (Magenta's are at 120 whatever the input).
     This is ``interpolate_windows`` of one window each, but for the encoding: both inputs are
     encoded in one call, as always, because a code is not bit for bit the same when encoded in
     a batch of another size, and the same key should keep giving the same codes.
     """
-    _, mu, _ = self.encode([seq_a, seq_b], allow_polyphony=allow_polyphony)
+    check_temperature(temperature)  # before the encoding
+    _, mu, _ = self.encode([seq_a, seq_b], strict_monophony=strict_monophony)
     return interpolation.decode_paths(self, mu[:1], mu[1:], num_steps, key=key, method=method,
-                                      temperature=temperature)
+                                      temperature=temperature,
+                                      qpm=inputs.qpm_of(seq_a) if qpm is None else qpm)
 
   def interpolate_windows(self, windows_a, windows_b, num_steps: int, *, key,
-                          method: str = 'slerp', temperature: float = 1.0) -> list:
+                          method: str = 'slerp', temperature: float = 1.0,
+                          qpm: float = inputs.DEFAULT_QPM) -> list:
     """``num_steps`` pieces morphing one piece's windows [Na, T, P] into another's [Nb, T, P].
 
     Window k of the first is morphed into window k of the second, for the first min(Na, Nb)
     windows; piece s joins step s of every window (``interpolation.decode_paths``, which says
     which key each output draws on). The first and last pieces are the inputs' reconstructions.
+    The pieces are at ``qpm``: pass the first input's (``read_windows(a).qpm``) to keep its tempo.
     """
+    check_temperature(temperature)  # before the encoding
     n = min(len(windows_a), len(windows_b))
     _, mu_a, _ = self.encode_labels(windows_a[:n])
     _, mu_b, _ = self.encode_labels(windows_b[:n])
     return interpolation.decode_paths(self, mu_a, mu_b, num_steps, key=key, method=method,
-                                      temperature=temperature)
+                                      temperature=temperature, qpm=qpm)
 
   def reconstruct(self, note_sequences, *, key, temperature: float = 1.0,
-                  use_mean: bool = True, allow_polyphony: bool = False) -> list:
+                  use_mean: bool = True, strict_monophony: bool = False) -> list:
     """Each input (one window each) encoded and decoded again, from mu or a posterior sample z.
 
-    The inputs are reconstructed as the windows of one piece (``reconstruct_windows``).
+    The inputs are reconstructed as the windows of one piece (``reconstruct_windows``); each
+    output keeps its input's tempo.
     """
-    labels = self.to_labels(note_sequences, allow_polyphony=allow_polyphony)
+    labels = self.to_labels(note_sequences, strict_monophony=strict_monophony)
     result = self.reconstruct_windows(labels, key=key, temperature=temperature,
                                       use_mean=use_mean)
-    return self.to_note_sequences(result.labels[0])
+    return [self.converter.from_labels(mine, qpm=inputs.qpm_of(ns))
+            for mine, ns in zip(result.labels[0], note_sequences)]
 
   def reconstruct_windows(self, labels_NxTxP, *, key, num_outputs: int = 1,
                           temperature: float = 1.0, use_mean: bool = True

@@ -15,6 +15,7 @@ spreads them over the workers.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import re
@@ -128,6 +129,9 @@ CASES = [
     Case('train-dropout', 'musicvae-train',
          (*MELODY_ARGS, '--config.model.dropout_keep_prob=0.75'),
          ('model.dropout_keep_prob < 1 is not supported',)),
+    Case('train-workdir-is-a-file', 'musicvae-train',
+         ('--config=cat-mel_2bar_small:tiny', '--data={mel_data}', '--workdir={text_mid}'),
+         ('--workdir={text_mid} is an existing file, not a folder', 'give a folder')),
     # ---- musicvae-evaluate and musicvae-export ------------------------------------------------
     Case('evaluate-workdir-without-checkpoint', 'musicvae-evaluate',
          ('--workdir={no_checkpoint}', '--data={mel_data}'),
@@ -137,6 +141,15 @@ CASES = [
          ('--workdir={mel2}', '--data={mel_data}', '--step=7'),
          ('--step=7: {mel2} has no checkpoint of step 7', '(it has steps: {mel2_step})',
           'omit --step for the latest')),
+    Case('evaluate-data-and-midi', 'musicvae-evaluate',
+         ('--workdir=bundled:cat-mel_2bar_small', '--data={mel_data}', '--midi={midi}/melody'),
+         ('give one of --data=<prepared dataset> or --midi=<folder of .mid files>',)),
+    Case('evaluate-midi-no-such-folder', 'musicvae-evaluate',
+         ('--workdir=bundled:cat-mel_2bar_small', '--midi={no_such_dir}'),
+         ('--midi={no_such_dir}: no such folder',)),
+    Case('evaluate-exported-model-with-step', 'musicvae-evaluate',
+         ('--workdir=bundled:cat-mel_2bar_small', '--data={mel_data}', '--step=7'),
+         ('--step=7:', 'is an exported model; it holds the parameters of step', 'Omit --step')),
     Case('export-workdir-without-checkpoint', 'musicvae-export',
          ('--workdir={no_checkpoint}', '--output=model'),
          ('{no_checkpoint} has no checkpoint and no params.npz',
@@ -184,12 +197,20 @@ CASES = [
          ('musicvae-reconstruct: error: cannot encode {midi}/' + DRUMS + ': no melody notes',
           'only drum notes')),
     Case('reconstruct-chords-for-the-melody-model', 'musicvae-reconstruct',
-         ('--input_midi={midi}/' + SONG,),
-         ('cannot encode {midi}/' + SONG + ': polyphonic', '--allow_polyphony')),
+         ('--input_midi={midi}/' + SONG, '--strict_monophony'),
+         ('cannot encode {midi}/' + SONG + ': polyphonic', '--strict_monophony')),
     Case('attributes-chords-for-the-melody-model', 'musicvae-attributes',
-         ('apply', '--input_midi={midi}/' + SONG, '--attribute=note_density'),
-         ('cannot encode {midi}/' + SONG + ': polyphonic', '--allow_polyphony')),
+         ('apply', '--input_midi={midi}/' + SONG, '--attribute=note_density',
+          '--strict_monophony'),
+         ('cannot encode {midi}/' + SONG + ': polyphonic', '--strict_monophony')),
     # ---- the generating commands: flags -------------------------------------------------------
+    Case('sample-with-magentas-flags', 'musicvae-sample',
+         ('--config=cat-mel_2bar_big', '--checkpoint_file=cat-mel_2bar_big.tar', '--mode=sample'),
+         ("--config is a flag of Magenta's music_vae_generate", 'musicvae-generate',
+          '--workdir=')),
+    Case('interpolate-with-magentas-checkpoint-flag', 'musicvae-interpolate',
+         ('--checkpoint_file=cat-mel_2bar_big.tar',),
+         ("--checkpoint_file is a flag of Magenta's music_vae_generate", 'musicvae-generate')),
     Case('sample-negative-temperature', 'musicvae-sample', ('--temperature=-0.5',),
          ('--temperature=-0.5: use 0 (greedy) or a positive value',)),
     Case('interpolate-negative-temperature', 'musicvae-interpolate',
@@ -201,6 +222,13 @@ CASES = [
     Case('attributes-negative-temperature', 'musicvae-attributes',
          ('apply', '--input_midi={midi}/' + TUNE, '--attribute=note_density', '--temperature=-1'),
          ('--temperature=-1.0: use 0 (greedy) or a positive value',)),
+    Case('sample-nan-temperature', 'musicvae-sample', ('--temperature=nan',),
+         ('--temperature=nan: use 0 (greedy) or a positive value (a finite number)',)),
+    Case('sample-infinite-temperature', 'musicvae-sample', ('--temperature=inf',),
+         ('--temperature=inf: use 0 (greedy) or a positive value (a finite number)',)),
+    Case('interpolate-infinite-temperature', 'musicvae-interpolate',
+         ('--input_midi_1={midi}/' + TUNE, '--input_midi_2={midi}/' + TUNE, '--temperature=inf'),
+         ('--temperature=inf: use 0 (greedy) or a positive value (a finite number)',)),
     Case('attributes-unknown-attribute', 'musicvae-attributes',
          ('apply', '--input_midi={midi}/' + TUNE, '--attribute=loudness'),
          ('--attribute=loudness: {bundled_vectors} has {melody_attributes}.',)),
@@ -210,6 +238,41 @@ CASES = [
     Case('attributes-unknown-subcommand', 'musicvae-attributes',
          ('steer', '--input_midi={midi}/' + TUNE, '--attribute=note_density'),
          ('musicvae-attributes compute ... or musicvae-attributes apply ...',)),
+    # ---- output paths: refused before the model is loaded (--workdir is no model here) -------
+    Case('sample-output-dir-is-a-file', 'musicvae-sample',
+         ('--workdir={empty_dir}', '--output_dir={text_mid}'),
+         ('--output_dir={text_mid} is an existing file, not a folder',)),
+    Case('sample-output-dir-under-a-file', 'musicvae-sample',
+         ('--workdir={empty_dir}', '--output_dir={text_mid}/out'),
+         ('--output_dir={text_mid}/out: {text_mid} is a file',)),
+    Case('interpolate-output-dir-is-a-file', 'musicvae-interpolate',
+         ('--workdir={empty_dir}', '--input_midi_1={midi}/' + TUNE,
+          '--input_midi_2={midi}/' + TUNE, '--output_dir={text_mid}'),
+         ('--output_dir={text_mid} is an existing file, not a folder',)),
+    Case('reconstruct-output-dir-is-a-file', 'musicvae-reconstruct',
+         ('--workdir={empty_dir}', '--input_midi={midi}/' + TUNE, '--output_dir={text_mid}'),
+         ('--output_dir={text_mid} is an existing file, not a folder',)),
+    Case('attributes-output-dir-is-a-file', 'musicvae-attributes',
+         ('apply', '--workdir={empty_dir}', '--input_midi={midi}/' + TUNE,
+          '--attribute=note_density', '--output_dir={text_mid}'),
+         ('--output_dir={text_mid} is an existing file, not a folder',)),
+    Case('attributes-output-is-a-folder', 'musicvae-attributes',
+         ('compute', '--workdir={empty_dir}', '--data={mel_data}', '--output={empty_dir}'),
+         ('--output={empty_dir} is a folder; give a file name',)),
+    Case('export-output-is-a-file', 'musicvae-export',
+         ('--workdir={no_checkpoint}', '--output={text_mid}'),
+         ('--output={text_mid} is an existing file, not a folder',)),
+    Case('evaluate-json-is-a-folder', 'musicvae-evaluate',
+         ('--workdir={no_checkpoint}', '--data={mel_data}', '--json={empty_dir}'),
+         ('--json={empty_dir} is a folder; give a file name',)),
+    # ---- musicvae-generate (Magenta's music_vae_generate flags) -------------------------------
+    Case('generate-missing-checkpoint', 'musicvae-generate',
+         ('--config=cat-mel_2bar_big', '--checkpoint_file={no_such_dir}/x.tar', '--mode=sample'),
+         ('{no_such_dir}/x.tar: no such workdir, checkpoint or file',)),
+    Case('generate-interpolate-without-inputs', 'musicvae-generate',
+         ('--config=cat-mel_2bar_small', '--checkpoint_file={magenta}/mel2',
+          '--mode=interpolate'),
+         ('--mode=interpolate needs --input_midi_1 and --input_midi_2',)),
     # ---- musicvae-import-magenta --------------------------------------------------------------
     Case('import-missing-checkpoint', 'musicvae-import-magenta',
          ('--config=cat-mel_2bar_small', '--checkpoint={no_such_dir}/model.ckpt-3',
@@ -223,6 +286,10 @@ CASES = [
     Case('import-into-a-workdir-that-holds-a-run', 'musicvae-import-magenta',
          ('--config=cat-mel_2bar_small', '--checkpoint={magenta}/mel2', '--workdir={mel2}'),
          ('{mel2} already holds a run', 'import into a new --workdir')),
+    # ---- a prepared dataset damaged after prepare (a shard cut short) ---------------------------
+    Case('evaluate-dataset-with-a-truncated-shard', 'musicvae-evaluate',
+         ('--workdir=bundled:cat-mel_2bar_small', '--data={cut_data}'),
+         ('{cut_data}: shard {cut_shard} is missing or truncated; run musicvae-prepare again',)),
 ]
 
 
@@ -254,8 +321,14 @@ def paths(tmp_path_factory, shared_midi, melody_dataset) -> dict[str, str]:
   tiny = config_lib.get_config('cat-mel_2bar_small:tiny')
   checkpointing.check_or_write_config(tmp / 'no_checkpoint', tiny, write=True)
   (tmp / 'empty').mkdir()
+  shutil.copytree(melody_dataset, tmp / 'cut_data')
+  cut_shard = json.loads((tmp / 'cut_data' / 'dataset.json').read_text())['splits']['eval'][
+      'shards'][0]
+  with open(tmp / 'cut_data' / cut_shard, 'r+b') as f:
+    f.truncate(f.seek(0, 2) // 2)
   bundled = model_files.bundled_model_dir()
   return dict(
+      cut_data=str(tmp / 'cut_data'), cut_shard=cut_shard,
       midi=str(shared_midi), magenta=str(MAGENTA), mel_data=str(melody_dataset),
       drum_data=str(tmp / 'drum_data'), mel2=str(mel2), mel2_step=str(record['global_step']),
       mel2_z_size=str(checkpointing.load_config(mel2).model.z_size),

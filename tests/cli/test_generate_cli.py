@@ -462,3 +462,171 @@ def test_attributes_apply_writes_and_prints_what_the_library_returns(sampled, li
   for i, (midi, piece, value) in enumerate(zip(midis, result.pieces, result.values)):
     assert midi.read_bytes() == _midi_bytes(piece, tmp_path / f'{i}.mid')
     assert f'  {result.amounts[i]:+6g} x vector: {value:.3f}' in runs['apply'].stdout
+
+
+# ---- polyphonic input and the input's tempo -------------------------------------------------
+# POP909 piano arrangement (melody, bridge and accompaniment, all program 0): 4/4, 73 qpm, chords.
+PIANO = SHARED / 'data' / 'pop909' / 'songs' / '042' / '042.mid'
+# Human drumming (Groove MIDI) at 92 and 128 qpm, read by the bundled drum model.
+GROOVE_92 = 'gmd_drummer3_session2_23_rock_92_beat_4-4.mid'
+GROOVE_128 = 'gmd_drummer1_session2_33_punk_128_beat_4-4.mid'
+DRUM_MODEL = 'bundled:cat-drums_2bar_small'
+
+
+def _tempos(midi) -> list[float]:
+  import pretty_midi  # pylint: disable=import-outside-toplevel
+  return list(pretty_midi.PrettyMIDI(str(midi)).get_tempo_changes()[1])
+
+
+def _on_grid(midi, qpm: float, steps: int) -> bool:
+  """Every note starts on a sixteenth of ``qpm`` and ends by ``steps`` sixteenths."""
+  step_s = 60.0 / qpm / 4
+  notes = note_seq.midi_file_to_note_sequence(str(midi)).notes
+  return bool(notes) and all(abs(n.start_time / step_s - round(n.start_time / step_s)) < 1e-3
+                             and n.end_time <= steps * step_s + 1e-6 for n in notes)
+
+
+@pytest.fixture(scope='module')
+def grooves(shared_midi):
+  from musicvae_jax import bundled_data  # pylint: disable=import-outside-toplevel
+  return [bundled_data.midi_dir('drums') / name for name in (GROOVE_92, GROOVE_128)]
+
+
+@pytest.fixture(scope='module')
+def piano(tmp_path_factory):
+  """The piano piece's first 8 bars (4 windows: each window more costs the commands time)."""
+  from note_seq import sequences_lib  # pylint: disable=import-outside-toplevel
+  if not PIANO.is_file():
+    pytest.fail(f'The shared POP909 set is missing at {PIANO}.')
+  ns = midi_io.read_midi(PIANO)
+  path = tmp_path_factory.mktemp('piano') / '042.mid'
+  bars_8 = 8 * 4 * 60.0 / ns.tempos[0].qpm
+  note_seq.sequence_proto_to_midi_file(sequences_lib.extract_subsequence(ns, 0.0, bars_8),
+                                       str(path))
+  return path
+
+
+@pytest.fixture(scope='module')
+def tempo_runs(cli, workdir, tunes, grooves, piano, tmp_path_factory):
+  """Piano (chords) reconstructed, refused under --strict_monophony and morphed into a tune at
+  --qpm=100; two grooves morphed at the first one's tempo; drums sampled at --qpm=90."""
+  out = tmp_path_factory.mktemp('tempo')
+  common = ('--wav=false', '--temperature=0')
+  return out, dict(
+      reconstruct=cli('musicvae-reconstruct', f'--workdir={workdir}', *common, '--seed=1',
+                      f'--input_midi={piano}', f'--output_dir={out / "reconstruct"}'),
+      strict=cli('musicvae-reconstruct', f'--workdir={workdir}', *common, '--strict_monophony',
+                 f'--input_midi={piano}', f'--output_dir={out / "strict"}', expect=2),
+      piano_to_tune=cli('musicvae-interpolate', f'--workdir={workdir}', *common, '--seed=2',
+                        f'--input_midi_1={piano}', f'--input_midi_2={tunes[TUNE_A]}',
+                        '--num_outputs=2', '--qpm=100', f'--output_dir={out / "piano_to_tune"}'),
+      grooves=cli('musicvae-interpolate', f'--workdir={DRUM_MODEL}', '--wav=false', '--seed=5',
+                  f'--input_midi_1={grooves[0]}', f'--input_midi_2={grooves[1]}',
+                  '--num_outputs=3', f'--output_dir={out / "grooves"}'),
+      sample=cli('musicvae-sample', f'--workdir={DRUM_MODEL}', '--wav=false', '--seed=3',
+                 '--num_outputs=2', '--qpm=90', f'--output_dir={out / "sample"}'))
+
+
+def test_reconstruct_reads_piano_keeping_the_highest_notes_and_says_how_many_dropped(
+    tempo_runs, piano, library, tmp_path):
+  out, runs = tempo_runs
+  windows = library.read_windows(piano)
+  assert windows.dropped_notes > 0
+  notice = (f'{piano}: polyphonic; kept the highest note of each onset (dropped '
+            f'{windows.dropped_notes} of {windows.pitched_notes} notes)')
+  assert notice in runs['reconstruct'].stderr.splitlines()
+  (given,) = _midis(out / 'reconstruct', '*_042_input.mid')
+  (made,) = _midis(out / 'reconstruct', '*_042-001-of-001.mid')
+  # The input as the model reads it: one note per onset, at the piano's own tempo.
+  assert given.read_bytes() == _midi_bytes(library.to_piece(windows.labels, qpm=windows.qpm),
+                                           tmp_path / 'in.mid')
+  starts = [n.start_time for n in note_seq.midi_file_to_note_sequence(str(given)).notes]
+  assert len(starts) == len(set(starts)) == windows.pitched_notes - windows.dropped_notes
+  (want,) = _tempos(PIANO)  # the whole piece's
+  for midi in (given, made):
+    assert _tempos(midi) == [pytest.approx(want, rel=1e-6)] and abs(want - 73) < 0.01
+    assert _on_grid(midi, want, 32 * len(windows.labels))
+
+
+def test_strict_monophony_refuses_piano_in_one_line(tempo_runs, piano, cli):
+  out, runs = tempo_runs
+  line = _error(runs['strict'], 'musicvae-reconstruct')
+  assert line.startswith(f'musicvae-reconstruct: error: cannot encode {piano}: polyphonic')
+  assert '--strict_monophony' in line
+  assert not list(out.glob('strict/*.mid'))
+  bad = cli('musicvae-interpolate', f'--input_midi_1={piano}', f'--input_midi_2={piano}',
+            '--qpm=0', expect=2)
+  assert '--qpm=0.0: give a tempo from 10 to 1000' in _error(bad, 'musicvae-interpolate')
+
+
+def test_interpolate_writes_at_the_first_inputs_tempo(tempo_runs, grooves, tmp_path):
+  import jax  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.generation import trained_model  # pylint: disable=import-outside-toplevel
+  out, _ = tempo_runs
+  drums = trained_model.TrainedModel.from_workdir(DRUM_MODEL)
+  a, b = (drums.read_windows(g) for g in grooves)
+  (first,), (second,) = _tempos(grooves[0]), _tempos(grooves[1])
+  assert (a.qpm, round(first), round(second)) == (pytest.approx(first), 92, 128)
+  pieces = drums.interpolate_windows(a.labels, b.labels, 3, key=jax.random.key(5),
+                                     temperature=0.5, qpm=a.qpm)
+  midis = _midis(out / 'grooves')
+  assert len(midis) == 3
+  n = min(len(a.labels), len(b.labels))
+  for s, (midi, piece) in enumerate(zip(midis, pieces)):
+    assert midi.read_bytes() == _midi_bytes(piece, tmp_path / f'{s}.mid')
+    assert _tempos(midi) == [pytest.approx(first, rel=1e-6)]
+    assert _on_grid(midi, first, 32 * n)
+
+
+def test_interpolate_and_sample_write_at_the_qpm_flag(tempo_runs, piano, library, model_windows):
+  out, runs = tempo_runs
+  # Only the piano gives the notice: the tune is one line.
+  notices = [l for l in runs['piano_to_tune'].stderr.splitlines() if 'polyphonic' in l]
+  assert len(notices) == 1 and notices[0].startswith(f'{piano}: polyphonic; kept the highest')
+  # The outputs have as many windows as the shorter input; a sample has one.
+  morphed = min(len(library.read_windows(piano).labels), model_windows[TUNE_A])
+  for folder, qpm, windows in (('piano_to_tune', 100.0, morphed),
+                               ('sample', 90.0, 1)):
+    midis = _midis(out / folder)
+    assert len(midis) == 2
+    for midi in midis:
+      assert _tempos(midi) == [pytest.approx(qpm, rel=1e-5)]  # whole microseconds per beat
+      assert _on_grid(midi, qpm, 32 * windows)
+
+
+def test_a_long_run_lists_twenty_files_and_counts_the_rest(capsys):
+  from musicvae_jax.cli import generate_flags  # pylint: disable=g-import-not-at-top
+  paths = [pathlib.Path('out') / f'x-{i:03d}-of-030.mid' for i in range(30)]
+  generate_flags.report('musicvae-sample', paths)
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == 'musicvae-sample: wrote 30 MIDI file(s) with piano rolls to out'
+  assert lines[1:21] == [f'  {p}' for p in paths[:20]] and lines[21:] == ['  ... and 10 more']
+  generate_flags.report('musicvae-sample', paths[:21])  # 21: all listed, none counted
+  assert len(capsys.readouterr().out.splitlines()) == 22
+
+
+def test_ctrl_c_during_a_long_sample_leaves_whole_pairs_and_no_traceback(cli, tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'many'
+  code = ("import sys; sys.argv[0] = 'musicvae-sample'; "
+          'from musicvae_jax.cli.sample import run; run()')
+  proc = subprocess.Popen(
+      [sys.executable, '-c', code, '--num_outputs=100000', '--seed=3', '--wav=false',
+       f'--output_dir={out}'], cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  def whole(pattern):  # pathlib's glob also sees the hidden partial files
+    return sorted(p for p in out.glob(pattern) if not p.name.startswith('.'))
+
+  deadline = time.monotonic() + 300
+  while not whole('*.mid') and time.monotonic() < deadline and proc.poll() is None:
+    time.sleep(0.2)
+  assert whole('*.mid'), 'no output within 300 s'
+  proc.send_signal(signal.SIGINT)
+  stdout, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 130, stderr[-2000:]
+  assert 'Traceback' not in stderr and 'musicvae-sample: interrupted' in stderr, stderr[-2000:]
+  midis = whole('*.mid')
+  assert 0 < len(midis) < 100000
+  assert whole('*.png') == [m.with_suffix('.png') for m in midis]
+  assert not list(out.glob('.*')), 'half-written files left behind'

@@ -169,16 +169,21 @@ def _chords(pitches_per_beat, qpm=120.0, program=0):
 BLOCK_CHORDS = [(60, 64, 67), (60, 65, 69), (59, 62, 67), (60, 64, 72)] * 2  # 2 bars
 
 
-def test_block_chords_are_refused_as_polyphonic_unless_allowed(mel):
+def test_block_chords_keep_the_highest_note_unless_strict_monophony(mel):
   ns = _chords(BLOCK_CHORDS)
   q = sequences_lib.quantize_note_sequence(ns, 4)
   assert inputs.overlap_share(q) == pytest.approx(16 / 24)
   with pytest.raises(inputs.UnencodableInput) as err:
-    inputs.split_windows(ns, mel, source='chords.mid')
+    inputs.split_windows(ns, mel, source='chords.mid', strict_monophony=True)
   assert err.value.source == 'chords.mid'
   assert 'polyphonic' in err.value.reason and '67%' in err.value.reason
+  assert '--strict_monophony' in err.value.reason
   assert str(err.value).startswith('chords.mid: ')
-  labels = inputs.single_window(ns, mel, source='chords.mid', allow_polyphony=True)
+  windows = inputs.split_windows(ns, mel, source='chords.mid')
+  assert (windows.pitched_notes, windows.dropped_notes) == (24, 16)
+  assert windows.polyphony_notice() == ('chords.mid: polyphonic; kept the highest note of each '
+                                        'onset (dropped 16 of 24 notes)')
+  labels = inputs.single_window(ns, mel, source='chords.mid')
   onsets = np.flatnonzero(labels[:, 0] >= FIRST_PITCH_LABEL)
   np.testing.assert_array_equal(onsets, np.arange(0, 32, 4))
   np.testing.assert_array_equal(labels[onsets, 0] - FIRST_PITCH_LABEL + 21,
@@ -203,11 +208,31 @@ def test_overlap_threshold_is_a_share_of_the_notes():
 def test_real_song_is_polyphonic_for_a_melody_model_and_keeps_highest_notes(mel):
   ns = midi_io.read_midi(SONG)
   with pytest.raises(inputs.UnencodableInput, match='polyphonic') as err:
-    inputs.split_windows(ns, mel, source=SONG.name)
+    inputs.split_windows(ns, mel, source=SONG.name, strict_monophony=True)
   assert err.value.source == SONG.name and SONG.name in str(err.value)
-  windows = inputs.split_windows(ns, mel, source=SONG.name, allow_polyphony=True)
+  windows = inputs.split_windows(ns, mel, source=SONG.name)
   assert len(windows.labels) >= 32
   _check_melody_windows(windows, ns, mel)
+  # One note-on label per onset kept; the notes under a higher one at their onset are counted.
+  kept = int(np.sum(windows.labels >= FIRST_PITCH_LABEL))
+  assert windows.dropped_notes > 0 and kept == windows.pitched_notes - windows.dropped_notes
+
+
+def test_trio_counts_the_notes_its_melody_and_bass_drop(trio):
+  ns = midi_io.read_midi(SONG)
+  windows = inputs.split_windows(ns, trio, source=SONG.name)
+  kept = int(np.sum(windows.labels[:, :, :2] >= FIRST_PITCH_LABEL))
+  assert windows.dropped_notes > 0 and kept == windows.pitched_notes - windows.dropped_notes
+  assert windows.qpm == ns.tempos[0].qpm
+
+
+@pytest.mark.parametrize('name', GROOVES)
+def test_windows_carry_the_tempo_of_the_input(drums, name):
+  ns = midi_io.read_midi(DRUMS / name)
+  windows = inputs.split_windows(ns, drums, source=name)
+  qpm = float(name.split('_')[-3])  # the Groove MIDI name holds its tempo
+  assert windows.qpm == pytest.approx(qpm, abs=1e-3) == ns.tempos[0].qpm
+  assert windows.dropped_notes == windows.pitched_notes == 0  # drums have no pitched part
 
 
 def test_polyphony_is_judged_on_the_notes_the_melody_model_reads(mel):

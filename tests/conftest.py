@@ -4,6 +4,15 @@ import os
 
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# One persistent XLA cache for the whole run, shared by both xdist workers and by every command
+# a test starts as a subprocess: the same tiny model compiled in forty tests is compiled once.
+# (Keys hash the program, flags and devices, so a stale entry is never used for new code.)
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  import tempfile  # noqa: E402  pylint: disable=g-import-not-at-top
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = os.path.join(
+      tempfile.gettempdir(), f'musicvae-tests-xla-cache-{os.getuid()}')
+  os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+  os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 
 import pathlib  # noqa: E402
 

@@ -39,6 +39,7 @@ setuptools.setup(
         'mido>=1.3',
         'ml-collections>=0.1.1',
         'note-seq>=0.0.5',
+        'numba>=0.58',  # converters/fast_midi.py (note-seq brings it too, through librosa)
         'numpy>=1.26',
         'pretty_midi>=0.2.10',
         'tqdm>=4.66',

@@ -1,9 +1,17 @@
 """MIDI file -> NoteSequence, with one exception type and a short reason code for every bad file.
 
-``read_midi`` parses with mido once, checks the structure and the caps before pretty_midi builds
-its tick map (so a corrupt or enormous file costs little), then converts with note-seq exactly as
-Magenta does (``note_seq.midi_io.midi_to_note_sequence``). Whatever the bytes, the only exception
-it raises is ``MidiReadError``, whose ``reason`` is one of ``REASONS``.
+``read_midi`` checks the header and chunk structure on the raw bytes, then reads the file one of
+two ways that give the same NoteSequence notes, tempos and signatures:
+
+* ``parser='fast'``: ``fast_midi``'s compiled reader, which counts notes and ticks before it
+  allocates anything and reproduces note-seq's semantics exactly (opt-in until the whole test
+  suite has run on it; it leaves out control changes and pitch bends, which no converter reads);
+* ``parser='note_seq'`` (the default): mido once, the caps on its events before pretty_midi builds its tick
+  map (so a corrupt or enormous file costs little), then note-seq exactly as Magenta does
+  (``note_seq.midi_io.midi_to_note_sequence``).
+
+Whatever the bytes, the only exception it raises is ``MidiReadError``, whose ``reason`` is one of
+``REASONS``; both parsers give the same reason for the same file.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ with warnings.catch_warnings():
 
 from musicvae_jax import errors
 from musicvae_jax.converters.base import NoteSequence
+
+PARSERS = ('fast', 'note_seq')
 
 REASONS = {
     'unreadable': 'the file could not be opened or read',
@@ -54,6 +64,13 @@ class MidiLimits:
   max_total_time: float = 1800.0  # seconds
   min_qpm: float = 10.0
   max_qpm: float = 1000.0
+  # How files are read, one of PARSERS (both give the same NoteSequence notes and reasons);
+  # here so that prepare's workers and dataset.json carry it with the caps.
+  parser: str = 'note_seq'
+
+  def __post_init__(self):
+    if self.parser not in PARSERS:
+      raise ValueError(f'parser={self.parser!r}: expected one of {", ".join(PARSERS)}')
 
 
 class MidiReadError(errors.UserError):
@@ -75,11 +92,13 @@ class MidiReadError(errors.UserError):
 
 
 def read_midi(path, limits: MidiLimits = MidiLimits(),
-              warning_counts: collections.Counter | None = None) -> NoteSequence:
+              warning_counts: collections.Counter | None = None,
+              parser: str | None = None) -> NoteSequence:
   """The NoteSequence of a MIDI file; raises MidiReadError (only) for a file that is unusable.
 
   Warnings that pretty_midi or note-seq emit are not printed; their short texts are counted in
-  ``warning_counts`` when one is given.
+  ``warning_counts`` when one is given. ``parser`` (one of ``PARSERS``) overrides
+  ``limits.parser``.
   """
   path = os.fspath(path)
   try:
@@ -92,16 +111,20 @@ def read_midi(path, limits: MidiLimits = MidiLimits(),
     raise
   except Exception as e:  # OSError, permission, a folder named *.mid, ...
     raise MidiReadError(path, 'unreadable', f'{type(e).__name__}: {e}') from None
-  return read_midi_bytes(data, path, limits, warning_counts)
+  return read_midi_bytes(data, path, limits, warning_counts, parser)
 
 
 def read_midi_bytes(data: bytes, path: str = '<bytes>', limits: MidiLimits = MidiLimits(),
-                    warning_counts: collections.Counter | None = None) -> NoteSequence:
+                    warning_counts: collections.Counter | None = None,
+                    parser: str | None = None) -> NoteSequence:
   """``read_midi`` for bytes already in memory; ``path`` only names the file in errors."""
+  parser = parser or limits.parser
+  if parser not in PARSERS:
+    raise ValueError(f'parser={parser!r}: expected one of {", ".join(PARSERS)}')
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always')
     try:
-      return _read(data, path, limits)
+      return _read(data, path, limits, parser)
     except MidiReadError:
       raise
     except Exception as e:  # anything mido, pretty_midi or note-seq throws on odd bytes
@@ -116,24 +139,22 @@ def _short(text: str) -> str:
   return ' '.join(text.split()[:8])[:80]
 
 
-def _read(data: bytes, path: str, limits: MidiLimits) -> NoteSequence:
+def _read(data: bytes, path: str, limits: MidiLimits, parser: str) -> NoteSequence:
   if not data:
     raise MidiReadError(path, 'empty')
   if len(data) > limits.max_file_bytes:
     raise MidiReadError(path, 'too_large', f'{len(data)} bytes > {limits.max_file_bytes}')
   _check_structure(data, path)
-
-  try:
-    midi = mido.MidiFile(file=io.BytesIO(data))
-  except EOFError:
-    raise MidiReadError(path, 'truncated', 'an event runs past the end of the file') from None
-  _check_events(midi, path, limits)
-
-  try:
-    pm = pretty_midi.PrettyMIDI(mido_object=midi)
-  except EOFError:
-    raise MidiReadError(path, 'truncated') from None
-  sequence = midi_io.midi_to_note_sequence(pm)
+  if parser == 'fast':
+    # Imported here: numba's start-up is paid by the processes that read MIDI, not by every
+    # command that imports this module.
+    from musicvae_jax.converters import fast_midi  # pylint: disable=g-import-not-at-top
+    try:
+      sequence = fast_midi.read(data, limits)
+    except fast_midi.FastMidiError as e:
+      raise MidiReadError(path, e.reason, e.detail) from None
+  else:
+    sequence = _read_note_seq(data, path, limits)
   if not sequence.notes:
     raise MidiReadError(path, 'no_notes')
   if len(sequence.notes) > limits.max_num_notes:
@@ -144,6 +165,20 @@ def _read(data: bytes, path: str, limits: MidiLimits) -> NoteSequence:
                         f'{sequence.total_time:.0f} s > {limits.max_total_time:.0f} s')
   sequence.filename = os.path.basename(path)
   return sequence
+
+
+def _read_note_seq(data: bytes, path: str, limits: MidiLimits) -> NoteSequence:
+  try:
+    midi = mido.MidiFile(file=io.BytesIO(data))
+  except EOFError:
+    raise MidiReadError(path, 'truncated', 'an event runs past the end of the file') from None
+  _check_events(midi, path, limits)
+
+  try:
+    pm = pretty_midi.PrettyMIDI(mido_object=midi)
+  except EOFError:
+    raise MidiReadError(path, 'truncated') from None
+  return midi_io.midi_to_note_sequence(pm)
 
 
 def _check_structure(data: bytes, path: str) -> None:

@@ -14,6 +14,7 @@ from musicvae_jax import config_boundary
 from musicvae_jax.converters import get_converter
 from musicvae_jax import config_lib
 from musicvae_jax.converters import drums
+from musicvae_jax.converters import midi_io
 import magenta_reference as mref
 
 with warnings.catch_warnings():
@@ -39,11 +40,12 @@ def converter():
 
 @pytest.fixture(scope='module')
 def extracted(shared_midi, converter):
-  """{folder: {file name: Extraction}}, every MIDI file parsed once."""
+  """{folder: {file name: Extraction}}, every MIDI file parsed once by ``read_midi``'s default
+  (fast) reader."""
   out = {}
   for folder in FOLDERS:
     paths = sorted((shared_midi / folder).glob('*.mid'))
-    out[folder] = {p.name: converter.extract(mref.note_sequence(str(p))) for p in paths}
+    out[folder] = {p.name: converter.extract(midi_io.read_midi(p)) for p in paths}
   return out
 
 

@@ -31,11 +31,12 @@ def test_counts_warnings_instead_of_printing(shared_midi, recwarn):
   assert not [w for w in recwarn if 'Tempo, Key' in str(w.message)]
 
 
+@pytest.mark.parametrize('parser', midi_io.PARSERS)
 @pytest.mark.parametrize('kind', broken_midi.KINDS)
-def test_each_broken_kind_gets_its_reason(kind, tmp_path):
+def test_each_broken_kind_gets_its_reason(kind, parser, tmp_path):
   path = broken_midi.make(kind, tmp_path / f'{kind}.mid')
   with pytest.raises(midi_io.MidiReadError) as info:
-    midi_io.read_midi(path)
+    midi_io.read_midi(path, parser=parser)
   assert info.value.reason == kind
   assert str(path) in str(info.value)
   assert info.value.reason in midi_io.REASONS

@@ -12,6 +12,7 @@ from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.converters import melody
 from musicvae_jax.converters import trio
+from musicvae_jax.converters import midi_io
 import magenta_reference as mref
 
 with warnings.catch_warnings():
@@ -43,9 +44,10 @@ def converter():
 
 @pytest.fixture(scope='module')
 def extracted(shared_midi, converter):
-  """{file name: Extraction} over the multitrack folder, every MIDI file parsed once."""
+  """{file name: Extraction} over the multitrack folder, every MIDI file parsed once by
+  ``read_midi``'s default (fast) reader."""
   paths = sorted((shared_midi / FOLDER).glob('*.mid'))
-  return {p.name: converter.extract(mref.note_sequence(str(p))) for p in paths}
+  return {p.name: converter.extract(midi_io.read_midi(p)) for p in paths}
 
 
 @pytest.fixture(scope='module')

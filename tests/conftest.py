@@ -61,6 +61,16 @@ def magenta_checkpoint(name: str) -> pathlib.Path:
   return folder
 
 
+def magenta_tar(name: str, path: pathlib.Path) -> pathlib.Path:
+  """A Magenta-style ``.tar`` at ``path`` of one checkpoint fixture (its TF files under name/)."""
+  import tarfile  # pylint: disable=g-import-not-at-top
+  folder = magenta_checkpoint(name)
+  with tarfile.open(path, 'w') as tar:
+    for f in CHECKPOINT_FILES[:3]:  # checkpoint, index, data: what Magenta's .tar holds
+      tar.add(folder / f, arcname=f'{name}/{f}')
+  return path
+
+
 @pytest.fixture(scope='session')
 def magenta_windows_dir() -> pathlib.Path:
   require_shared(MAGENTA_WINDOWS)

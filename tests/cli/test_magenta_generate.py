@@ -10,14 +10,13 @@ import os
 import pathlib
 import re
 import subprocess
-import tarfile
 import warnings
 
 import jax
 import pytest
 
 from conftest import REPO
-from conftest import magenta_checkpoint
+from conftest import magenta_tar
 from musicvae_jax.generation.trained_model import TrainedModel
 from musicvae_jax.magenta import importer
 from tests import cli_process
@@ -28,7 +27,6 @@ with warnings.catch_warnings():  # note_seq's pydub warns that there is no ffmpe
 
 PROG = 'musicvae-generate'
 CONFIG = 'cat-mel_2bar_small'
-FILES = ('checkpoint', 'model.ckpt-3.index', 'model.ckpt-3.data-00000-of-00001')
 TUNE_A = 'nottingham_hpps11.mid'
 TUNE_B = 'nottingham_morris19.mid'
 
@@ -81,12 +79,7 @@ def cli(tmp_path_factory) -> Cli:
 
 @pytest.fixture(scope='module')
 def tar_file(tmp_path_factory):
-  folder = magenta_checkpoint('mel2')
-  path = tmp_path_factory.mktemp('tar') / 'cat-mel_2bar_small.tar'
-  with tarfile.open(path, 'w') as tar:
-    for name in FILES:
-      tar.add(folder / name, arcname=f'mel2/{name}')
-  return path
+  return magenta_tar('mel2', tmp_path_factory.mktemp('tar') / 'cat-mel_2bar_small.tar')
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,6 @@ import http.server
 import os
 import re
 import subprocess
-import tarfile
 import threading
 
 import jax
@@ -19,13 +18,12 @@ import pytest
 
 from conftest import REPO
 from conftest import SHARED
-from conftest import magenta_checkpoint
+from conftest import magenta_tar
 from musicvae_jax.generation.trained_model import TrainedModel
 from musicvae_jax.magenta import download
 from musicvae_jax.magenta import importer
 from tests import cli_process
 
-FILES = ('checkpoint', 'model.ckpt-3.index', 'model.ckpt-3.data-00000-of-00001')
 CONFIG = 'cat-mel_2bar_small'
 
 
@@ -82,12 +80,7 @@ class Server:
 
 @pytest.fixture(scope='module')
 def tar_file(tmp_path_factory):
-  folder = magenta_checkpoint('mel2')
-  path = tmp_path_factory.mktemp('tar') / 'cat-mel_2bar_small.tar'
-  with tarfile.open(path, 'w') as tar:
-    for name in FILES:
-      tar.add(folder / name, arcname=f'mel2/{name}')
-  return path
+  return magenta_tar('mel2', tmp_path_factory.mktemp('tar') / 'cat-mel_2bar_small.tar')
 
 
 @pytest.fixture(scope='module')

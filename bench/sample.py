@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 from musicvae_jax import config_boundary  # pylint: disable=wrong-import-position
 from musicvae_jax.generation import trained_model  # pylint: disable=wrong-import-position
 from musicvae_jax.models import vae  # pylint: disable=wrong-import-position
+import peers  # bench/peers.py  # pylint: disable=wrong-import-position
 import report  # bench/report.py  # pylint: disable=wrong-import-position
 import train as train_bench  # bench/train.py: configs and CPU name  # pylint: disable=wrong-import-position
 
@@ -104,24 +105,63 @@ def measure(calls: dict, repeats: int) -> dict:
           for k, v in times.items()}
 
 
+def peer_rounds(name, call, args, runnable) -> dict:
+  """The project's public decode at batch 64 and each peer's sampling, in turn, per round."""
+  rates = {'musicvae_jax': [], **{p.label: [] for p in runnable}}
+  errors = {}
+  for r in range(args.peer_rounds):
+    times = []
+    for i in range(args.repeats):
+      start = time.perf_counter()
+      call(1000 + r * args.repeats + i)
+      times.append(time.perf_counter() - start)
+    rates['musicvae_jax'].append(64 / statistics.median(times))
+    print(f'  round {r + 1}: musicvae_jax {rates["musicvae_jax"][-1]:.1f} seq/s', file=sys.stderr)
+    for peer in runnable:
+      result = peers.run(args.peers_python, peer, config=train_bench.PEER_CONFIG[name],
+                         batch=64, steps=1, train=False, sample=True, sample_batch=64,
+                         sample_reps=args.repeats)
+      if 'error' in result:
+        errors[peer.label] = result['error']
+        print(f'  round {r + 1}: {peer.label} failed: {result["error"]}', file=sys.stderr)
+        continue
+      rates[peer.label].append(result['sample_seq_s_median'])
+      print(f'  round {r + 1}: {peer.label} {rates[peer.label][-1]:.1f} seq/s', file=sys.stderr)
+  return {'rates': rates, 'errors': errors}
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--repeats', type=int, default=7)
+  parser.add_argument('--peer_rounds', type=int, default=2)
+  parser.add_argument('--only_peers', action='store_true',
+                      help='only the public decode at batch 64 against the peers')
+  peers.add_flag(parser)
   parser.add_argument('--quick', action='store_true', help='smoke run: 2 repeats, 2-bar only')
   parser.add_argument('--write', action='store_true')
   args = parser.parse_args()
+  runnable, not_run = peers.available(args.peers_python, args.peers)
   names = [CATMEL] if args.quick else [CATMEL, HIERDEC]
   repeats = 2 if args.quick else args.repeats
+  args.repeats = repeats
   load = [os.getloadavg()[0]]
   started = time.perf_counter()
   sizes, peak_repeats = ((512, 1024), 1) if args.quick else ((1024, 2048, 3072), 3)
   print(f'matmul peak at {sizes}...', file=sys.stderr)
   peaks = [train_bench.matmul_peak(sizes, peak_repeats)]
   rows = []
+  peer_results, peer_flops = {}, {}
   for name in names:
     model = build(name)
     flops = train_bench.lstm_flops(model.spec, decoder_only=True)
-    for batch in (1, 64):
+    if runnable:
+      print(f'{name}, batch 64 against the peers...', file=sys.stderr)
+      call = runners(model, 64)['TrainedModel.decode_labels']
+      call(0)
+      call(1)
+      peer_results[(name, 64)] = peer_rounds(name, call, args, runnable)
+      peer_flops[name] = flops
+    for batch in (() if args.only_peers else (1, 64)):
       print(f'{name}, batch {batch}...', file=sys.stderr)
       for way, r in measure(runners(model, batch), repeats).items():
         rows.append(dict(config=name, batch=batch, way=way, rate=batch / r['median'],
@@ -152,7 +192,7 @@ def main():
           if r['way'] == 'bare jitted MusicVAE.sample'}
   ratios = [f'- {c}: batch 64 / batch 1 throughput {public[(c, 64)] / public[(c, 1)]:.1f}x; '
             f'per-output keys cost {1 - public[(c, 64)] / bare[(c, 64)]:+.0%} at batch 64 '
-            '(public path vs bare sample)' for c in names]
+            '(public path vs bare sample)' for c in names if not args.only_peers]
   text = '\n'.join([
       f'`python bench/sample.py{" --quick" if args.quick else ""}` on {report.cpu_name()} '
       f'({os.cpu_count()} cores), jax {jax.__version__}, load average {load[0]:.2f} -> '
@@ -169,9 +209,27 @@ def main():
       'Magenta\'s kernels multiply (one-hot previous output and z or bar embedding included); '
       'here those shares are a row gather and one product per sequence or bar, so the count '
       'can come close to the peak.'])
-  print(text)
+  peer_text = ''
+  if peer_results or not_run:
+    versions = ', '.join(sorted({peers.version(args.peers_python, p) for p in runnable}))
+    peer_text = (
+        f'{train_bench.peer_table(peer_results, not_run, 2.0, peer_flops, peak, "sequences/s")}'
+        f'\n\nSampling sequences/s at batch 64: the project\'s public path '
+        '(`TrainedModel.decode_labels`, jitted scan, labels back on the host) and the sampling '
+        f'of the programs of `shared/reference/peers/` ({versions}), in {args.peer_rounds} '
+        f'rounds: each round times {repeats} calls of the project after compile, then runs each '
+        f'peer as a subprocess (its own warm-up call, then {repeats} timed calls; its median is '
+        'taken). Decoder LSTM FLOPs as in the table above.'
+        f'\n\nCommand: `python bench/sample.py {" ".join(sys.argv[1:])}`, '
+        f'{time.strftime("%Y-%m-%d")}.')
+  if not args.only_peers:
+    print(text)
+  print(peer_text)
   if args.write:
-    report.write_section('sample', text)
+    if not args.only_peers:
+      report.write_section('sample', text)
+    if peer_text:
+      report.write_section('sample vs peers', peer_text)
 
 
 if __name__ == '__main__':

@@ -61,6 +61,7 @@ from musicvae_jax.training import family  # pylint: disable=wrong-import-positio
 from musicvae_jax.training import losses  # pylint: disable=wrong-import-position
 from musicvae_jax.training import optimizer  # pylint: disable=wrong-import-position
 from musicvae_jax.training import steps  # pylint: disable=wrong-import-position
+import peers  # bench/peers.py
 import report  # bench/report.py
 
 HALVED = {'model.enc_rnn_size': [1024, 1024], 'model.dec_rnn_size': [512, 512],
@@ -296,6 +297,66 @@ def table(rows) -> str:
 
 
 
+# ------------------------------------------------------------------------------------ peers
+
+PEER_CONFIG = {'cat-mel_2bar_small': 'cat-mel_2bar_small', HIERDEC: 'hierdec-mel_16bar'}
+
+
+def peer_rounds(name, runner, batch, args, runnable) -> dict:
+  """The project's runner and each peer, in turn, ``args.peer_rounds`` times.
+
+  Each round times ``args.steps`` steps of the (already compiled) project runner, then runs each
+  peer once as a subprocess (its own compile and warm-up, then ``args.steps`` timed steps), so a
+  slow spell of the machine falls on all of them. Returns {label: [examples/s per round]}.
+  """
+  rates = {'musicvae_jax': [], **{p.label: [] for p in runnable}}
+  errors = {}
+  for r in range(args.peer_rounds):
+    times = []
+    for i in range(args.steps):
+      start = time.perf_counter()
+      runner.step(1000 + r * args.steps + i)
+      times.append(time.perf_counter() - start)
+    rates['musicvae_jax'].append(batch / statistics.median(times))
+    print(f'  round {r + 1}: musicvae_jax {rates["musicvae_jax"][-1]:.1f} ex/s', file=sys.stderr)
+    for peer in runnable:
+      result = peers.run(args.peers_python, peer, config=PEER_CONFIG[name], batch=batch,
+                         steps=args.steps)
+      if 'error' in result:
+        errors[peer.label] = result['error']
+        print(f'  round {r + 1}: {peer.label} failed: {result["error"]}', file=sys.stderr)
+        continue
+      rates[peer.label].append(result['train_ex_s_median'])
+      print(f'  round {r + 1}: {peer.label} {rates[peer.label][-1]:.1f} ex/s', file=sys.stderr)
+  return {'rates': rates, 'errors': errors}
+
+
+def peer_table(results: dict, not_run: list, goal: float, flops: dict, peak: float,
+               unit: str = 'examples/s') -> str:
+  """Markdown: per shape, the project and each peer, the ratio, and the ratio to the best."""
+  lines = [f'| config | batch | program | {unit} per round | median {unit} | LSTM GFLOP/s '
+           '| fraction of peak | musicvae_jax / this |',
+           '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |']
+  verdicts = []
+  for (name, batch), res in results.items():
+    medians = {k: statistics.median(v) for k, v in res['rates'].items() if v}
+    ours = medians['musicvae_jax']
+    for label, rate in medians.items():
+      per_round = ', '.join(f'{v:.4g}' for v in res['rates'][label])
+      gflops = rate * flops[name] / 1e9
+      lines.append(f'| {name} | {batch} | {label} | {per_round} | {rate:.4g} | {gflops:.0f} '
+                   f'| {gflops / peak:.2f} | {ours / rate:.2f}x |')
+    for label, error in res['errors'].items():
+      lines.append(f'| {name} | {batch} | {label} | failed: {error} | - | - | - | - |')
+    others = {k: v for k, v in medians.items() if k != 'musicvae_jax'}
+    if others:
+      best = max(others, key=others.get)
+      ratio = ours / others[best]
+      verdicts.append(f'- {name}, batch {batch}: **{ratio:.2f}x** the best peer ({best}); goal '
+                      f'{goal:g}x: {"met" if ratio >= goal else "NOT met"}')
+  return '\n'.join(lines + [''] + verdicts + [f'- {line}' for line in not_run])
+
+
 # ------------------------------------------------------------------------------------ main
 
 def main():
@@ -309,7 +370,13 @@ def main():
   parser.add_argument('--write', action='store_true')
   parser.add_argument('--lstm_gradient', action='store_true',
                       help='also run bench/lstm_gradient.py\'s rows in this run')
+  parser.add_argument('--peer_rounds', type=int, default=2,
+                      help='rounds of (project, every peer) per shape, when peers run')
+  parser.add_argument('--only_peers', action='store_true',
+                      help='skip the project-internal pairs; measure against the peers only')
+  peers.add_flag(parser)
   args = parser.parse_args()
+  runnable, not_run = peers.available(args.peers_python, args.peers)
   if args.quick:
     args.steps, args.catmel_batch, args.hierdec_batch = 2, 64, 2
   sizes, repeats = ((512, 1024), 1) if args.quick else ((1024, 2048, 3072, 4096), 3)
@@ -338,42 +405,69 @@ def main():
       print(f'{name} batch {batch} ({data} labels)...', file=sys.stderr)
       return batches or random_batches(spec, batch, n_batches), data
 
-    # cat-mel_2bar_small: scheduled sampling as configured vs pure teacher forcing.
+    peer_results = {}  # (name, batch) -> peer_rounds(...)
+    peer_flops = {}
+
+    def against_peers(name, runner, batch, spec):
+      if runnable:
+        print(f'{name} batch {batch} against the peers...', file=sys.stderr)
+        peer_results[(name, batch)] = peer_rounds(name, runner, batch, args, runnable)
+        peer_flops[name] = 3 * lstm_flops(spec)
+
+    # cat-mel_2bar_small: scheduled sampling as configured vs pure teacher forcing (the peers
+    # train with teacher forcing, so that row is the one compared with them).
     name, batch = 'cat-mel_2bar_small', args.catmel_batch
     config = configs[name]
     spec = config_boundary.model_spec(config)
     batches, data = batches_for(name, spec, batch)
-    ss, tf = measure([
-        train_runner('scheduled sampling', config, batches),
-        train_runner('teacher forcing', config, batches, scheduled_sampling=False)], args.steps)
-    sched = f'{config.model.sampling_schedule} sampling (rate {config.model.sampling_rate:g})'
-    measured += [(name, f'train, {sched}', batch, data, ss, lstm_flops(spec), PEERS[name]),
-                 (name, 'train, teacher forcing', batch, data, tf, lstm_flops(spec), PEERS[name])]
-    ratios.append(('cat-mel step time, scheduled sampling / teacher forcing', ss, tf))
+    if args.only_peers:
+      (tf,) = measure([train_runner('teacher forcing', config, batches,
+                                    scheduled_sampling=False)], 1)
+    else:
+      ss, tf = measure([
+          train_runner('scheduled sampling', config, batches),
+          train_runner('teacher forcing', config, batches, scheduled_sampling=False)],
+                       args.steps)
+      sched = f'{config.model.sampling_schedule} sampling (rate {config.model.sampling_rate:g})'
+      measured += [(name, f'train, {sched}', batch, data, ss, lstm_flops(spec), PEERS[name]),
+                   (name, 'train, teacher forcing', batch, data, tf, lstm_flops(spec),
+                    PEERS[name])]
+      ratios.append(('cat-mel step time, scheduled sampling / teacher forcing', ss, tf))
+      del ss
+    against_peers(name, tf, batch, spec)
+    del tf
 
     # hierdec-mel_16bar, halved: bars in parallel vs one after another, full step and decoder.
     name, batch = HIERDEC, args.hierdec_batch
     config = configs[name]
     spec = config_boundary.model_spec(config)
     batches, data = batches_for(name, spec, batch)
-    par, seq = measure([
-        train_runner('parallel bars', config, batches),
-        train_runner('sequential bars', config, batches, sequential=True)], args.steps)
-    measured += [(name, 'train, bars in parallel', batch, data, par, lstm_flops(spec),
-                  PEERS[name]),
-                 (name, 'train, bars sequential', batch, data, seq, lstm_flops(spec),
-                  PEERS[name])]
-    ratios.append(('hierdec full step time, sequential / parallel bars', seq, par))
-    print(f'{HIERDEC} decoder alone, batch {batch}...', file=sys.stderr)
-    model = vae.build_model(spec)
-    z = jax.random.normal(jax.random.PRNGKey(1), (batch, spec.z_size), jnp.float32)
-    dpar, dseq = measure([
-        decoder_runner('decoder, parallel', model, batches, z, sequential=False),
-        decoder_runner('decoder, sequential', model, batches, z, sequential=True)], args.steps)
-    flops = lstm_flops(spec, decoder_only=True)
-    measured += [(name, 'decoder alone fwd+bwd, bars in parallel', batch, data, dpar, flops, None),
-                 (name, 'decoder alone fwd+bwd, bars sequential', batch, data, dseq, flops, None)]
-    ratios.append(('hierdec decoder alone fwd+bwd time, sequential / parallel bars', dseq, dpar))
+    if args.only_peers:
+      (par,) = measure([train_runner('parallel bars', config, batches)], 1)
+    else:
+      par, seq = measure([
+          train_runner('parallel bars', config, batches),
+          train_runner('sequential bars', config, batches, sequential=True)], args.steps)
+      measured += [(name, 'train, bars in parallel', batch, data, par, lstm_flops(spec),
+                    PEERS[name]),
+                   (name, 'train, bars sequential', batch, data, seq, lstm_flops(spec),
+                    PEERS[name])]
+      ratios.append(('hierdec full step time, sequential / parallel bars', seq, par))
+      print(f'{HIERDEC} decoder alone, batch {batch}...', file=sys.stderr)
+      model = vae.build_model(spec)
+      z = jax.random.normal(jax.random.PRNGKey(1), (batch, spec.z_size), jnp.float32)
+      dpar, dseq = measure([
+          decoder_runner('decoder, parallel', model, batches, z, sequential=False),
+          decoder_runner('decoder, sequential', model, batches, z, sequential=True)],
+                           args.steps)
+      flops = lstm_flops(spec, decoder_only=True)
+      measured += [(name, 'decoder alone fwd+bwd, bars in parallel', batch, data, dpar, flops,
+                    None),
+                   (name, 'decoder alone fwd+bwd, bars sequential', batch, data, dseq, flops,
+                    None)]
+      ratios.append(('hierdec decoder alone fwd+bwd time, sequential / parallel bars', dseq,
+                     dpar))
+    against_peers(name, par, batch, spec)
 
     print('matmul peak again...', file=sys.stderr)
     peaks.append(matmul_peak(sizes, repeats))
@@ -408,9 +502,28 @@ def main():
       f'jax {jax.__version__}, {time.strftime("%Y-%m-%d")}; 1-minute load average '
       f'{load[0]:.1f} at the start, {load[1]:.1f} at the end; whole run '
       f'{(time.perf_counter() - started) / 60:.1f} min.')
-  print(text)
+  peer_text = ''
+  if peer_results or not_run:
+    versions = ', '.join(sorted({peers.version(args.peers_python, p) for p in runnable}))
+    peer_text = (
+        f'{peer_table(peer_results, not_run, 1.5, peer_flops, peak)}\n\n'
+        f'Training examples/s, the project\'s train step (teacher forcing, as the peers train) '
+        f'and the programs of `shared/reference/peers/` ({versions}), in {args.peer_rounds} '
+        f'rounds: each round times {args.steps} steps of the project\'s compiled step, then runs '
+        'each peer as a subprocess (its own compile and warm-up, then the same number of timed '
+        'steps; its median is taken). The per-round figures show the machine\'s drift. Same '
+        'shapes: cat-mel_2bar_small at batch '
+        f'{args.catmel_batch}; hierdec-mel_16bar with every width and z halved at batch '
+        f'{args.hierdec_batch}. LSTM GFLOP/s and the fraction use the peak above.'
+        f'\n\nCommand: `{command.strip()}`, {time.strftime("%Y-%m-%d")}.')
+  if not args.only_peers:
+    print(text)
+  print(peer_text)
   if args.write:
-    report.write_section('train', text)
+    if not args.only_peers:
+      report.write_section('train', text)
+    if peer_text:
+      report.write_section('train vs peers', peer_text)
   if args.lstm_gradient:
     import lstm_gradient  # bench/lstm_gradient.py  # pylint: disable=import-outside-toplevel
     lstm_gradient.run(quick=args.quick, write=args.write, command=command)

@@ -6,8 +6,10 @@ Reads every .mid under --data (midi/melody, midi/drums, midi/multitrack, pop909/
 ``read_midi(parser='fast')`` and ``parser='note_seq'`` and requires the same outcome: the same
 MidiReadError reason, or the same notes (pitch, velocity, start and end time to the last bit,
 instrument, program, drum flag), tempos, time and key signatures, total time, ticks per quarter,
-instrument names and counted warnings, and the same windows from one config of each converter
-family. Prints the counts, every difference, and each reader's parse time per file (the parse
+instrument names and counted warnings, and the same windows and skip counts from one config
+of each converter family: for note_seq from ``converter.extract`` on its NoteSequence, for fast
+from ``fast_extract.extract`` on the fast reader's arrays (what prepare runs with
+``--midi_parser=fast``). Prints the counts, every difference, and each reader's parse time per file (the parse
 alone, in the worker processes). ``--write`` adds the summary to the ``## prepare`` section of
 BENCHMARKS.md (after what bench/prepare.py wrote there). Exits 1 on any difference.
 """
@@ -41,9 +43,10 @@ def fields(sequence) -> tuple:
 
 
 def outcome(data: bytes, parser: str):
-  """(fields or reason, warnings, {config: windows}, parse seconds)."""
+  """(fields or reason, warnings, {config: (windows, skip counts)}, parse seconds)."""
   from musicvae_jax import config_boundary  # pylint: disable=g-import-not-at-top
   from musicvae_jax import config_lib  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.converters import fast_extract  # pylint: disable=g-import-not-at-top
   from musicvae_jax.converters import midi_io  # pylint: disable=g-import-not-at-top
   if not _CONVERTERS:
     _CONVERTERS.update({c: config_boundary.converter_of(config_lib.get_config(c))
@@ -55,8 +58,13 @@ def outcome(data: bytes, parser: str):
   except midi_io.MidiReadError as e:
     return e.reason, sorted(counts), None, time.perf_counter() - start
   seconds = time.perf_counter() - start
-  windows = {c: [w.tobytes() for w in conv.extract(sequence).windows]
-             for c, conv in _CONVERTERS.items()}
+  if parser == 'fast':  # the path prepare takes: arrays, no NoteSequence
+    arrays = midi_io.read_midi_bytes(data, arrays=True)
+    extractions = {c: fast_extract.extract(conv, arrays) for c, conv in _CONVERTERS.items()}
+  else:
+    extractions = {c: conv.extract(sequence) for c, conv in _CONVERTERS.items()}
+  windows = {c: ([(w.shape, w.dtype.str, w.tobytes()) for w in e.windows],
+                 sorted(e.skipped.items())) for c, e in extractions.items()}
   return fields(sequence), sorted(counts), windows, seconds
 
 
@@ -73,7 +81,7 @@ def compare(path: str):
   fast, slow = outcome(data, 'fast'), outcome(data, 'note_seq')
   diff = [what for what, i in (('outcome', 0), ('warnings', 1), ('windows', 2))
           if fast[i] != slow[i]]
-  windows = sum(len(w) for w in fast[2].values()) if fast[2] else 0
+  windows = sum(len(w[0]) for w in fast[2].values()) if fast[2] else 0
   return (fast[0] if isinstance(fast[0], str) else 'read', diff, fast[3], slow[3], windows,
           len(fast[0][0]) if not isinstance(fast[0], str) else 0)
 
@@ -112,8 +120,8 @@ def main():
     print(f'DIFFERENT {", ".join(what)}: {path}')
   command = 'python bench/midi_equivalence.py ' + ' '.join(sys.argv[1:])
   text = ('\n'.join(lines) + f'\n\n**{total_files} files, {len(total_diff)} differences** '
-          f'between the two readers (outcome, counted warnings, windows of {", ".join(CONFIGS)})'
-          f'. Command: `{command.strip()}` ({time.perf_counter() - start:.0f} s) on '
+          f'between the two readers (outcome, counted warnings, windows and skip counts of '
+          f'{", ".join(CONFIGS)}). Command: `{command.strip()}` ({time.perf_counter() - start:.0f} s) on '
           f'{os.cpu_count()} CPUs ({report.cpu_name()}), Python {platform.python_version()}, '
           f'{time.strftime("%Y-%m-%d")}. Parse ms/file: `read_midi_bytes` alone (bytes already '
           'read), mean over the folder, measured inside the worker processes after a warm-up '

@@ -36,6 +36,7 @@ import numba
 import numpy as np
 
 from musicvae_jax.converters.base import NoteSequence
+from musicvae_jax.converters.note_arrays import NoteArrays
 
 # Event kinds in the event array (columns: track, tick, kind, channel, a, b).
 NOTE_ON, NOTE_OFF, PROGRAM, TRACK_NAME, TEMPO, TIME_SIG, KEY_SIG = range(7)
@@ -383,13 +384,21 @@ def _tick_map(tempo_ticks, tempos, resolution):
   return scales
 
 
-def _to_seconds(ticks: np.ndarray, scales) -> np.ndarray:
-  """pretty_midi's tick -> seconds map evaluated at ``ticks`` (same float operations)."""
+def _seconds_table(scales):
+  """(start tick, seconds per tick, start seconds) of each tick scale, for ``_to_seconds``."""
   starts = np.array([s[0] for s in scales], np.int64)
   per_tick = np.array([s[1] for s in scales], np.float64)
   offsets = np.zeros(len(scales), np.float64)
   for i in range(1, len(scales)):
     offsets[i] = offsets[i - 1] + per_tick[i - 1] * np.float64(starts[i] - starts[i - 1])
+  return starts, per_tick, offsets
+
+
+def _to_seconds(ticks: np.ndarray, table) -> np.ndarray:
+  """pretty_midi's tick -> seconds map evaluated at ``ticks`` (same float operations)."""
+  starts, per_tick, offsets = table
+  if len(starts) == 1:
+    return offsets[0] + per_tick[0] * (ticks - starts[0]).astype(np.float64)
   index = np.searchsorted(starts, ticks, side='right') - 1
   return offsets[index] + per_tick[index] * (ticks - starts[index]).astype(np.float64)
 
@@ -399,6 +408,11 @@ def read(data: bytes, limits) -> NoteSequence:
 
   Raises FastMidiError with midi_io's reason for a file note-seq's path would reject.
   """
+  return sequence_of(read_arrays(data, limits))
+
+
+def read_arrays(data: bytes, limits) -> NoteArrays:
+  """``read`` as flat arrays (no protobuf): what ``sequence_of`` turns into the NoteSequence."""
   buf = np.frombuffer(data, np.uint8)
   header_len = int.from_bytes(data[4:8], 'big')
   num_tracks = int.from_bytes(data[10:12], 'big')
@@ -426,15 +440,16 @@ def read(data: bytes, limits) -> NoteSequence:
                         'without events)')
   events = np.zeros((n_events, 6), np.int32)
   _scan(buf, pos, num_tracks, _LENGTHS, float(limits.min_qpm), float(limits.max_qpm), events)
-  return _sequence(data, events, n_note_ons, resolution)
+  return _arrays(data, events, n_note_ons, resolution)
 
 
-def _sequence(data: bytes, events: np.ndarray, n_note_ons: int, resolution: int) -> NoteSequence:
+def _arrays(data: bytes, events: np.ndarray, n_note_ons: int, resolution: int) -> NoteArrays:
   kinds = events[:, 2]
   all_meta = events[(kinds >= TEMPO) & (kinds <= KEY_SIG)]
   meta = all_meta[all_meta[:, 0] == 0]
   tempo_rows = meta[meta[:, 2] == TEMPO]
   scales = _tick_map(tempo_rows[:, 1].tolist(), tempo_rows[:, 4].tolist(), resolution)
+  table = _seconds_table(scales)
   time_sigs = meta[meta[:, 2] == TIME_SIG]
   key_sigs = meta[meta[:, 2] == KEY_SIG]
   if np.any(time_sigs[:, 4] == 0):  # pretty_midi's TimeSignature refuses it
@@ -444,67 +459,93 @@ def _sequence(data: bytes, events: np.ndarray, n_note_ons: int, resolution: int)
                   'This is not a valid type 0 or type 1 MIDI file.  Tempo, Key or Time '
                   'Signature may be wrong.', RuntimeWarning)
 
-  sequence = NoteSequence()
-  sequence.ticks_per_quarter = resolution
-  sequence.source_info.encoding_type = NoteSequence.SourceInfo.MIDI
+  signatures, keys, names = [], [], []
   if len(time_sigs):
-    ts_times = _to_seconds(time_sigs[:, 1], scales)
+    ts_times = _to_seconds(time_sigs[:, 1], table)
     for (num, exp), time in zip(time_sigs[:, 4:6].tolist(), ts_times.tolist()):
       if exp >= 31:  # note-seq: the denominator does not fit an int32
         raise FastMidiError('corrupt', f'MIDIConversionError: Invalid time signature '
                             f'denominator {2 ** exp}')
-      sequence.time_signatures.add(time=time, numerator=num, denominator=2 ** exp)
+      signatures.append((time, num, 2 ** exp))
   if len(key_sigs):
-    ks_times = _to_seconds(key_sigs[:, 1], scales)
+    ks_times = _to_seconds(key_sigs[:, 1], table)
     for (sharps, minor), time in zip(key_sigs[:, 4:6].tolist(), ks_times.tolist()):
       number = int(_KEY_NUMBER[sharps + 7, minor])
-      sequence.key_signatures.add(time=time, key=number % 12, mode=number // 12)
+      keys.append((time, number % 12, number // 12))
   scale_ticks = np.array([s[0] for s in scales], np.int64)
-  for time, (_, per_tick) in zip(_to_seconds(scale_ticks, scales).tolist(), scales):
-    sequence.tempos.add(time=time, qpm=60.0 / (per_tick * resolution))
+  tempos = [(time, 60.0 / (per_tick * resolution))
+            for time, (_, per_tick) in zip(_to_seconds(scale_ticks, table).tolist(), scales)]
 
   notes, instruments = _pair(events, n_note_ons)
+  total_time = 0.0
+  starts = ends = np.zeros(0, np.float64)
   if len(notes):
     notes = notes[np.argsort(notes[:, 0], kind='stable')]
-    starts = _to_seconds(notes[:, 1], scales)
-    ends = _to_seconds(notes[:, 2], scales)
-    sequence.total_time = float(ends.max())
+    times = _to_seconds(notes[:, 1:3].T.ravel(), table)  # one call: starts, then ends
+    starts, ends = times[:len(notes)], times[len(notes):]
+    total_time = float(ends.max())
     for number, (_, _, _, name_row) in enumerate(instruments.tolist()):
       if name_row >= 0:
         offset, length = events[name_row, 4], events[name_row, 5]
         name = data[offset:offset + length].decode('latin1')
         if name:
-          sequence.instrument_infos.add(name=name, instrument=number)
-    _add_notes(sequence, notes, instruments, starts, ends)
+          names.append((number, name))
+  inst = np.ascontiguousarray(notes[:, 0])
+  return NoteArrays(
+      start=starts, end=ends, pitch=np.ascontiguousarray(notes[:, 3]),
+      velocity=np.ascontiguousarray(notes[:, 4]), instrument=inst,
+      program=instruments[inst, 0] if len(notes) else inst,
+      is_drum=instruments[inst, 1] == 9 if len(notes) else inst.astype(bool),
+      tempos=tempos, time_signatures=signatures, total_time=total_time, key_signatures=keys,
+      instrument_names=names, ticks_per_quarter=resolution)
+
+
+def sequence_of(arrays: NoteArrays) -> NoteSequence:
+  """The NoteSequence of ``read_arrays``' arrays (what note-seq builds for the file)."""
+  sequence = NoteSequence()
+  sequence.ticks_per_quarter = arrays.ticks_per_quarter
+  sequence.source_info.encoding_type = NoteSequence.SourceInfo.MIDI
+  for time, num, den in arrays.time_signatures:
+    sequence.time_signatures.add(time=time, numerator=num, denominator=den)
+  for time, key, mode in arrays.key_signatures:
+    sequence.key_signatures.add(time=time, key=key, mode=mode)
+  for time, qpm in arrays.tempos:
+    sequence.tempos.add(time=time, qpm=qpm)
+  if arrays.num_notes:
+    sequence.total_time = arrays.total_time
+    for number, name in arrays.instrument_names:
+      sequence.instrument_infos.add(name=name, instrument=number)
+    _add_notes(sequence, arrays)
+  if arrays.filename:
+    sequence.filename = arrays.filename
   return sequence
 
 
-def _add_notes(sequence: NoteSequence, notes: np.ndarray, instruments: np.ndarray,
-               starts: np.ndarray, ends: np.ndarray) -> None:
+def _add_notes(sequence: NoteSequence, arrays: NoteArrays) -> None:
   """Appends the notes as serialized protobuf (one parse instead of one ``add`` per note)."""
-  if len(instruments) > 128:  # an instrument number would take two varint bytes: plainly
-    programs, drums = instruments[:, 0].tolist(), (instruments[:, 1] == 9).tolist()
-    for (inst, _, _, pitch, velocity), start, end in zip(notes.tolist(), starts.tolist(),
-                                                         ends.tolist()):
-      sequence.notes.add(instrument=inst, program=programs[inst], start_time=start,
-                         end_time=end, pitch=pitch, velocity=velocity, is_drum=drums[inst])
+  inst = arrays.instrument
+  if inst.max() > 127:  # an instrument number would take two varint bytes: plainly
+    for fields in zip(inst.tolist(), arrays.program.tolist(), arrays.start.tolist(),
+                      arrays.end.tolist(), arrays.pitch.tolist(), arrays.velocity.tolist(),
+                      arrays.is_drum.tolist()):
+      sequence.notes.add(**dict(zip(('instrument', 'program', 'start_time', 'end_time',
+                                     'pitch', 'velocity', 'is_drum'), fields)))
     return
-  inst = notes[:, 0]
-  wire = np.empty((len(notes), 30), np.uint8)
+  wire = np.empty((len(inst), 30), np.uint8)
   # notes (field 8, length 28): pitch (1), velocity (2), start_time (3, double),
   # end_time (4, double), instrument (7), program (8), is_drum (9).
   wire[:, :3] = (0x42, 28, 0x08)
-  wire[:, 3] = notes[:, 3]
+  wire[:, 3] = arrays.pitch
   wire[:, 4] = 0x10
-  wire[:, 5] = notes[:, 4]
+  wire[:, 5] = arrays.velocity
   wire[:, 6] = 0x19
-  wire[:, 7:15] = starts.astype('<f8').view(np.uint8).reshape(-1, 8)
+  wire[:, 7:15] = arrays.start.astype('<f8').view(np.uint8).reshape(-1, 8)
   wire[:, 15] = 0x21
-  wire[:, 16:24] = ends.astype('<f8').view(np.uint8).reshape(-1, 8)
+  wire[:, 16:24] = arrays.end.astype('<f8').view(np.uint8).reshape(-1, 8)
   wire[:, 24] = 0x38
   wire[:, 25] = inst
   wire[:, 26] = 0x40
-  wire[:, 27] = instruments[inst, 0]
+  wire[:, 27] = arrays.program
   wire[:, 28] = 0x48
-  wire[:, 29] = instruments[inst, 1] == 9
+  wire[:, 29] = arrays.is_drum
   sequence.MergeFromString(wire.tobytes())

@@ -93,12 +93,13 @@ class MidiReadError(errors.UserError):
 
 def read_midi(path, limits: MidiLimits = MidiLimits(),
               warning_counts: collections.Counter | None = None,
-              parser: str | None = None) -> NoteSequence:
+              parser: str | None = None, arrays: bool = False) -> NoteSequence:
   """The NoteSequence of a MIDI file; raises MidiReadError (only) for a file that is unusable.
 
   Warnings that pretty_midi or note-seq emit are not printed; their short texts are counted in
   ``warning_counts`` when one is given. ``parser`` (one of ``PARSERS``) overrides
-  ``limits.parser``.
+  ``limits.parser``. ``arrays``: read with the fast parser and return its
+  ``note_arrays.NoteArrays`` instead of the NoteSequence (same checks, same reasons).
   """
   path = os.fspath(path)
   try:
@@ -111,20 +112,20 @@ def read_midi(path, limits: MidiLimits = MidiLimits(),
     raise
   except Exception as e:  # OSError, permission, a folder named *.mid, ...
     raise MidiReadError(path, 'unreadable', f'{type(e).__name__}: {e}') from None
-  return read_midi_bytes(data, path, limits, warning_counts, parser)
+  return read_midi_bytes(data, path, limits, warning_counts, parser, arrays)
 
 
 def read_midi_bytes(data: bytes, path: str = '<bytes>', limits: MidiLimits = MidiLimits(),
                     warning_counts: collections.Counter | None = None,
-                    parser: str | None = None) -> NoteSequence:
+                    parser: str | None = None, arrays: bool = False) -> NoteSequence:
   """``read_midi`` for bytes already in memory; ``path`` only names the file in errors."""
-  parser = parser or limits.parser
+  parser = 'fast' if arrays else parser or limits.parser
   if parser not in PARSERS:
     raise ValueError(f'parser={parser!r}: expected one of {", ".join(PARSERS)}')
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always')
     try:
-      return _read(data, path, limits, parser)
+      return _read(data, path, limits, parser, arrays)
     except MidiReadError:
       raise
     except Exception as e:  # anything mido, pretty_midi or note-seq throws on odd bytes
@@ -139,7 +140,7 @@ def _short(text: str) -> str:
   return ' '.join(text.split()[:8])[:80]
 
 
-def _read(data: bytes, path: str, limits: MidiLimits, parser: str) -> NoteSequence:
+def _read(data: bytes, path: str, limits: MidiLimits, parser: str, arrays: bool = False):
   if not data:
     raise MidiReadError(path, 'empty')
   if len(data) > limits.max_file_bytes:
@@ -150,16 +151,17 @@ def _read(data: bytes, path: str, limits: MidiLimits, parser: str) -> NoteSequen
     # command that imports this module.
     from musicvae_jax.converters import fast_midi  # pylint: disable=g-import-not-at-top
     try:
-      sequence = fast_midi.read(data, limits)
+      read = fast_midi.read_arrays if arrays else fast_midi.read
+      sequence = read(data, limits)
     except fast_midi.FastMidiError as e:
       raise MidiReadError(path, e.reason, e.detail) from None
   else:
     sequence = _read_note_seq(data, path, limits)
-  if not sequence.notes:
+  num_notes = sequence.num_notes if arrays else len(sequence.notes)
+  if not num_notes:
     raise MidiReadError(path, 'no_notes')
-  if len(sequence.notes) > limits.max_num_notes:
-    raise MidiReadError(path, 'too_many_notes',
-                        f'{len(sequence.notes)} notes > {limits.max_num_notes}')
+  if num_notes > limits.max_num_notes:
+    raise MidiReadError(path, 'too_many_notes', f'{num_notes} notes > {limits.max_num_notes}')
   if sequence.total_time > limits.max_total_time:
     raise MidiReadError(path, 'too_long',
                         f'{sequence.total_time:.0f} s > {limits.max_total_time:.0f} s')

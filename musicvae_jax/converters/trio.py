@@ -171,7 +171,11 @@ class TrioConverter(base.Converter):
         result.skipped['trio_part_without_drums'] += 1
       else:
         encoded[i] = part
+    return self._windows(by_type, coverage, encoded, total_bars, result)
 
+  def _windows(self, by_type: dict, coverage: np.ndarray, encoded: dict, total_bars: int,
+               result: base.Extraction) -> base.Extraction:
+    """The windows of every (melody, bass, drums) triple of encoded parts that cover them."""
     # A bar counts as covered when a bar within gap_bars of it is.
     g = self.gap_bars
     dilated = coverage.copy()

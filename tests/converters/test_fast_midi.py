@@ -17,13 +17,17 @@ import subprocess
 import sys
 import tracemalloc
 
+import numpy as np
 import pytest
 
 import broken_midi
 from cli_process import argv
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax.converters import drums as drums_lib
+from musicvae_jax.converters import fast_extract
 from musicvae_jax.converters import midi_io
+from musicvae_jax.converters import note_arrays
 
 CONFIGS = ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-trio_16bar')
 STRIDE = 8  # every 8th file of each folder (sorted), about 340 files
@@ -43,8 +47,27 @@ def fields(sequence) -> tuple:
 _CONVERTERS = {}
 
 
+def _converters() -> dict:
+  if not _CONVERTERS:
+    _CONVERTERS.update({c: config_boundary.converter_of(config_lib.get_config(c))
+                        for c in CONFIGS})
+  return _CONVERTERS
+
+
+def extraction_of(extraction) -> tuple:
+  """(count, digest of the windows in order, their shapes and dtypes, sorted skip counts)."""
+  found = [w.tobytes() for w in extraction.windows]
+  return (len(found), hashlib.sha256(b''.join(found)).hexdigest(),
+          sorted({(w.shape, w.dtype.str) for w in extraction.windows}),
+          sorted(extraction.skipped.items()))
+
+
 def outcome(data: bytes, parser: str, windows: bool = False):
-  """(fields or the MidiReadError reason, warning texts, {config: windows} or None)."""
+  """(fields or the MidiReadError reason, warning texts, {config: windows} or None).
+
+  With ``parser='fast'`` the windows and skip counts come from the path prepare takes with
+  ``--midi_parser=fast``: the reader's arrays through ``fast_extract``, no NoteSequence.
+  """
   counts = collections.Counter()
   try:
     sequence = midi_io.read_midi_bytes(data, parser=parser, warning_counts=counts)
@@ -52,13 +75,13 @@ def outcome(data: bytes, parser: str, windows: bool = False):
     return e.reason, sorted(counts), None
   per_config = None
   if windows:
-    if not _CONVERTERS:
-      _CONVERTERS.update({c: config_boundary.converter_of(config_lib.get_config(c))
-                          for c in CONFIGS})
-    per_config = {}
-    for c, conv in _CONVERTERS.items():  # (count, digest): the windows in order
-      found = [w.tobytes() for w in conv.extract(sequence).windows]
-      per_config[c] = (len(found), hashlib.sha256(b''.join(found)).hexdigest())
+    if parser == 'fast':
+      arrays = midi_io.read_midi_bytes(data, arrays=True)
+      per_config = {c: extraction_of(fast_extract.extract(conv, arrays))
+                    for c, conv in _converters().items()}
+    else:
+      per_config = {c: extraction_of(conv.extract(sequence))
+                    for c, conv in _converters().items()}
   return fields(sequence), sorted(counts), per_config
 
 
@@ -103,8 +126,9 @@ def test_shared_data_gives_identical_windows(shared_results):
   differ = [(p.name, c) for p, (fast, slow) in zip(paths, results) if fast[2] is not None
             for c in CONFIGS if fast[2][c] != slow[2][c]]
   assert not differ
-  for config in CONFIGS:  # every converter gives windows on the subset
+  for config in CONFIGS:  # every converter gives windows on the subset, and skips pieces
     assert sum(fast[2][config][0] for fast, _ in results if fast[2]) > 0
+    assert any(fast[2][config][3] for fast, _ in results if fast[2])
 
 
 # ---- hand-made files, one per rule of pretty_midi's -------------------------------------------
@@ -299,3 +323,124 @@ def test_caps_apply_before_the_events_are_stored():
   finally:
     tracemalloc.stop()
   assert peak < 200_000, peak  # its 120k events x 6 int32 would take 2.9 MB
+
+
+# ---- hand-made files for the array path's split, quantization and extraction -----------------
+BAR = 384  # ticks of a 4/4 bar at 96 ticks per quarter
+MELODY = (60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77)
+BASS = (36, 38, 40, 41, 43)
+UNMAPPED_DRUM = next(p for p in range(128) if p not in drums_lib.PITCH_TO_CLASS)
+DRUM_HITS = (36, 42, 38, 42, 36, 46, 38, UNMAPPED_DRUM, 49, 42, 45, 51)
+
+
+def tempo(qpm):
+  return meta(0x51, round(6e7 / qpm).to_bytes(3, 'big'))
+
+
+def time_signature(numerator, denominator_exp):
+  return meta(0x58, bytes([numerator, denominator_exp, 24, 8]))
+
+
+def notes(channel, pitches, start, stop, *, step=96, length=90, offset=0):
+  """A note every ``step`` ticks in [start, stop), cycling through ``pitches``."""
+  out = []
+  for k, tick in enumerate(range(start, stop, step)):
+    pitch = pitches[(k * 7 + offset) % len(pitches)]
+    out += [(tick, on(channel, pitch)), (tick + length, off(channel, pitch))]
+  return out
+
+
+def track(*parts):
+  events = sorted((e for part in parts for e in part), key=lambda e: e[0])
+  return events + [(events[-1][0] + 1, EOT)]
+
+
+def drums(start, stop):
+  return notes(9, DRUM_HITS, start, stop, step=48, length=10)
+
+
+EDGE_CASES = {
+    # Split into two pieces (a repeated tempo is no change); both give windows.
+    'tempo_change_mid_file': [track([(0, tempo(120)), (4 * BAR, tempo(90)),
+                                     (6 * BAR, tempo(90))],
+                                    notes(0, MELODY, 0, 8 * BAR), drums(0, 8 * BAR))],
+    # The 3/4 piece is skipped (12 steps per bar), the 4/4 one converted.
+    'time_signature_change': [track([(0, time_signature(4, 2)),
+                                     (4 * BAR, time_signature(3, 2))],
+                                    notes(0, MELODY, 0, 10 * BAR), drums(0, 10 * BAR))],
+    'three_four': [track([(0, time_signature(3, 2))], notes(0, MELODY, 0, 8 * BAR),
+                         drums(0, 8 * BAR))],
+    # Long notes sound across the tempo change (off the beat): cut at the split.
+    'notes_crossing_a_split': [track([(0, tempo(100)), (3 * BAR + 40, tempo(140))],
+                                     notes(0, MELODY, 0, 7 * BAR, step=96, length=250),
+                                     drums(0, 7 * BAR))],
+    # Notes shorter than a step (one tick, quantized to zero length), one of zero ticks
+    # (dropped by the reader), onsets on one step (the highest wins) and a silent note.
+    'zero_length_notes': [track(notes(0, MELODY, 0, 4 * BAR, length=1),
+                                notes(0, MELODY, 0, 4 * BAR, offset=3, length=5),
+                                notes(0, MELODY, 4 * BAR, 5 * BAR, length=0),
+                                notes(0, MELODY, 5 * BAR, 8 * BAR, step=24, length=6),
+                                [(2 * BAR, on(0, 80, 0)), (2 * BAR + 9, off(0, 80))],
+                                drums(0, 8 * BAR))],
+    # A trio: melody (program 0), bass (program 33) and drums on channel 10, past 16 bars.
+    'drums_on_channel_10': [track([(0, bytes([0xC1, 33]))], notes(0, MELODY, 0, 18 * BAR),
+                                  notes(1, BASS, 0, 18 * BAR, step=192, length=180),
+                                  drums(0, 18 * BAR))],
+}
+
+
+@pytest.fixture(scope='module')
+def edge_cases():
+  """Each hand-made file: (its arrays, {config: (array path, note-seq path) extraction})."""
+  out = {}
+  for name, tracks in EDGE_CASES.items():
+    data = midi_file(*tracks)
+    arrays = midi_io.read_midi_bytes(data, arrays=True)
+    sequence = midi_io.read_midi_bytes(data, parser='note_seq')
+    out[name] = arrays, {c: (fast_extract.extract(conv, arrays), conv.extract(sequence))
+                         for c, conv in _converters().items()}
+  return out
+
+
+@pytest.mark.parametrize('name', sorted(EDGE_CASES))
+def test_array_path_gives_note_seq_windows(name, edge_cases):
+  _, per_config = edge_cases[name]
+  for config, (fast, slow) in per_config.items():
+    assert extraction_of(fast) == extraction_of(slow), config
+    assert [w.tobytes() for w in fast.windows] == [w.tobytes() for w in slow.windows]
+
+
+def test_edge_cases_reach_their_rules(edge_cases):
+  def pieces(name):
+    return note_arrays.split_on_time_changes(edge_cases[name][0])
+
+  def extraction(name, config):
+    return edge_cases[name][1][config][0]
+
+  assert len(pieces('tempo_change_mid_file')) == 2
+  assert extraction('tempo_change_mid_file', 'cat-mel_2bar_small').windows
+  signature_change = extraction('time_signature_change', 'cat-mel_2bar_small')
+  assert signature_change.windows and signature_change.skipped['steps_per_bar_not_16'] == 1
+  assert dict(extraction('three_four', 'cat-drums_2bar_small').skipped) == {
+      'steps_per_bar_not_16': 1}
+  first, second = pieces('notes_crossing_a_split')
+  assert first.notes['end'].max() == first.total_time < first.notes['start'].max() + 1
+  assert np.any(edge_cases['notes_crossing_a_split'][0].end > second.notes['start'].min())
+  quantized, _ = note_arrays.quantize(pieces('zero_length_notes')[0], 4)
+  assert np.any(quantized.notes['qend'] - quantized.notes['qstart'] == 1)
+  assert extraction('zero_length_notes', 'cat-mel_2bar_small').windows
+  for config in CONFIGS:
+    assert extraction('drums_on_channel_10', config).windows, config
+
+
+def test_other_converters_get_the_note_sequence():
+  """A converter with no array version (a subclass too) extracts from the built NoteSequence."""
+
+  class Subclass(type(_converters()['cat-drums_2bar_small'])):
+    pass
+
+  converter = Subclass(slice_bars=2)
+  data = midi_file(*EDGE_CASES['tempo_change_mid_file'])
+  fast = fast_extract.extract(converter, midi_io.read_midi_bytes(data, arrays=True))
+  slow = converter.extract(midi_io.read_midi_bytes(data, parser='note_seq'))
+  assert fast.windows and extraction_of(fast) == extraction_of(slow)

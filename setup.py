@@ -73,6 +73,7 @@ setuptools.setup(
             'musicvae-import-magenta=musicvae_jax.cli.import_magenta:run',
             'musicvae-export=musicvae_jax.cli.export:run',
             'musicvae-generate=musicvae_jax.cli.generate:run',
+            'musicvae-groove=musicvae_jax.cli.groove:run',
         ],
     },
 )

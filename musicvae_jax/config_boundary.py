@@ -19,7 +19,8 @@ from musicvae_jax import specs
 
 # Magenta's decoder names -> (decoder kind, one bar decoder per part).
 DECODERS = {'categorical_lstm': ('lstm', False), 'multi_categorical_lstm': ('lstm', False),
-            'hierarchical': ('hierarchical', False), 'hierarchical_split': ('hierarchical', True)}
+            'hierarchical': ('hierarchical', False), 'hierarchical_split': ('hierarchical', True),
+            'groove_lstm': ('groove_lstm', False)}
 # Keys of config.json files written before the sequence length and levels were derived.
 LEGACY_MODEL_KEYS = ('max_seq_len', 'level_lengths')
 # Fields of the data section that are not converter options.
@@ -57,10 +58,13 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
     raise ModelConfigError(f'model.decoder={m.decoder!r}: choose one of {", ".join(DECODERS)}.')
   if m.z_size <= 0:
     raise ModelConfigError('model.z_size must be positive (decoder-only models are not built).')
-  if m.get('dropout_keep_prob', 1.0) != 1.0:
+  kind, split = DECODERS[m.decoder]
+  keep_prob = float(m.get('dropout_keep_prob', 1.0))
+  if kind == 'groove_lstm':
+    return _groove_spec(m, data, converter, keep_prob)
+  if keep_prob != 1.0:
     raise ModelConfigError('model.dropout_keep_prob < 1 is not supported: no config of the '
                            'melody, drums or trio families uses dropout.')
-  kind, split = DECODERS[m.decoder]
   levels = (data.slice_bars, data.steps_per_bar) if kind == 'hierarchical' else ()
   _check_legacy(m, data.seq_len, levels)
   depths = tuple(converter.part_depths)
@@ -73,6 +77,28 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
       encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
       decoder=specs.DecoderSpec(kind, _sizes(m.dec_rnn_size), levels, split),
       z_size=int(m.z_size), seq_len=data.seq_len)
+
+
+def _groove_spec(m, data: specs.DataSpec, converter, keep_prob: float) -> specs.ModelSpec:
+  """GrooVAE: dense 27-float steps in and out, optional hits controls, input dropout."""
+  if not 0.0 < keep_prob <= 1.0:
+    raise ModelConfigError(f'model.dropout_keep_prob={keep_prob}: must be in (0, 1].')
+  if m.get('sampling_schedule', 'constant') != 'constant':
+    raise ModelConfigError(f'model.sampling_schedule={m.sampling_schedule!r}: the groove_lstm '
+                           "decoder trains with teacher forcing only; use 'constant'.")
+  _check_legacy(m, data.seq_len, ())
+  depth = int(converter.output_depth)
+  if depth % 3:
+    raise ModelConfigError(f'model.decoder=groove_lstm needs [hits | velocities | offsets] '
+                           f'outputs; the {data.converter} converter gives {depth} values.')
+  control = int(getattr(converter, 'control_depth', 0) or 0)
+  return specs.ModelSpec(
+      heads=specs.groove_heads(depth), input=specs.StepInput('dense', int(converter.input_depth)),
+      encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
+      decoder=specs.DecoderSpec('groove_lstm', _sizes(m.dec_rnn_size)),
+      z_size=int(m.z_size), seq_len=data.seq_len,
+      controls=(specs.Control('hits', control),) if control else (),
+      dropout_keep_prob=keep_prob)
 
 
 def loss_spec(config) -> specs.LossSpec:

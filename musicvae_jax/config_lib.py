@@ -54,9 +54,16 @@ def config_names() -> list[str]:
   return names
 
 
+# Families Magenta names without a hyphen after the family (groovae_4bar).
+_UNHYPHENATED_FAMILIES = ('groovae',)
+# Other names Magenta gives a config here: its configs.py names the GrooVAE hits-control config
+# after the TFDS data set it reads.
+CONFIG_ALIASES = {'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control'}
+
+
 def module_to_name(stem: str) -> str:
   family, _, rest = stem.partition('_')
-  return f'{family}-{rest}'
+  return stem if family in _UNHYPHENATED_FAMILIES else f'{family}-{rest}'
 
 
 def name_to_module(name: str) -> str:
@@ -64,9 +71,9 @@ def name_to_module(name: str) -> str:
 
 
 def split_name(spec: str) -> tuple[str, str | None]:
-  """'cat-mel_2bar_small:tiny' -> ('cat-mel_2bar_small', 'tiny')."""
+  """'cat-mel_2bar_small:tiny' -> ('cat-mel_2bar_small', 'tiny'); an alias gives its config."""
   name, sep, arg = spec.partition(':')
-  return name, (arg if sep else None)
+  return CONFIG_ALIASES.get(name, name), (arg if sep else None)
 
 
 def config_path(spec: str) -> str:
@@ -92,7 +99,7 @@ MAGENTA_CONFIG_NAMES = (
 
 def check_name(name: str) -> None:
   known = config_names()
-  if name in known:
+  if CONFIG_ALIASES.get(name, name) in known:
     return
   if name in MAGENTA_CONFIG_NAMES:
     raise UnknownConfigError(
@@ -184,6 +191,20 @@ def drums_data(*, slice_bars: int):
   return ml_collections.ConfigDict(dict(
       converter='drums', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
       max_bars=100, gap_bars=1.0, roll_input=True, max_windows_per_sequence=None,
+      transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
+
+
+def groove_data(*, slice_bars: int, humanize=False, tapify=False, fixed_velocities=False,
+                add_instruments=(), max_note_dropout_probability=0.0, hits_as_controls=False):
+  """GrooVAE's data section: Magenta's GrooveConverter arguments under their own names
+  (``slice_bars`` is its ``split_bars``); max_note_dropout_probability 0 means none. Magenta's
+  ``max_tensors_per_notesequence=20`` is left out: its GrooveConverter never applies it."""
+  return ml_collections.ConfigDict(dict(
+      converter='groove', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
+      pitch_classes='roland', inference_pitch_classes='reduced', humanize=humanize,
+      tapify=tapify, fixed_velocities=fixed_velocities, add_instruments=tuple(add_instruments),
+      max_note_dropout_probability=float(max_note_dropout_probability),
+      hits_as_controls=hits_as_controls, max_windows_per_sequence=None,
       transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
 
 

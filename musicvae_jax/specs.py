@@ -12,9 +12,11 @@ The model is described in general terms so that other families drop in without r
   families use. Named for what is coming: ``multi_label`` (a NADE over a drum roll),
   ``continuous`` (GrooVAE's hits / velocities / offsets).
 - ``input``: how a step's labels are fed to the encoder and the decoder (``one_hot`` of every
-  part, or a ``drum_roll`` of class bits plus a silence bit).
+  part, a ``drum_roll`` of class bits plus a silence bit, or ``dense`` float vectors as
+  GrooVAE's [hits | velocities | offsets] steps).
 - ``controls``: per-step control inputs given to encoder and decoder (49-way chords, 9-way hits).
 - ``encoder`` / ``decoder``: kind, layer widths and, for hierarchical ones, their level lengths.
+- ``dropout_keep_prob``: input dropout on every LSTM layer while training (GrooVAE: 0.3).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import dataclasses
 import math
 
 HEAD_KINDS = ('categorical', 'multi_label', 'continuous')
-INPUT_KINDS = ('one_hot', 'drum_roll')
+INPUT_KINDS = ('one_hot', 'drum_roll', 'dense')
 ENCODER_KINDS = ('bidirectional_lstm', 'hierarchical_lstm')
-DECODER_KINDS = ('lstm', 'hierarchical')
+DECODER_KINDS = ('lstm', 'hierarchical', 'groove_lstm')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 
 
@@ -57,6 +59,14 @@ class Head:
   kind: str    # one of HEAD_KINDS
   depth: int   # classes (categorical), bits (multi_label) or values (continuous)
   name: str = ''
+
+
+GROOVE_PARTS = ('hits', 'velocities', 'offsets')
+
+
+def groove_heads(output_depth: int) -> tuple[Head, ...]:
+  """GrooVAE's output, [hits | velocities | offsets] per drum class, as three heads."""
+  return tuple(Head('continuous', output_depth // 3, name) for name in GROOVE_PARTS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +109,7 @@ class ModelSpec:
   seq_len: int
   controls: tuple[Control, ...] = ()
   family: str = 'musicvae'
+  dropout_keep_prob: float = 1.0   # input dropout on every LSTM layer, training only
 
   # ---- derived ------------------------------------------------------------------------------
   @property
@@ -112,6 +123,10 @@ class ModelSpec:
   @property
   def input_depth(self) -> int:
     return self.input.depth
+
+  @property
+  def control_depth(self) -> int:
+    return sum(c.depth for c in self.controls)
 
   @property
   def max_seq_len(self) -> int:   # Magenta's name

@@ -1,4 +1,5 @@
-"""NoteSequence <-> numpy windows for melody, drums and trio (no jax in this package)."""
+"""NoteSequence <-> numpy windows for melody, drums, trio and GrooVAE drums (no jax in this
+package)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from musicvae_jax.converters.base import Converter, Extraction, Tensors
 
 # Converter name (a config's data.converter) -> (module, class).
 CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'DrumsConverter'),
-              'trio': ('trio', 'TrioConverter')}
+              'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter')}
 
 
 class ConverterConfigError(errors.UserError, ValueError):

@@ -41,6 +41,17 @@ BASS_PROGRAMS: tuple[int, ...] = tuple(range(32, 40))
 REDUCED_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = tuple(
     tuple(pitches) for pitches in drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES)
 
+#: The same 9 classes over the Roland TD-11 kit pitches of the Groove MIDI Dataset: what GrooVAE
+#: trains on (kick, snare, closed hi-hat, open hi-hat, low, mid and high tom, crash, ride). A pitch
+#: outside it (35 and 41, say) is in no class; first pitches as above.
+ROLAND_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = (
+    (36,), (38, 37, 40), (42, 22, 44), (46, 26), (43, 58), (47, 45), (50, 48),
+    (49, 52, 55, 57), (51, 53, 59))
+
+#: Drum class maps by the name a config gives them (``data.pitch_classes='roland'``).
+DRUM_PITCH_CLASS_MAPS: Mapping[str, tuple[tuple[int, ...], ...]] = types.MappingProxyType({
+    'roland': ROLAND_DRUM_PITCH_CLASSES, 'reduced': REDUCED_DRUM_PITCH_CLASSES})
+
 
 @dataclasses.dataclass(frozen=True)
 class MelodyVocabulary:

@@ -29,6 +29,11 @@ over the devices, and padded to a multiple of their number; the outputs do not d
 approximates it with a tiny temperature. A negative, infinite or nan temperature raises
 ``TemperatureError`` (a ``ValueError``).
 
+A GrooVAE model (``model.groove``) reads and writes float windows [N, T, 27] (hits | velocities
+| offsets, General MIDI drum classes) in place of labels: ``encode_labels`` takes the converter's
+encoder inputs and ``controls_NxTxC``, ``decode_labels`` the decoder's controls and hits to keep
+(``generation.groove`` holds what is done with them).
+
 ``sample(n, key=k)`` draws all n codes in one call from ``fold_in(k, 0x5A)`` and decodes code i
 with ``fold_in(k, i)``; ``sample_batches`` yields the same music a batch at a time, so a seed's
 outputs do not depend on the batching. With JAX's default (partitionable) random numbers the
@@ -74,6 +79,10 @@ def _bucket(n: int, cap: int, devices: int = 1) -> int:
   return -(-size // devices) * devices
 
 
+#: The noise added to a GrooVAE hit logit that fixes its draw (``decode_labels(hits_NxTxH=)``).
+_FORCE = 1e6
+
+
 class TemperatureError(errors.UserError, ValueError):
   """A sampling temperature that is negative, infinite or nan."""
 
@@ -100,6 +109,11 @@ class TrainedModel:
     self.run = run
     self.spec = run.model
     self.converter = get_converter(run.data)
+    # GrooVAE: float [T, 27] windows (hits | velocities | offsets) in place of int labels, read
+    # and written in the General MIDI drum classes (Magenta's 'infer' mode).
+    self.groove = self.spec.decoder.kind == 'groove_lstm'
+    if self.groove:
+      self.converter = self.converter.for_inference()
     self.step = step
     self.info = dict(info or {})
     self.max_batch_size = max_batch_size
@@ -110,9 +124,9 @@ class TrainedModel:
     replicated, split = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
     self.params = jax.device_put(params, replicated)
 
-    def encode_fn(params, labels, lengths):
+    def encode_fn(params, labels, lengths, controls):
       model = nnx.merge(graphdef, nnx.State(params))
-      return model.encode(labels, lengths)
+      return model.encode(labels, lengths, controls_BxTxC=controls)
 
     shape_TxO = (self.spec.max_seq_len, sum(self.spec.part_depths))
 
@@ -124,11 +138,22 @@ class TrainedModel:
       return model.sample(z_NxZ, keys[0], temperature, greedy=greedy,
                           gumbel_BxTxO=gumbel)['samples']
 
-    self._encode = jax.jit(encode_fn, in_shardings=(replicated, split, split),
+    def groove_decode_fn(params, z_NxZ, keys, temperature, greedy, controls, bias):
+      # Hits: logit / temperature + noise + bias > 0; greedy has no noise, so it is logit > 0.
+      model = nnx.merge(graphdef, nnx.State(params))
+      gumbel = jax.vmap(lambda k: jax.random.gumbel(k, shape_TxO))(keys)
+      noise = bias if greedy else gumbel + bias
+      return model.sample(z_NxZ, keys[0], temperature, gumbel_BxTxO=noise,
+                          controls_BxTxC=controls)['samples']
+
+    self._encode = jax.jit(encode_fn, in_shardings=(replicated, split, split, split),
                            out_shardings=split)
     self._decode = jax.jit(decode_fn, static_argnums=4,
                            in_shardings=(replicated, split, split, replicated),
                            out_shardings=split)
+    self._decode_groove = jax.jit(
+        groove_decode_fn, static_argnums=4,
+        in_shardings=(replicated, split, split, replicated, split, split), out_shardings=split)
 
   # ---- loading ------------------------------------------------------------------------------
   @classmethod
@@ -173,21 +198,42 @@ class TrainedModel:
     """Each window as a NoteSequence at ``qpm``."""
     # A deliberate improvement on Magenta, whose outputs are always at note_seq's default 120 qpm:
     # the commands pass the input's tempo (or --qpm), so a 92 bpm groove comes back at 92 bpm.
-    return [self.converter.from_labels(np.asarray(l), qpm=qpm) for l in labels_NxTxP]
+    decode = self.converter.from_window if self.groove else self.converter.from_labels
+    return [decode(np.asarray(l), qpm=qpm) for l in labels_NxTxP]
 
   # ---- encode -------------------------------------------------------------------------------
-  def encode_labels(self, labels_NxTxP, *, key=None):
-    """(z, mu, sigma) [N, Z] numpy. z = mu + sigma·ε with ε from ``key``, or mu without a key."""
-    labels = np.asarray(labels_NxTxP, np.int32)
+  def _window_shape(self) -> tuple[int, int]:
+    return self.spec.max_seq_len, sum(self.spec.part_depths)
+
+  def _controls(self, controls_NxTxC, n: int) -> np.ndarray:
+    """[N, T, C] float32 controls (C = 0 for a model without controls)."""
+    depth = self.spec.control_depth
+    if controls_NxTxC is None:
+      if depth:
+        raise ValueError(f'{self.name} reads {depth} controls per step: pass controls_NxTxC.')
+      return np.zeros((n, self.spec.max_seq_len, 0), np.float32)
+    return np.asarray(controls_NxTxC, np.float32).reshape(n, self.spec.max_seq_len, depth)
+
+  def encode_labels(self, labels_NxTxP, *, key=None, controls_NxTxC=None):
+    """(z, mu, sigma) [N, Z] numpy. z = mu + sigma·ε with ε from ``key``, or mu without a key.
+
+    A GrooVAE model reads float encoder inputs [N, T, 27] (``converter.input_from_target``) and,
+    with controls, ``controls_NxTxC`` [N, T, C].
+    """
+    dtype = np.float32 if self.groove else np.int32
+    labels = np.asarray(labels_NxTxP, dtype)
     n = len(labels)
+    controls = self._controls(controls_NxTxC, n)
     mus, sigmas = [], []
     for start in range(0, n, self.max_batch_size):
       chunk = labels[start:start + self.max_batch_size]
       size = _bucket(len(chunk), self.max_batch_size, self.num_devices)
-      padded = np.zeros((size,) + labels.shape[1:], np.int32)
+      padded = np.zeros((size,) + labels.shape[1:], dtype)
       padded[:len(chunk)] = chunk
+      ctrl = np.zeros((size,) + controls.shape[1:], np.float32)
+      ctrl[:len(chunk)] = controls[start:start + len(chunk)]
       lengths = np.full(size, labels.shape[1], np.int32)
-      mu, sigma = self._encode(self.params, padded, lengths)
+      mu, sigma = self._encode(self.params, padded, lengths, ctrl)
       mus.append(np.asarray(mu)[:len(chunk)])
       sigmas.append(np.asarray(sigma)[:len(chunk)])
     mu = np.concatenate(mus) if mus else np.zeros((0, self.spec.z_size), np.float32)
@@ -203,18 +249,33 @@ class TrainedModel:
                               key=key)
 
   # ---- decode -------------------------------------------------------------------------------
-  def decode_labels(self, z_NxZ, *, key, temperature: float = 1.0) -> np.ndarray:
-    """[N, T, P] labels decoded from codes; ``temperature=0`` is greedy."""
+  def decode_labels(self, z_NxZ, *, key, temperature: float = 1.0, controls_NxTxC=None,
+                    hits_NxTxH=None) -> np.ndarray:
+    """[N, T, P] labels decoded from codes; ``temperature=0`` is greedy.
+
+    GrooVAE: [N, T, 27] float windows; ``controls_NxTxC`` for a model with controls;
+    ``hits_NxTxH`` (1 hit, 0 none, nan free) fixes hits inside the decode loop, so what the
+    decoder feeds back and plays on are those hits, and samples only the nan ones.
+    """
     temperature = check_temperature(temperature)
     z = np.asarray(z_NxZ, np.float32).reshape(-1, self.spec.z_size)
     keys = self._decode_keys(key, len(z))
+    controls = self._controls(controls_NxTxC, len(z))
+    bias = np.zeros((len(z),) + self._window_shape(), np.float32)
+    if hits_NxTxH is not None:
+      hits = np.asarray(hits_NxTxH, np.float32)
+      bias[..., :hits.shape[-1]] = np.where(np.isnan(hits), 0.0,
+                                            np.where(hits > 0.5, _FORCE, -_FORCE))
     out = []
     for start in range(0, len(z), self.max_batch_size):
-      chunk = z[start:start + self.max_batch_size]
-      size = _bucket(len(chunk), self.max_batch_size, self.num_devices)
-      out.append(self._decode_padded(chunk, keys[start:start + len(chunk)], temperature, size))
+      rows = slice(start, start + self.max_batch_size)
+      size = _bucket(len(z[rows]), self.max_batch_size, self.num_devices)
+      out.append(self._decode_padded(z[rows], keys[rows], temperature, size,
+                                     controls[rows], bias[rows]))
     if not out:
-      return np.zeros((0, self.spec.max_seq_len, len(self.spec.part_depths)), np.int32)
+      depth = sum(self.spec.part_depths) if self.groove else len(self.spec.part_depths)
+      return np.zeros((0, self.spec.max_seq_len, depth),
+                      np.float32 if self.groove else np.int32)
     return np.concatenate(out)
 
   @staticmethod
@@ -222,14 +283,23 @@ class TrainedModel:
     """Code i's sampling key, ``fold_in(key, i)``, for i < n."""
     return jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(n))
 
-  def _decode_padded(self, z_NxZ, keys, temperature: float, size: int) -> np.ndarray:
+  def _decode_padded(self, z_NxZ, keys, temperature: float, size: int, controls=None,
+                     bias=None) -> np.ndarray:
     """[N, T, P] labels of codes with their keys, run as one batch of ``size`` >= N rows."""
     greedy = temperature == 0
     temp = jnp.float32(1.0 if greedy else temperature)
     padded = np.zeros((size, z_NxZ.shape[1]), np.float32)
     padded[:len(z_NxZ)] = z_NxZ
     rows = np.arange(size) % len(z_NxZ)  # padding rows reuse keys; their outputs are dropped
-    samples = self._decode(self.params, padded, keys[rows], temp, greedy)
+    if not self.groove:
+      samples = self._decode(self.params, padded, keys[rows], temp, greedy)
+      return np.asarray(samples)[:len(z_NxZ)]
+    if controls is None:
+      controls = self._controls(None, len(z_NxZ))
+    if bias is None:
+      bias = np.zeros((len(z_NxZ),) + self._window_shape(), np.float32)
+    samples = self._decode_groove(self.params, padded, keys[rows], temp, greedy, controls[rows],
+                                  bias[rows])
     return np.asarray(samples)[:len(z_NxZ)]
 
   def decode(self, z_NxZ, *, key, temperature: float = 1.0,

@@ -30,6 +30,7 @@ PITCHED_PARTS = {
                 if isinstance(v, vocabulary.MelodyVocabulary))
     for kind, vocab in (('melody', vocabulary.MELODY), ('drums', vocabulary.DRUMS),
                         ('trio', vocabulary.TRIO))}
+PITCHED_PARTS['groove'] = ()  # drum classes with velocities and offsets: nothing to transpose
 
 
 def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:

@@ -30,7 +30,7 @@ REASONS_AFTER_READ = ('converter_error', 'no_windows')  # the MIDI itself was fi
 class FileResult:
   """What one MIDI file gave; ``reason`` is empty iff ``windows`` has at least one window."""
 
-  windows: np.ndarray  # int16 [N, T, P]
+  windows: np.ndarray  # int16 [N, T, P] (class labels) or float32 [N, T, D] (GrooVAE)
   reason: str = ''
   message: str = ''
   dropped: dict = dataclasses.field(default_factory=dict)  # Extraction.skipped
@@ -38,23 +38,39 @@ class FileResult:
 
 
 
+def window_layout(converter) -> tuple[np.dtype, tuple[int, int]]:
+  """(dtype, [T, columns]) of the windows ``converter`` gives, as prepare stores them: int16
+  class labels [T, parts], or, for a converter with ``window_dtype`` float32 (GrooVAE),
+  float32 values [T, output_depth]."""
+  dtype = np.dtype(getattr(converter, 'window_dtype', np.int16))
+  if np.issubdtype(dtype, np.floating):
+    return dtype, (converter.max_seq_len, converter.output_depth)
+  return dtype, (converter.max_seq_len, converter.num_parts)
+
+
 def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits()
                  ) -> FileResult:
   """Reads and converts one file. Never raises: any failure becomes a reason and a message."""
-  t, p = converter.max_seq_len, converter.num_parts
-  empty = np.zeros((0, t, p), np.int16)
+  dtype, (t, p) = window_layout(converter)
+  kind = np.floating if np.issubdtype(dtype, np.floating) else np.integer
+  empty = np.zeros((0, t, p), dtype)
   warnings = collections.Counter()
+  arrays = limits.parser == 'fast'  # notes as arrays, extracted without NoteSequences
   try:
-    sequence = midi_io.read_midi(path, limits, warnings)
+    sequence = midi_io.read_midi(path, limits, warnings, arrays=arrays)
   except midi_io.MidiReadError as e:
     return FileResult(empty, e.reason, e.message, warnings=dict(warnings))
   except Exception as e:  # read_midi promises not to; a bug there must not kill the job
     return FileResult(empty, 'reader_error', f'{type(e).__name__}: {e}'[:300])
   try:
-    extraction = converter.extract(sequence)
+    if arrays:
+      from musicvae_jax.converters import fast_extract  # pylint: disable=g-import-not-at-top
+      extraction = fast_extract.extract(converter, sequence)
+    else:
+      extraction = converter.extract(sequence)
     windows = [np.asarray(w) for w in extraction.windows]
     for w in windows:
-      if w.shape != (t, p) or not np.issubdtype(w.dtype, np.integer):
+      if w.shape != (t, p) or not np.issubdtype(w.dtype, kind):
         raise ValueError(f'converter gave a {w.dtype} window of shape {w.shape}, not [{t}, {p}]')
     dropped = {str(k): int(v) for k, v in extraction.skipped.items()}
   except Exception as e:
@@ -64,7 +80,7 @@ def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimit
     why = ', '.join(f'{k} x{v}' for k, v in sorted(dropped.items())) or 'nothing to extract'
     return FileResult(empty, 'no_windows', f'no {t}-step window ({why})', dropped,
                       dict(warnings))
-  return FileResult(np.stack(windows).astype(np.int16), dropped=dropped, warnings=dict(warnings))
+  return FileResult(np.stack(windows).astype(dtype), dropped=dropped, warnings=dict(warnings))
 
 
 # ---- the pool -----------------------------------------------------------------------------
@@ -104,5 +120,9 @@ def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, lim
   ctx = multiprocessing.get_context(
       ('forkserver' if 'jax' in sys.modules else 'fork') if linux else 'spawn')
   chunksize = max(1, min(8, len(files) // (workers * 16)))
+  if limits.parser == 'fast' and ctx.get_start_method() == 'fork':
+    # Load the compiled code once here: forked workers inherit it instead of each loading it.
+    from musicvae_jax.converters import fast_extract  # pylint: disable=g-import-not-at-top
+    fast_extract.warm_up()
   with ctx.Pool(workers, _init_worker, (data, str(input_dir), limits)) as pool:
     yield pool.imap(_work, files, chunksize)

@@ -12,6 +12,11 @@ Every batch is a dict of numpy arrays with fixed shapes, so a jitted train step 
   transpose int32  [B]        semitones the window was shifted by (training with
                               ``transpose_range``; see ``augment``), else 0
 
+Real-valued windows (GrooVAE) come as ``labels`` float32 [B, T, 27], exactly as stored. A model
+family may map each example before batching (``transform(example, rng)``, a grain random map
+seeded by ``seed`` and the example's position in the stream, so it resumes exactly); GrooVAE's
+turns the stored target into its encoder inputs, targets and controls.
+
 Training reads an endless, seeded, per-epoch reshuffled stream; each process reads only its own
 share of the records (``shard_index`` of ``shard_count``, e.g. jax.process_index() of
 jax.process_count()). The iterator's position is a small JSON-able state
@@ -75,23 +80,42 @@ def check_shards(data_dir: str | pathlib.Path, info: dict[str, Any], splits=SPLI
                            f'musicvae-prepare again (--output={data_dir} --overwrite).')
 
 
-def check_fits(data_dir: str | pathlib.Path, *, seq_len: int, part_depths) -> dict[str, Any]:
+def window_of(info: dict[str, Any]) -> tuple[str, list[int]]:
+  """(dtype, [T, columns]) of a dataset's stored windows; datasets prepared before windows
+  were described hold int16 class labels [T, P]."""
+  window = info.get('window') or {'dtype': 'int16', 'shape': [info.get('T'), info.get('P')]}
+  return window['dtype'], list(window['shape'])
+
+
+def check_fits(data_dir: str | pathlib.Path, *, seq_len: int, part_depths,
+               window_dtype: str = 'int16', window_columns: int | None = None
+               ) -> dict[str, Any]:
   """The ``dataset.json`` of ``data_dir``, after checking its windows fit a model.
 
-  A model reads windows of ``seq_len`` steps whose parts have ``part_depths`` classes; a dataset
-  prepared with another config (or not prepared at all) is refused with the fix in one line.
-  Training and generation both check here, so the refusal reads the same from every command.
+  A model reads windows of ``seq_len`` steps whose parts have ``part_depths`` classes, stored
+  as ``window_dtype`` (int16 class labels; float32 [T, ``window_columns``] for GrooVAE); a
+  dataset prepared with another config (or not prepared at all) is refused with the fix in one
+  line. Training and generation both check here, so the refusal reads the same from every
+  command.
   """
   try:
     info = dataset_info(data_dir)
   except (FileNotFoundError, DatasetError) as e:
     raise DatasetError(f'{data_dir}: {e}') from e
   depths = tuple(info.get('part_depths', ()))
-  if info.get('T') != seq_len or depths != tuple(part_depths):
+  dtype, shape = window_of(info)
+  columns = len(part_depths) if window_columns is None else window_columns
+  if (info.get('T') != seq_len or depths != tuple(part_depths) or dtype != window_dtype
+      or shape[1:] != [columns]):
+    if dtype == window_dtype == 'int16':  # class labels on both sides: steps and classes differ
+      found = f'windows of {info.get("T")} steps, parts {list(depths)}'
+      needed = f'{seq_len} steps and parts {list(part_depths)}'
+    else:
+      found = f'{dtype} windows of {info.get("T")} steps x {shape[1]}'
+      needed = f'{window_dtype} windows of {seq_len} steps x {columns}'
     raise DatasetError(
-        f'{data_dir} was prepared with --config={info.get("config_name")} (windows of '
-        f'{info.get("T")} steps, parts {list(depths)}); this model needs {seq_len} '
-        f'steps and parts {list(part_depths)}. Prepare the MIDI again with this config.')
+        f'{data_dir} was prepared with --config={info.get("config_name")} ({found}); this '
+        f'model needs {needed}. Prepare the MIDI again with this config.')
   check_shards(data_dir, info)
   return info
 
@@ -114,8 +138,9 @@ def shard_paths(data_dir: str | pathlib.Path, split: str) -> list[str]:
 def _decode(record: bytes) -> dict[str, np.ndarray]:
   example = records.decode(record)
   t = int(example['length'])
+  labels = example['labels']
   return {
-      'labels': example['labels'].astype(np.int32),
+      'labels': labels.astype(np.float32 if labels.dtype.kind == 'f' else np.int32),
       'lengths': np.int32(t),
       'mask': np.ones((t,), np.float32),
       'source': example['source'],
@@ -125,14 +150,10 @@ def _decode(record: bytes) -> dict[str, np.ndarray]:
 
 
 def _padding_like(example: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  return {
-      'labels': np.zeros_like(example['labels']),
-      'lengths': np.int32(0),
-      'mask': np.zeros_like(example['mask']),
-      'source': np.int64(-1),
-      'window': np.int64(-1),
-      'transpose': np.int32(0),
-  }
+  """An example of zeros (mask 0, length 0) shaped as ``example``; source and window -1."""
+  padding = {k: np.zeros_like(v) for k, v in example.items()}
+  padding.update(lengths=np.int32(0), source=np.int64(-1), window=np.int64(-1))
+  return padding
 
 
 def _stack(examples: Sequence[dict[str, np.ndarray]], batch_size: int) -> dict[str, np.ndarray]:
@@ -157,11 +178,14 @@ def _records(data_dir, split: str, shard_index: int, shard_count: int) -> grain.
 
 def train_dataset(data_dir, *, batch_size: int, seed: int, split: str = 'train',
                   shard_index: int = 0, shard_count: int = 1, transpose_range=(0, 0),
-                  read_threads: int = 2, prefetch: int = 8) -> grain.IterDataset:
+                  transform=None, read_threads: int = 2, prefetch: int = 8
+                  ) -> grain.IterDataset:
   """Endless shuffled batches of ``batch_size`` (this process's share), reshuffled each epoch.
 
   ``transpose_range=(low, high)`` shifts the pitched parts of each window by a random number
   of semitones, drawn anew every epoch (``config.data.transpose_range``; see ``augment``).
+  ``transform(example, rng)`` (a model family's) maps each example after that, with its own
+  numpy Generator, drawn anew every epoch.
   """
   transposer = augment.RandomTranspose(transpose_range, dataset_info(data_dir)['converter'])
   ds = _records(data_dir, split, shard_index, shard_count)
@@ -172,13 +196,20 @@ def train_dataset(data_dir, *, batch_size: int, seed: int, split: str = 'train',
   ds = ds.shuffle(seed=seed).repeat().map(_decode)
   if transposer.active:
     ds = ds.random_map(transposer, seed=seed)
+  if transform is not None:
+    ds = ds.random_map(transform, seed=seed)
   ds = ds.batch(batch_size, drop_remainder=True, batch_fn=lambda xs: _stack(xs, batch_size))
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=read_threads,
                                               prefetch_buffer_size=prefetch))
 
 
 def eval_dataset(data_dir, *, batch_size: int, split: str = 'eval', shard_index: int = 0,
-                 shard_count: int = 1) -> grain.MapDataset:
-  """One ordered pass; the last batch is padded with zero-length examples (mask 0)."""
+                 shard_count: int = 1, transform=None, seed: int = 0) -> grain.MapDataset:
+  """One ordered pass; the last batch is padded with zero-length examples (mask 0).
+
+  ``transform(example, rng)`` maps each example with a Generator seeded by ``seed`` and the
+  example's index, so every pass is the same."""
   ds = _records(data_dir, split, shard_index, shard_count).map(_decode)
+  if transform is not None:
+    ds = ds.random_map(transform, seed=seed)
   return ds.batch(batch_size, drop_remainder=False, batch_fn=lambda xs: _stack(xs, batch_size))

@@ -245,14 +245,18 @@ class Job:
 
   def _dataset_info(self, split_shards) -> dict[str, Any]:
     run, converter = self.run, self.converter
+    dtype, shape = convert_files.window_layout(converter)
+    depths = [int(d) for d in part_depths(converter)]
     return {
         'config_name': run.name,
         'config': {'name': run.name, 'data': dataclasses.asdict(run.data)},
         'converter': run.data.converter,
-        'T': converter.max_seq_len, 'P': converter.num_parts,
-        'part_depths': [int(d) for d in converter.part_depths],
+        'T': converter.max_seq_len, 'P': len(depths),
+        'part_depths': depths,
         'input_depth': int(converter.input_depth), 'output_depth': int(converter.output_depth),
-        'record_format': f'{records.MAGIC.decode()} (musicvae_jax.input_pipeline.records)',
+        'window': {'dtype': dtype.name, 'shape': list(shape)},
+        'record_format': (f'{records.magic_of(dtype).decode()} '
+                          '(musicvae_jax.input_pipeline.records)'),
         'writer_options': shards.WRITER_OPTIONS,
         'counts': {k: int(self.tally[k]) for k in _COUNTS},
         'splits': {s: {'files': int(self.split_files[s]), 'windows': int(self.windows[s]),
@@ -264,6 +268,14 @@ class Job:
         'midi_limits': dataclasses.asdict(self.limits),
         'versions': _versions(),
     }
+
+
+def part_depths(converter) -> tuple[int, ...]:
+  """The depths of a window's parts: the class count of each labelled part, or for real-valued
+  windows (GrooVAE) the width of each third (hits, velocities, offsets)."""
+  if hasattr(converter, 'part_depths'):
+    return tuple(converter.part_depths)
+  return (converter.output_depth // 3,) * 3
 
 
 def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = None,
@@ -306,7 +318,8 @@ def write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Pat
   path = out / 'preview' / f'{stem}_w{index:04d}.mid'
   try:
     path.parent.mkdir(exist_ok=True)
-    sequence = converter.from_labels(labels)
+    to_sequence = getattr(converter, 'from_labels', None) or converter.from_window
+    sequence = to_sequence(labels)
     ns_midi_io.sequence_proto_to_midi_file(sequence, str(path))
     piano_roll.write_piano_roll(sequence, path.with_suffix('.png'),
                                 title=f'{rel_path}, window {index}')
@@ -337,13 +350,20 @@ def _write_json(path: pathlib.Path, obj) -> None:
   shards.sync(path.parent)
 
 
+def _window_shape(info: dict[str, Any]) -> str:
+  window = info.get('window', {})
+  if window.get('dtype', 'int16') != 'int16':
+    t, d = window['shape']
+    return f'{t} steps x {d} {window["dtype"]} values'
+  return f"{info['T']} steps x {info['P']} part{'s' if info['P'] > 1 else ''}"
+
+
 def format_report(info: dict[str, Any], output_dir) -> str:
   """A few lines for a person: files, windows per split, why files were skipped, where."""
   c, s = info['counts'], info['splits']
   lines = [
       f"{info['config_name']}: {c['files_found']} MIDI files, {c['files_read']} read, "
-      f"{c['files_with_windows']} gave windows ({info['T']} steps x {info['P']} "
-      f"part{'s' if info['P'] > 1 else ''}).",
+      f"{c['files_with_windows']} gave windows ({_window_shape(info)}).",
       f"  train: {s['train']['windows']} windows from {s['train']['files']} files in "
       f"{len(s['train']['shards'])} shard(s); eval: {s['eval']['windows']} windows from "
       f"{s['eval']['files']} files in {len(s['eval']['shards'])} shard(s).",

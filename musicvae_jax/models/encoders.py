@@ -7,6 +7,9 @@ The backward LSTM reads the padded sequence reversed in time with its state froz
 padding (which now comes first), so it starts at each sequence's own last valid step, as
 ``tf.reverse_sequence`` + ``dynamic_rnn`` do. The encoding is [fw final h, bw final h] of the
 last layer.
+
+While training, a config with ``dropout_keep_prob`` < 1 (GrooVAE) drops each direction's layer
+input on its own, step by step (``models.dropout``); this needs dense inputs.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from musicvae_jax.models import dropout
 from musicvae_jax.models import layers
 from musicvae_jax.models import lstm
 
@@ -31,11 +35,22 @@ class BidirectionalLstmEncoder(nnx.Module):
   def output_size(self) -> int:
     return 2 * self.fw[-1].hidden_size
 
-  def __call__(self, lengths_B, *, rows_BxTxP=None, dense_BxTxD=None):
+  def __call__(self, lengths_B, *, rows_BxTxP=None, dense_BxTxD=None, keep_prob=1.0,
+               dropout_key=None):
     """Encodes a batch given as one-hot rows or dense features. Returns [B, 2H]."""
-    def first_projection(layer):
+    drop = dropout.active(dropout_key, keep_prob)
+    if drop and rows_BxTxP is not None:
+      raise NotImplementedError('encoder input dropout is built for dense inputs only')
+
+    def layer_input(x, k, d):  # layer k's input to direction d (0 fw, 1 bw)
+      if not drop:
+        return x
+      return dropout.apply(jax.random.fold_in(dropout_key, 2 * k + d), keep_prob, x)
+
+    def first_projection(layer, d):
       return layers.project_steps(layer.kernel[...], layer.bias[...], rows_BxTxP=rows_BxTxP,
-                                  dense_BxTxD=dense_BxTxD)
+                                  dense_BxTxD=None if dense_BxTxD is None
+                                  else layer_input(dense_BxTxD, 0, d))
 
     steps = (rows_BxTxP if rows_BxTxP is not None else dense_BxTxD).shape[1]
     mask_TxB = (jnp.arange(steps)[:, None] < lengths_B[None, :]).astype(jnp.float32)
@@ -44,11 +59,13 @@ class BidirectionalLstmEncoder(nnx.Module):
     for k, (fw, bw) in enumerate(zip(self.fw, self.bw)):
       finals = []
       outs = []
-      for layer, mask, reverse in ((fw, mask_TxB, False), (bw, mask_rev_TxB, True)):
+      for d, (layer, mask, reverse) in enumerate(((fw, mask_TxB, False),
+                                                  (bw, mask_rev_TxB, True))):
         if k == 0:
-          xw = first_projection(layer)
+          xw = first_projection(layer, d)
         else:
-          xw = jnp.einsum('tbd,dg->tbg', out_TxBx2H, layer.w_x) + layer.bias[...]
+          xw = (jnp.einsum('tbd,dg->tbg', layer_input(out_TxBx2H, k, d), layer.w_x)
+                + layer.bias[...])
         if reverse:
           xw = xw[::-1]
         batch = xw.shape[1]

@@ -6,6 +6,11 @@ The model reads the pipeline's labels [B, T, P] (class per step and part) direct
 one-hot input becomes a row gather, the drum roll (9 class bits + a NOR bit) is computed from
 the 512-way label, and the decoder's inputs are the labels shifted right by one step with -1
 (Magenta's zero vector) at t = 0. No one-hot tensor is ever built.
+
+GrooVAE (decoder kind ``groove_lstm``) reads dense float steps instead: ``encode`` takes the
+inputs [B, T, D] (and controls [B, T, C], concatenated to them as Magenta does), the decoder
+the targets [B, T, 27] shifted right with zeros (``groove_decoder.shift_right``). Its training
+passes take a ``dropout_key``: input dropout on every LSTM layer at ``spec.dropout_keep_prob``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from flax import nnx
 from musicvae_jax import specs
 from musicvae_jax.models import decoders
 from musicvae_jax.models import encoders
+from musicvae_jax.models import groove_decoder
 from musicvae_jax.models import hierarchical
 
 # The spec's name for the model's hyperparameters (models take specs only; see config_boundary).
@@ -25,6 +31,14 @@ ModelSpec = specs.ModelSpec
 
 def check_buildable(spec: specs.ModelSpec) -> None:
   """Refuses a spec whose heads, inputs or layers this module cannot build yet."""
+  if spec.decoder.kind == 'groove_lstm':
+    if (any(h.kind != 'continuous' for h in spec.heads) or spec.input.kind != 'dense'
+        or spec.encoder.kind != 'bidirectional_lstm'):
+      raise NotImplementedError('the GrooVAE decoder takes continuous heads, dense inputs and a '
+                                'bidirectional LSTM encoder.')
+    return
+  if spec.dropout_keep_prob != 1.0:
+    raise NotImplementedError('input dropout is built for the GrooVAE decoder only.')
   unbuilt = [h.kind for h in spec.heads if h.kind != 'categorical']
   if unbuilt or spec.controls or spec.encoder.kind != 'bidirectional_lstm':
     what = unbuilt or [c.name for c in spec.controls] or [spec.encoder.kind]
@@ -43,10 +57,14 @@ class MusicVAE(nnx.Module):
   def __init__(self, spec: specs.ModelSpec, *, rngs: nnx.Rngs):
     check_buildable(spec)
     self.spec = spec
-    self.encoder = encoders.BidirectionalLstmEncoder(spec.input_depth, spec.enc_rnn_size,
-                                                     rngs=rngs)
+    self.encoder = encoders.BidirectionalLstmEncoder(spec.input_depth + spec.control_depth,
+                                                     spec.enc_rnn_size, rngs=rngs)
     self.latent = encoders.GaussianHead(self.encoder.output_size, spec.z_size, rngs=rngs)
-    if spec.hierarchical:
+    if self.groove:
+      self.decoder = groove_decoder.GrooveLstmDecoder(
+          spec.output_depth, spec.z_size, spec.dec_rnn_size, control_depth=spec.control_depth,
+          keep_prob=spec.dropout_keep_prob, rngs=rngs)
+    elif spec.hierarchical:
       self.decoder = hierarchical.HierarchicalDecoder(
           spec.part_depths, spec.z_size, spec.dec_rnn_size, spec.level_lengths,
           split=spec.decoder.split_parts, rngs=rngs)
@@ -54,9 +72,23 @@ class MusicVAE(nnx.Module):
       self.decoder = decoders.LstmDecoder(spec.part_depths, spec.z_size, spec.dec_rnn_size,
                                           rngs=rngs)
 
-  def encode(self, labels_BxTxP, lengths_B):
-    """(mu, sigma) [B, Z] of q(z | x)."""
-    if self.spec.input.kind == 'drum_roll':
+  @property
+  def groove(self) -> bool:
+    return self.spec.decoder.kind == 'groove_lstm'
+
+  def encode(self, labels_BxTxP, lengths_B, *, controls_BxTxC=None, dropout_key=None):
+    """(mu, sigma) [B, Z] of q(z | x). Dense inputs (GrooVAE): ``labels_BxTxP`` is the float
+    input [B, T, D]; ``dropout_key`` (training) turns on input dropout."""
+    if self.spec.input.kind == 'dense':
+      dense = labels_BxTxP.astype(jnp.float32)
+      if self.spec.controls:
+        if controls_BxTxC is None:
+          raise ValueError(f'this model reads {self.spec.control_depth} controls per step '
+                           '(controls_BxTxC).')
+        dense = jnp.concatenate([dense, controls_BxTxC.astype(jnp.float32)], axis=-1)
+      encoding = self.encoder(lengths_B, dense_BxTxD=dense, keep_prob=self.spec.dropout_keep_prob,
+                              dropout_key=dropout_key)
+    elif self.spec.input.kind == 'drum_roll':
       # The 512-way label is a bit set of drum classes; the roll adds a silence (NOR) bit.
       bits = (labels_BxTxP[..., :1] >> jnp.arange(self.spec.input_depth - 1)) & 1
       nor = jnp.all(bits == 0, axis=-1, keepdims=True)
@@ -72,6 +104,8 @@ class MusicVAE(nnx.Module):
 
   def scheduled_inputs(self, z_BxZ, labels_BxTxP, sample_mask_BxT, key):
     """Step inputs when the decoder feeds back its own samples where the mask is set."""
+    if self.groove:
+      raise NotImplementedError('scheduled sampling is not built for the GrooVAE decoder.')
     inputs = shift_right(labels_BxTxP)
     if self.spec.hierarchical:
       return self.decoder.scheduled_inputs(z_BxZ, labels_BxTxP, inputs, sample_mask_BxT, key)
@@ -79,12 +113,18 @@ class MusicVAE(nnx.Module):
                                    targets_BxTxP=labels_BxTxP, sample_mask_BxT=sample_mask_BxT)
     return out['inputs']
 
-  def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False, gumbel_BxTxO=None):
+  def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False, gumbel_BxTxO=None,
+             controls_BxTxC=None):
     """Free-running decode from z: ``samples`` [B, T, P] and ``logits`` [B, T, O].
 
     ``gumbel_BxTxO``: standard Gumbel noise for every step and class, drawn by the caller (so
-    each sequence can have its own key); without it the noise comes from ``key``.
+    each sequence can have its own key); without it the noise comes from ``key``. GrooVAE's
+    ``samples`` are the emitted [B, T, 27] float vectors; ``controls_BxTxC`` its per-step hits.
     """
+    if self.groove:
+      return self.decoder.decode_loop(z_BxZ, self.spec.max_seq_len, key, temperature,
+                                      greedy=greedy, controls_BxTxC=controls_BxTxC,
+                                      gumbel_BxTxO=gumbel_BxTxO)
     if self.spec.hierarchical:
       return self.decoder.sample(z_BxZ, key, temperature, greedy=greedy,
                                  gumbel_BxTxO=gumbel_BxTxO)

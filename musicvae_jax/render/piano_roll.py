@@ -5,7 +5,9 @@ row per drum pitch present, labelled with its General MIDI name. Every note is i
 gap of a few pixels ends each box, so back-to-back repeats of one pitch stay countable. Where
 the velocities of a sequence vary, a box's shade shows its velocity (pale = soft). The time
 axis is padded on both sides, so nothing at t = 0 hides under the frame; thin lines mark beats
-and darker ones bars (from the sequence's first tempo and time signature).
+and darker ones bars (from the sequence's first tempo and time signature). Drums get a faint line
+per 16th-note step too, and a drum hit off that grid (GrooVAE's microtiming) is drawn at its
+real time with a short dark stroke from its step to it (``OFFSETS_GID``): the timing offset.
 
 The layout is fixed in inches (no layout solver), so a picture costs little per file.
 """
@@ -36,6 +38,17 @@ _DRUM_HIT_PX = 4.0  # drum hits are onsets: at least this wide, at most a sixtee
 _MIN_SHADE = 0.35  # the shade (opacity over white) of velocity 0; velocity 127 is full colour
 _LEFT_IN, _RIGHT_IN, _BOTTOM_IN, _TITLE_IN, _LEGEND_ROW_IN = 0.85, 0.3, 0.5, 0.35, 0.2
 _DRUM_LABEL_IN = 0.75  # extra left margin for drum names
+_MAX_STEP_LINES = 1024  # beyond this many 16th-note steps the step grid is left out
+OFFSETS_GID = 'offsets'  # the strokes from each off-grid drum hit's step to its onset
+
+
+def _offset_strokes(ax, starts, rows, step: float, sec_per_px: float) -> None:
+  """A stroke from each hit's nearest step to its onset, where they are a pixel or more apart."""
+  grid = np.round(starts / step) * step
+  off = np.abs(starts - grid) >= sec_per_px
+  segments = [((g, r), (s, r)) for g, s, r in zip(grid[off], starts[off], rows[off])]
+  ax.add_collection(mcollections.LineCollection(segments, colors='0.15', linewidths=1.2,
+                                                zorder=3, gid=OFFSETS_GID))
 
 
 def _beat_seconds(ns) -> tuple[float, int]:
@@ -132,6 +145,10 @@ def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
     for mask, grey in ((~strong, '0.88'), (strong, '0.55')):
       ax.vlines(beats[mask], 0, 1, transform=ax.get_xaxis_transform(), colors=grey, lw=0.8,
                 zorder=0)
+  step = beat / 4
+  if 'drums' in axes and end / step <= _MAX_STEP_LINES:
+    axes['drums'].vlines(np.arange(0.0, end + 1e-9, step), 0, 1, colors='0.95', lw=0.5,
+                         transform=axes['drums'].get_xaxis_transform(), zorder=0)
   handles = []
   for k, (is_drum, instrument) in enumerate(parts):
     part = [n for n in notes if n.is_drum == is_drum and n.instrument == instrument]
@@ -148,6 +165,8 @@ def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
     widths = _box_widths(starts, ends, rows, sec_per_px, is_drum)
     face = _shades(np.array([n.velocity for n in part]), colour, vary)
     _draw_boxes(axes['drums' if is_drum else 'pitch'], starts, widths, rows, face)
+    if is_drum:
+      _offset_strokes(axes['drums'], starts, rows, step, sec_per_px)
     handles.append(mpatches.Patch(color=colour, label=label))
 
   if 'pitch' in axes:

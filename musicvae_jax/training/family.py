@@ -9,13 +9,16 @@ providing what differs:
 - ``batch_keys``: the arrays of a prepared batch that go to the devices;
 - ``check_dataset(data_dir)``: the prepared dataset's dataset.json, or a refusal naming the
   fix when its windows do not fit;
+- ``example_transform()``: optionally, a map the pipeline applies to each stored example with
+  its own seeded numpy Generator (GrooVAE derives its encoder inputs there);
 - ``loss(model, batch, key, step)``: the scalar to minimise and the metrics to log (pure, traced
   inside the jitted train step);
 - ``eval_sums(model, batch, key, step)``: per-batch sums over real examples, so batches of any
   padding combine exactly; ``summarize(totals)`` turns the summed totals into the metrics, and
   ``format_table(rows)`` / ``headline(metrics)`` into what a person reads.
 
-``for_spec(run_spec)`` picks the family that ``run_spec.model.family`` names.
+``for_spec(run_spec)`` picks the family that ``run_spec.model.family`` names (the GrooVAE family
+for a ``groove_lstm`` decoder).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Family(abc.ABC):
   """What the training loop and evaluation call; everything else is shared."""
 
   batch_keys: tuple[str, ...] = ()
+  progress_metric = 'accuracy'  # the training metric the progress bar shows beside the loss
 
   def __init__(self, run: specs.RunSpec):
     self.run = run
@@ -40,6 +44,10 @@ class Family(abc.ABC):
   @abc.abstractmethod
   def check_dataset(self, data_dir) -> dict:
     """The dataset.json of ``data_dir``; a UserError when its windows do not fit the model."""
+
+  def example_transform(self):
+    """``(example, rng) -> example`` the pipeline maps each example with, or None."""
+    return None
 
   @abc.abstractmethod
   def loss(self, model, batch: dict, key, step):
@@ -64,8 +72,12 @@ class Family(abc.ABC):
 
 def for_spec(run: specs.RunSpec) -> Family:
   """The family that builds, trains and scores ``run.model``."""
-  from musicvae_jax.training import musicvae_family  # pylint: disable=g-import-not-at-top
-  families = {'musicvae': musicvae_family.MusicVAEFamily}
-  if run.model.family not in families:
-    raise ValueError(f'no model family {run.model.family!r}; known: {", ".join(families)}.')
-  return families[run.model.family](run)
+  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.training import groove_family
+  from musicvae_jax.training import musicvae_family
+  families = {'musicvae': musicvae_family.MusicVAEFamily, 'groove': groove_family.GrooveFamily}
+  # GrooVAE is MusicVAE's network with the groove decoder; its batches, loss and metrics differ.
+  name = 'groove' if run.model.decoder.kind == 'groove_lstm' else run.model.family
+  if name not in families:
+    raise ValueError(f'no model family {name!r}; known: {", ".join(families)}.')
+  return families[name](run)

@@ -170,7 +170,9 @@ def evaluate_splits(session: Session, params, data_dir, splits, *, key, step,
                                batch_size=host_data.local_batch_size(batch_size, session.mesh),
                                split=split,
                                shard_index=jax.process_index(),
-                               shard_count=jax.process_count())
+                               shard_count=jax.process_count(),
+                               transform=session.family.example_transform(),
+                               seed=session.run.train.seed)
     total = min(len(ds), max_batches) if max_batches else len(ds)
     bar = progress_bars.bar(total=total, desc=f'evaluate {split}', unit='batch', leave=False,
                             enabled=progress and jax.process_index() == 0)
@@ -217,7 +219,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   it = pipeline.train_dataset(
       data_dir, batch_size=host_data.local_batch_size(t.batch_size, session.mesh),
       seed=t.seed, shard_index=jax.process_index(), shard_count=jax.process_count(),
-      transpose_range=run.data.transpose_range).__iter__()
+      transpose_range=run.data.transpose_range,
+      transform=session.family.example_transform()).__iter__()
   start = 0
   if resuming:
     state, data_state = _resume(session, mgr, state)
@@ -291,7 +294,8 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
           metrics['steps_per_sec'] = t.log_every_steps / max(time.perf_counter() - t0, 1e-9)
           t0 = time.perf_counter()
           last['train'] = writer.write(step, 'train', metrics)
-          bar.set_postfix(loss=f'{metrics["loss"]:.2f}', acc=f'{metrics["accuracy"]:.3f}')
+          bar.set_postfix(loss=f'{metrics["loss"]:.2f}',
+                          acc=f'{metrics[session.family.progress_metric]:.3f}')
         # The same decision on every process: the clock is process 0's (see SaveClock).
         saved = (step % t.checkpoint_every_steps == 0 or step == t.num_steps
                  or clock.due(synced=logged))

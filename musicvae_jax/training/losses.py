@@ -4,6 +4,9 @@ Shapes: B = batch, T = steps, P = output parts, O = Σ part depths, Z = latent s
 
 - Reconstruction: per example, the **sum** over valid steps (and over parts) of the softmax
   cross-entropy; no division by length.
+- GrooVAE's reconstruction, summed the same way: per step, over the nine drum classes, the log
+  loss of the hit (sigmoid probability, ε = 1e-7 inside the logs, as ``tf.losses.log_loss``) plus
+  the squared errors of the sigmoid velocity and the tanh offset.
 - KL(q(z|x) ‖ N(0, I)) in nats per example; free bits are in bits and come off the summed KL:
   kl_cost = max(KL - free_bits·ln 2, 0).
 - loss = mean(r_loss) + β·mean(kl_cost), the means over real examples (padding rows of an eval
@@ -17,6 +20,10 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from musicvae_jax.models import groove_decoder
+
+LOG_LOSS_EPSILON = 1e-7
 
 
 def split_parts(logits_BxTxO, part_depths):
@@ -33,6 +40,23 @@ def reconstruction(logits_BxTxO, labels_BxTxP, mask_BxT, part_depths):
     r_loss = r_loss + jnp.sum(ce * mask_BxT, axis=-1)
     correct.append(jnp.argmax(logits, axis=-1) == target)
   return r_loss, jnp.stack(correct, axis=-1)
+
+
+def groove_reconstruction(logits_BxTxO, targets_BxTxO, mask_BxT):
+  """GrooVAE's r_loss [B] and its parts: {'hits', 'velocities', 'offsets'} summed per example
+  [B], and ``hits_correct`` [B, T, 9] (hit predicted, probability > 0.5, equal to the target)."""
+  targets = targets_BxTxO.astype(logits_BxTxO.dtype)
+  hits, velocities, offsets = jnp.split(targets, 3, axis=-1)
+  p_hits, p_velocities, p_offsets = groove_decoder.activate(logits_BxTxO)
+  eps = LOG_LOSS_EPSILON
+  per_step = dict(
+      hits=-hits * jnp.log(p_hits + eps) - (1.0 - hits) * jnp.log(1.0 - p_hits + eps),
+      velocities=jnp.square(velocities - p_velocities),
+      offsets=jnp.square(offsets - p_offsets))
+  parts = {k: jnp.sum(jnp.sum(v, axis=-1) * mask_BxT, axis=-1) for k, v in per_step.items()}
+  r_loss = jnp.sum(sum(per_step.values()).sum(axis=-1) * mask_BxT, axis=-1)
+  hit_logits = jnp.split(logits_BxTxO, 3, axis=-1)[0]
+  return r_loss, dict(parts, hits_correct=(hit_logits > 0) == (hits > 0.5))
 
 
 def kl_divergence(mu_BxZ, sigma_BxZ):

@@ -38,6 +38,7 @@ _COUNT = re.search(r'--xla_force_host_platform_device_count=(\d+)',
                    os.environ.get('XLA_FLAGS', ''))
 DEVICES = int(_COUNT.group(1)) if _COUNT else 1
 TUNE = 'melody/nottingham_hpps11.mid'  # a real tune the melody model reads
+GROOVE_BEAT = 'gmd_drummer10_session1_1_jazz-swing_124_beat_4-4.mid'  # a real Groove MIDI beat
 DRUMS = 'drums/freedoom_d_dm14_drumtrack.mid'  # only drum notes
 SONG = 'multitrack/freedoom_d_e1m1.mid'  # chords in programs 0-31, bass, drums
 MELODY_ARGS = ('--config=cat-mel_2bar_small:tiny', '--data={mel_data}', '--workdir=run')
@@ -238,6 +239,13 @@ CASES = [
     Case('attributes-unknown-subcommand', 'musicvae-attributes',
          ('steer', '--input_midi={midi}/' + TUNE, '--attribute=note_density'),
          ('musicvae-attributes compute ... or musicvae-attributes apply ...',)),
+    Case('groove-with-a-melody-model', 'musicvae-groove',
+         ('--mode=humanize', '--workdir={mel2}', '--input_midi={midi}/drums/' + GROOVE_BEAT),
+         ('is not a GrooVAE model; this command needs a GrooVAE model',)),
+    Case('groove-output-dir-is-a-file', 'musicvae-groove',
+         ('--mode=humanize', '--workdir={empty_dir}', '--input_midi={midi}/drums/' + GROOVE_BEAT,
+          '--output_dir={text_mid}'),
+         ('--output_dir={text_mid} is an existing file, not a folder',)),
     # ---- output paths: refused before the model is loaded (--workdir is no model here) -------
     Case('sample-output-dir-is-a-file', 'musicvae-sample',
          ('--workdir={empty_dir}', '--output_dir={text_mid}'),

@@ -8,6 +8,7 @@ from flax import nnx
 
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax.models import groove_decoder
 from musicvae_jax.models import hierarchical
 from musicvae_jax.models import vae
 from musicvae_jax.training import family
@@ -18,12 +19,42 @@ CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'flat-mel_16bar', 'hierdec-
            'cat-drums_2bar_small', 'cat-drums_2bar_big', 'flat-trio_16bar',
            'hierdec-trio_16bar')
 HIERARCHICAL = ('hierdec-mel_16bar', 'hierdec-trio_16bar')
+# GrooVAE: dense [hits | velocities | offsets] steps (test_groove_shapes; Magenta parity in
+# test_groove_reference).
+GROOVE_CONFIGS = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
+                  'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
+                  'groovae_2bar_hits_control')
 B = 2
 
 
 def test_every_config_is_covered():
-  """The list above is the full set of configs (a new config must be added here)."""
-  assert sorted(CONFIGS) == sorted(config_lib.config_names())
+  """The lists above are the full set of configs (a new config must be added here)."""
+  assert sorted(CONFIGS + GROOVE_CONFIGS) == sorted(config_lib.config_names())
+
+
+@pytest.mark.parametrize('name', GROOVE_CONFIGS)
+def test_groove_shapes(name):
+  """encode -> [B, Z]; teacher-forced logits [B, T, 27]; samples [B, T, 27] with 0/1 hits,
+  velocities in [0, 1] and offsets in [-1, 1]; controls read where the config has them."""
+  spec = config_boundary.model_spec(config_lib.get_config(f'{name}:tiny'))
+  model = vae.build_model(spec)
+  t, c = spec.max_seq_len, spec.control_depth
+  assert spec.output_depth == spec.input_depth == 27 and c == (9 if 'hits' in name else 0)
+  rng = np.random.default_rng(0)
+  targets = np.concatenate([rng.integers(0, 2, (B, t, 9)), rng.uniform(0, 1, (B, t, 9)),
+                            rng.uniform(-1, 1, (B, t, 9))], axis=-1).astype(np.float32)
+  controls = jnp.asarray(targets[..., :9]) if c else None
+  lengths = jnp.full((B,), t, jnp.int32)
+  mu, sigma = model.encode(jnp.asarray(targets), lengths, controls_BxTxC=controls)
+  assert mu.shape == sigma.shape == (B, spec.z_size) and np.all(np.asarray(sigma) > 0)
+  logits = model.teacher_forced_logits(mu, groove_decoder.shift_right(jnp.asarray(targets)),
+                                       controls_BxTxC=controls)
+  assert logits.shape == (B, t, 27) and np.all(np.isfinite(logits))
+  samples = np.asarray(model.sample(mu, jax.random.PRNGKey(0), controls_BxTxC=controls)['samples'])
+  assert samples.shape == (B, t, 27)
+  assert set(np.unique(samples[..., :9])) <= {0.0, 1.0}
+  assert samples[..., 9:18].min() >= 0 and samples[..., 9:18].max() <= 1
+  assert np.abs(samples[..., 18:]).max() <= 1
 
 
 def sequential_teacher_forced(decoder, z_BxZ, inputs_BxTxP):

@@ -7,20 +7,29 @@ import pytest
 
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax.input_pipeline import groove_examples
 from musicvae_jax.training import loop
 
 import magenta_reference
 
+FOLDERS = {'melody': 'melody', 'drums': 'drums', 'trio': 'multitrack', 'groove': 'drums'}
+
 
 def _real_batch(config, shared_midi, batch_size):
-  """``batch_size`` real windows of the config's converter from the shared MIDI set."""
+  """``batch_size`` real windows of the config's converter from the shared MIDI set, as the
+  pipeline batches them (GrooVAE: inputs, targets and controls derived from the windows)."""
   converter = config_boundary.converter_of(config)
-  folder = {'melody': 'melody', 'drums': 'drums', 'trio': 'multitrack'}[config.data.converter]
+  kind = config.data.converter
   windows = []
-  for path in sorted((shared_midi / folder).glob('*.mid')):
-    windows += converter.extract(magenta_reference.note_sequence(str(path))).windows
+  # Groove MIDI performances: one window from each, so the batch spans drummers and styles.
+  paths = sorted((shared_midi / FOLDERS[kind]).glob('gmd_*.mid' if kind == 'groove' else '*.mid'))
+  for path in paths:
+    found = converter.extract(magenta_reference.note_sequence(str(path))).windows
+    windows += found[:1] if kind == 'groove' else found
     if len(windows) >= batch_size:
       break
+  if kind == 'groove':
+    return groove_examples.batch_of(converter, windows[:batch_size], np.random.default_rng(0))
   labels = np.stack(windows[:batch_size]).astype(np.int32)
   t = labels.shape[1]
   return dict(labels=labels, lengths=np.full((batch_size,), t, np.int32),
@@ -33,8 +42,9 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
   session, state = loop.new_session(config_boundary.run_spec(config))
   assert session.mesh.devices.size == 8
   batch = session.put(_real_batch(config, shared_midi, config.train.batch_size))
-  assert batch['labels'].sharding.spec[0] == ('data', 'fsdp')  # one example per device
-  assert len({s.index[0].start for s in batch['labels'].addressable_shards}) == 8
+  first = batch[session.family.batch_keys[0]]
+  assert first.sharding.spec[0] == ('data', 'fsdp')  # one example per device
+  assert len({s.index[0].start for s in first.addressable_shards}) == 8
   key = jax.random.PRNGKey(0)
   before = jax.device_get(state['params'])
   losses = []
@@ -48,4 +58,10 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
   assert all(moved), 'every parameter gets a gradient'
   sums = jax.device_get(session.eval_step(state['params'], batch, key, jnp.int32(3)))
   assert sums['examples'] == config.train.batch_size
-  assert 0 <= sums['teacher_forced_hits'].sum() <= sums['steps'] * len(sums['sampled_hits'])
+  if config.data.converter == 'groove':
+    t = config.data.slice_bars * 16
+    assert sums['cells'] == config.train.batch_size * t * 9
+    assert sums['played_hits'] == np.asarray(batch['targets'])[..., :9].sum() > 0
+    assert 0 <= sums['hits_right'] <= sums['cells']
+  else:
+    assert 0 <= sums['teacher_forced_hits'].sum() <= sums['steps'] * len(sums['sampled_hits'])

@@ -46,7 +46,9 @@ def _offset_strokes(ax, starts, rows, step: float, sec_per_px: float) -> None:
   """A stroke from each hit's nearest step to its onset, where they are a pixel or more apart."""
   grid = np.round(starts / step) * step
   off = np.abs(starts - grid) >= sec_per_px
-  segments = [((g, r), (s, r)) for g, s, r in zip(grid[off], starts[off], rows[off])]
+  # Along the box's top edge, so the box's own shade (its velocity) stays readable at its centre.
+  segments = [((g, r + 0.3), (s, r + 0.3))
+              for g, s, r in zip(grid[off], starts[off], rows[off])]
   ax.add_collection(mcollections.LineCollection(segments, colors='0.15', linewidths=1.2,
                                                 zorder=3, gid=OFFSETS_GID))
 

@@ -20,7 +20,8 @@ from musicvae_jax import specs
 # Magenta's decoder names -> (decoder kind, one bar decoder per part).
 DECODERS = {'categorical_lstm': ('lstm', False), 'multi_categorical_lstm': ('lstm', False),
             'hierarchical': ('hierarchical', False), 'hierarchical_split': ('hierarchical', True),
-            'groove_lstm': ('groove_lstm', False)}
+            'groove_lstm': ('groove_lstm', False),
+            'multi_label_rnn_nade': ('nade_lstm', False)}
 # Keys of config.json files written before the sequence length and levels were derived.
 LEGACY_MODEL_KEYS = ('max_seq_len', 'level_lengths')
 # Fields of the data section that are not converter options.
@@ -62,11 +63,18 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
   keep_prob = float(m.get('dropout_keep_prob', 1.0))
   if kind == 'groove_lstm':
     return _groove_spec(m, data, converter, keep_prob)
+  roll_output = bool(getattr(converter, 'roll_output', False))
+  if (kind == 'nade_lstm') != roll_output:
+    raise ModelConfigError(
+        f'model.decoder={m.decoder!r} with data.roll_output={roll_output}: drum-roll windows '
+        "(roll_output=True) are decoded by 'multi_label_rnn_nade', and it decodes only them.")
   if keep_prob != 1.0:
     raise ModelConfigError('model.dropout_keep_prob < 1 is not supported: no config of the '
                            'melody, drums or trio families uses dropout.')
   levels = (data.slice_bars, data.steps_per_bar) if kind == 'hierarchical' else ()
   _check_legacy(m, data.seq_len, levels)
+  if kind == 'nade_lstm':
+    return _nade_spec(m, data, converter)
   depths = tuple(converter.part_depths)
   names = PART_NAMES.get(len(depths), ('',) * len(depths))
   heads = tuple(specs.Head('categorical', int(d), n) for d, n in zip(depths, names))
@@ -99,6 +107,20 @@ def _groove_spec(m, data: specs.DataSpec, converter, keep_prob: float) -> specs.
       z_size=int(m.z_size), seq_len=data.seq_len,
       controls=(specs.Control('hits', control),) if control else (),
       dropout_keep_prob=keep_prob)
+
+
+def _nade_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
+  """nade-drums: [T, D] drum rolls in (with the NOR bit) and out, one NADE head of D bits."""
+  hidden = int(m.get('nade_num_hidden') or 0)
+  if hidden <= 0:
+    raise ModelConfigError('model.nade_num_hidden must be a positive number of NADE hidden '
+                           'units (Magenta: 128).')
+  return specs.ModelSpec(
+      heads=(specs.Head('multi_label', int(converter.output_depth)),),
+      input=specs.StepInput('drum_roll', int(converter.input_depth)),
+      encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
+      decoder=specs.DecoderSpec('nade_lstm', _sizes(m.dec_rnn_size), nade_hidden=hidden),
+      z_size=int(m.z_size), seq_len=data.seq_len)
 
 
 def loss_spec(config) -> specs.LossSpec:

@@ -194,6 +194,15 @@ def drums_data(*, slice_bars: int):
       transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
 
 
+def drum_roll_data(*, slice_bars: int, pitch_classes: str = 'reduced'):
+  """The nade-drums data section: Magenta's DrumsConverter with ``roll_output=True``, multi-hot
+  [T, D] windows over the 9 reduced classes or the 61 of ``pitch_classes='full'``."""
+  data = drums_data(slice_bars=slice_bars)
+  data.roll_output = True
+  data.pitch_classes = pitch_classes
+  return data
+
+
 def groove_data(*, slice_bars: int, humanize=False, tapify=False, fixed_velocities=False,
                 add_instruments=(), max_note_dropout_probability=0.0, hits_as_controls=False):
   """GrooVAE's data section: Magenta's GrooveConverter arguments under their own names
@@ -217,16 +226,20 @@ def trio_data(*, slice_bars: int):
 
 def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_size,
           dec_rnn_size, z_size, free_bits=0.0, max_beta=1.0, beta_rate=0.0,
-          sampling_schedule='constant', sampling_rate=0.0, dropout_keep_prob=1.0):
+          sampling_schedule='constant', sampling_rate=0.0, dropout_keep_prob=1.0,
+          nade_num_hidden=None):
   """The model section. The sequence length and a hierarchical decoder's levels are not stated:
-  they follow from the data section (config_boundary derives them)."""
+  they follow from the data section (config_boundary derives them). ``nade_num_hidden``: the
+  NADE's hidden units (decoder 'multi_label_rnn_nade' only)."""
+  # NADE configs only: the other configs' config.json keep the keys they always had.
+  nade = {} if nade_num_hidden is None else dict(nade_num_hidden=int(nade_num_hidden))
   return ml_collections.ConfigDict(dict(
       # Tuples, not lists: ml_collections can override a tuple field from the command line
       # (--config.model.dec_rnn_size=512,512), a list field not at all.
       encoder=encoder, decoder=decoder, enc_rnn_size=tuple(enc_rnn_size),
       dec_rnn_size=tuple(dec_rnn_size), z_size=z_size, free_bits=free_bits,
       max_beta=max_beta, beta_rate=beta_rate, sampling_schedule=sampling_schedule,
-      sampling_rate=sampling_rate, dropout_keep_prob=dropout_keep_prob))
+      sampling_rate=sampling_rate, dropout_keep_prob=dropout_keep_prob, **nade))
 
 
 def train(*, batch_size):
@@ -258,6 +271,8 @@ def build(name: str, data, model_cfg, train_cfg, arg: str | None):
   config.model.enc_rnn_size = (16,) * len(config.model.enc_rnn_size)
   config.model.dec_rnn_size = (16,) * len(config.model.dec_rnn_size)
   config.model.z_size = 8
+  if 'nade_num_hidden' in config.model:
+    config.model.nade_num_hidden = 16
   config.train.batch_size = 8
   config.train.num_steps = 20
   config.train.checkpoint_every_steps = 10

@@ -9,7 +9,7 @@ This module imports nothing from the package, so every room can depend on it.
 The model is described in general terms so that other families drop in without reshaping it:
 - ``heads``: what the decoder emits at each step, one head per output part. ``categorical``
   (a softmax over ``depth`` classes, one label per step) is what the melody, drums and trio
-  families use. Named for what is coming: ``multi_label`` (a NADE over a drum roll),
+  families use; ``multi_label`` (``depth`` bits a step, a NADE over a drum roll: nade-drums);
   ``continuous`` (GrooVAE's hits / velocities / offsets).
 - ``input``: how a step's labels are fed to the encoder and the decoder (``one_hot`` of every
   part, a ``drum_roll`` of class bits plus a silence bit, or ``dense`` float vectors as
@@ -27,7 +27,7 @@ import math
 HEAD_KINDS = ('categorical', 'multi_label', 'continuous')
 INPUT_KINDS = ('one_hot', 'drum_roll', 'dense')
 ENCODER_KINDS = ('bidirectional_lstm', 'hierarchical_lstm')
-DECODER_KINDS = ('lstm', 'hierarchical', 'groove_lstm')
+DECODER_KINDS = ('lstm', 'hierarchical', 'groove_lstm', 'nade_lstm')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 
 
@@ -96,6 +96,7 @@ class DecoderSpec:
   sizes: tuple[int, ...] = (256, 256)
   level_lengths: tuple[int, ...] = ()   # hierarchical: (bars, steps per bar)
   split_parts: bool = False             # hierarchical: one bar decoder per part (trio)
+  nade_hidden: int = 0                  # nade_lstm: the NADE's hidden units (nade_num_hidden)
 
 
 @dataclasses.dataclass(frozen=True)

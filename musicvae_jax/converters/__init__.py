@@ -1,5 +1,5 @@
-"""NoteSequence <-> numpy windows for melody, drums, trio and GrooVAE drums (no jax in this
-package)."""
+"""NoteSequence <-> numpy windows for melody, drums (labels or rolls), trio and GrooVAE drums
+(no jax in this package)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from musicvae_jax.converters.base import Converter, Extraction, Tensors
 # Converter name (a config's data.converter) -> (module, class).
 CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'DrumsConverter'),
               'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter')}
+# The drums converter with ``roll_output=True`` (the nade-drums configs): [T, D] drum rolls.
+ROLL_OUTPUT = ('drum_roll', 'DrumRollConverter')
 
 
 class ConverterConfigError(errors.UserError, ValueError):
@@ -25,6 +27,8 @@ def get_converter(data_spec) -> Converter:
         f'config.data.converter={data_spec.converter!r}: expected one of '
         f'{", ".join(repr(k) for k in CONVERTERS)}.')
   module, name = CONVERTERS[data_spec.converter]
+  if data_spec.converter == 'drums' and dict(data_spec.converter_options).get('roll_output'):
+    module, name = ROLL_OUTPUT  # Magenta's DrumsConverter(roll_output=True): multi-hot targets
   cls = getattr(importlib.import_module(f'musicvae_jax.converters.{module}'), name)
   options = dict(data_spec.converter_options, slice_bars=data_spec.slice_bars,
                  steps_per_quarter=data_spec.steps_per_quarter,

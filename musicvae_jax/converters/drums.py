@@ -47,16 +47,17 @@ _CLASS_ENCODING = drums_encoder_decoder.MultiDrumOneHotEncoding(
     drum_type_pitches=[(cls,) for cls in range(NUM_CLASSES)])
 
 
-def _class_note_sequence(quantized: NoteSequence) -> NoteSequence:
+def _class_note_sequence(quantized: NoteSequence,
+                         pitch_to_class=PITCH_TO_CLASS) -> NoteSequence:
   """A copy of ``quantized`` with only its mapped drum notes, each pitch replaced by its class."""
   mapped = NoteSequence()
   mapped.CopyFrom(quantized)
   del mapped.notes[:]
   for note in quantized.notes:
-    if note.is_drum and note.pitch in PITCH_TO_CLASS:
+    if note.is_drum and note.pitch in pitch_to_class:
       new_note = mapped.notes.add()
       new_note.CopyFrom(note)
-      new_note.pitch = PITCH_TO_CLASS[note.pitch]
+      new_note.pitch = pitch_to_class[note.pitch]
   return mapped
 
 
@@ -66,8 +67,9 @@ def _encode_track(track) -> np.ndarray:
 
 def _extract_class_tracks(class_sequence: NoteSequence, *, gap_bars, max_bars, pad_end: bool,
                           pad_to_total_time: bool, min_bars: int,
-                          skipped=None) -> list[np.ndarray]:
-  """Magenta's ``extract_drum_tracks`` (+ the converter's padding) on a class-pitch sequence."""
+                          skipped=None, encode=_encode_track) -> list[np.ndarray]:
+  """Magenta's ``extract_drum_tracks`` (+ the converter's padding) on a class-pitch sequence;
+  each track encoded by ``encode`` (512-way labels, or a drum roll: ``drum_roll``)."""
   steps_per_bar = int(sequences_lib.steps_per_bar_in_quantized_sequence(class_sequence))
   # Magenta passes `gap_bars or inf` and `max_bars` only when truthy.
   gap = gap_bars if gap_bars else float('inf')
@@ -87,7 +89,7 @@ def _extract_class_tracks(class_sequence: NoteSequence, *, gap_bars, max_bars, p
       # Left-pad to step 0, then pad (or cut) to the sequence's total quantized length.
       track.set_length(len(track) + track.start_step, from_left=True)
       track.set_length(class_sequence.total_quantized_steps)
-    tracks.append(_encode_track(track))
+    tracks.append(encode(track))
   return tracks
 
 

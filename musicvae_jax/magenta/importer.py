@@ -53,12 +53,16 @@ def _layer_sizes(shapes: dict, pattern) -> list[int]:
 
 
 def infer_sizes(shapes: dict) -> dict:
-  """enc_rnn_size, dec_rnn_size and z_size from the variables' shapes ({} if not a MusicVAE)."""
+  """enc_rnn_size, dec_rnn_size and z_size (and a NADE's nade_num_hidden) from the variables'
+  shapes ({} if not a MusicVAE)."""
   enc = _layer_sizes(shapes, _ENC)
   dec = _layer_sizes(shapes, _DEC[0]) or _layer_sizes(shapes, _DEC[1])
   if not enc or not dec or 'encoder/mu/kernel' not in shapes:
     return {}
-  return dict(enc_rnn_size=enc, dec_rnn_size=dec, z_size=int(shapes['encoder/mu/kernel'][1]))
+  sizes = dict(enc_rnn_size=enc, dec_rnn_size=dec, z_size=int(shapes['encoder/mu/kernel'][1]))
+  if 'decoder/nade/w_enc' in shapes:  # nade-drums: w_enc is [D, 1, nade_num_hidden]
+    sizes['nade_num_hidden'] = int(shapes['decoder/nade/w_enc'][2])
+  return sizes
 
 
 def import_checkpoint(checkpoint, config, workdir, *, log=print) -> dict:
@@ -81,9 +85,8 @@ def import_checkpoint(checkpoint, config, workdir, *, log=print) -> dict:
           f'{checkpoint} is not a MusicVAE checkpoint with a bidirectional LSTM encoder and an '
           f'LSTM decoder (no encoder/cell_0/... or decoder/... LSTM kernels among its '
           f'{len(names)} variables), so it cannot be read as {config_name}.')
-    differ = {k: (list(config.model[k]) if k != 'z_size' else config.model[k], v)
-              for k, v in sizes.items()
-              if (list(config.model[k]) if k != 'z_size' else config.model[k]) != v}
+    stated = lambda k: list(config.model[k]) if k.endswith('_rnn_size') else config.model.get(k)
+    differ = {k: (stated(k), v) for k, v in sizes.items() if stated(k) != v}
     for k, v in sizes.items():
       config.model[k] = v
     run = config_boundary.run_spec(config)

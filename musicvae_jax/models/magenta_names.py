@@ -45,6 +45,8 @@ def name_map(spec: ModelSpec) -> dict[str, Path]:
   layers = len(spec.dec_rnn_size)
   if not spec.hierarchical:
     add(_flat_decoder('decoder', ('decoder',), layers))
+    if spec.decoder.kind == 'nade_lstm':  # the NADE's weights, [D, 1, H] and [D, H, 1]
+      out.update({f'decoder/nade/{w}': ('decoder', 'nade', w) for w in ('w_enc', 'w_dec_t')})
     return out
   add(_pair('decoder/hierarchical_level_0/initial_state', ('decoder', 'conductor_initial_state')))
   for l in range(layers):

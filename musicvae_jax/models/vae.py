@@ -7,6 +7,10 @@ one-hot input becomes a row gather, the drum roll (9 class bits + a NOR bit) is 
 the 512-way label, and the decoder's inputs are the labels shifted right by one step with -1
 (Magenta's zero vector) at t = 0. No one-hot tensor is ever built.
 
+The NADE decoder (kind ``nade_lstm``, nade-drums) reads [B, T, D] drum-roll bits: the encoder
+adds the NOR bit, the decoder takes the rolls shifted right with zeros
+(``nade_decoder.NadeLstmDecoder``); its logits are the NADE's biases per step.
+
 GrooVAE (decoder kind ``groove_lstm``) reads dense float steps instead: ``encode`` takes the
 inputs [B, T, D] (and controls [B, T, C], concatenated to them as Magenta does), the decoder
 the targets [B, T, 27] shifted right with zeros (``groove_decoder.shift_right``). Its training
@@ -24,6 +28,7 @@ from musicvae_jax.models import decoders
 from musicvae_jax.models import encoders
 from musicvae_jax.models import groove_decoder
 from musicvae_jax.models import hierarchical
+from musicvae_jax.models import nade_decoder
 
 # The spec's name for the model's hyperparameters (models take specs only; see config_boundary).
 ModelSpec = specs.ModelSpec
@@ -39,6 +44,12 @@ def check_buildable(spec: specs.ModelSpec) -> None:
     return
   if spec.dropout_keep_prob != 1.0:
     raise NotImplementedError('input dropout is built for the GrooVAE decoder only.')
+  if spec.decoder.kind == 'nade_lstm':
+    if ([h.kind for h in spec.heads] != ['multi_label'] or spec.input.kind != 'drum_roll'
+        or spec.controls or spec.encoder.kind != 'bidirectional_lstm'):
+      raise NotImplementedError('the NADE decoder takes one multi_label head, drum-roll inputs, '
+                                'no controls and a bidirectional LSTM encoder.')
+    return
   unbuilt = [h.kind for h in spec.heads if h.kind != 'categorical']
   if unbuilt or spec.controls or spec.encoder.kind != 'bidirectional_lstm':
     what = unbuilt or [c.name for c in spec.controls] or [spec.encoder.kind]
@@ -64,6 +75,9 @@ class MusicVAE(nnx.Module):
       self.decoder = groove_decoder.GrooveLstmDecoder(
           spec.output_depth, spec.z_size, spec.dec_rnn_size, control_depth=spec.control_depth,
           keep_prob=spec.dropout_keep_prob, rngs=rngs)
+    elif self.nade:
+      self.decoder = nade_decoder.NadeLstmDecoder(
+          spec.output_depth, spec.z_size, spec.dec_rnn_size, spec.decoder.nade_hidden, rngs=rngs)
     elif spec.hierarchical:
       self.decoder = hierarchical.HierarchicalDecoder(
           spec.part_depths, spec.z_size, spec.dec_rnn_size, spec.level_lengths,
@@ -75,6 +89,10 @@ class MusicVAE(nnx.Module):
   @property
   def groove(self) -> bool:
     return self.spec.decoder.kind == 'groove_lstm'
+
+  @property
+  def nade(self) -> bool:
+    return self.spec.decoder.kind == 'nade_lstm'
 
   def encode(self, labels_BxTxP, lengths_B, *, controls_BxTxC=None, dropout_key=None):
     """(mu, sigma) [B, Z] of q(z | x). Dense inputs (GrooVAE): ``labels_BxTxP`` is the float
@@ -89,8 +107,10 @@ class MusicVAE(nnx.Module):
       encoding = self.encoder(lengths_B, dense_BxTxD=dense, keep_prob=self.spec.dropout_keep_prob,
                               dropout_key=dropout_key)
     elif self.spec.input.kind == 'drum_roll':
-      # The 512-way label is a bit set of drum classes; the roll adds a silence (NOR) bit.
-      bits = (labels_BxTxP[..., :1] >> jnp.arange(self.spec.input_depth - 1)) & 1
+      # The 512-way label is a bit set of drum classes (NADE windows hold the bits themselves);
+      # the roll adds a silence (NOR) bit.
+      bits = labels_BxTxP if self.nade else (
+          (labels_BxTxP[..., :1] >> jnp.arange(self.spec.input_depth - 1)) & 1)
       nor = jnp.all(bits == 0, axis=-1, keepdims=True)
       dense = jnp.concatenate([bits, nor], axis=-1).astype(jnp.float32)
       encoding = self.encoder(lengths_B, dense_BxTxD=dense)
@@ -106,6 +126,10 @@ class MusicVAE(nnx.Module):
     """Step inputs when the decoder feeds back its own samples where the mask is set."""
     if self.groove:
       raise NotImplementedError('scheduled sampling is not built for the GrooVAE decoder.')
+    if self.nade:  # fed back: the thresholded roll (Magenta's NADE sample at temperature None)
+      return self.decoder.decode_loop(z_BxZ, labels_BxTxP.shape[1], key, threshold=True,
+                                      targets_BxTxD=labels_BxTxP,
+                                      sample_mask_BxT=sample_mask_BxT)['inputs']
     inputs = shift_right(labels_BxTxP)
     if self.spec.hierarchical:
       return self.decoder.scheduled_inputs(z_BxZ, labels_BxTxP, inputs, sample_mask_BxT, key)
@@ -125,6 +149,9 @@ class MusicVAE(nnx.Module):
       return self.decoder.decode_loop(z_BxZ, self.spec.max_seq_len, key, temperature,
                                       greedy=greedy, controls_BxTxC=controls_BxTxC,
                                       gumbel_BxTxO=gumbel_BxTxO)
+    if self.nade:  # samples: [B, T, D] bits; Bernoulli draws from the Gumbel noise, one a bit
+      return self.decoder.decode_loop(z_BxZ, self.spec.max_seq_len, key, temperature,
+                                      greedy=greedy, gumbel_BxTxD=gumbel_BxTxO)
     if self.spec.hierarchical:
       return self.decoder.sample(z_BxZ, key, temperature, greedy=greedy,
                                  gumbel_BxTxO=gumbel_BxTxO)

@@ -18,7 +18,7 @@ providing what differs:
   ``format_table(rows)`` / ``headline(metrics)`` into what a person reads.
 
 ``for_spec(run_spec)`` picks the family that ``run_spec.model.family`` names (the GrooVAE family
-for a ``groove_lstm`` decoder).
+for a ``groove_lstm`` decoder, the NADE family for a ``nade_lstm`` one).
 """
 
 from __future__ import annotations
@@ -75,9 +75,13 @@ def for_spec(run: specs.RunSpec) -> Family:
   # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import groove_family
   from musicvae_jax.training import musicvae_family
-  families = {'musicvae': musicvae_family.MusicVAEFamily, 'groove': groove_family.GrooveFamily}
-  # GrooVAE is MusicVAE's network with the groove decoder; its batches, loss and metrics differ.
-  name = 'groove' if run.model.decoder.kind == 'groove_lstm' else run.model.family
+  from musicvae_jax.training import nade_family
+  families = {'musicvae': musicvae_family.MusicVAEFamily, 'groove': groove_family.GrooveFamily,
+              'nade': nade_family.NadeFamily}
+  # GrooVAE and nade-drums are MusicVAE's network with another decoder; their batches (GrooVAE),
+  # losses and metrics differ.
+  by_decoder = {'groove_lstm': 'groove', 'nade_lstm': 'nade'}
+  name = by_decoder.get(run.model.decoder.kind, run.model.family)
   if name not in families:
     raise ValueError(f'no model family {name!r}; known: {", ".join(families)}.')
   return families[name](run)

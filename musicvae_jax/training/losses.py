@@ -7,6 +7,9 @@ Shapes: B = batch, T = steps, P = output parts, O = Σ part depths, Z = latent s
 - GrooVAE's reconstruction, summed the same way: per step, over the nine drum classes, the log
   loss of the hit (sigmoid probability, ε = 1e-7 inside the logs, as ``tf.losses.log_loss``) plus
   the squared errors of the sigmoid velocity and the tanh offset.
+- The NADE's (nade-drums), summed the same way: per step, -Σ_d [x_d log(p_d + 1e-6) +
+  (1 - x_d) log(1 - p_d + 1e-6)] over the D bits, p_d the NADE's conditional given the true
+  earlier bits; a step is right when every bit's p_d ≥ 0.5 agrees with the target.
 - KL(q(z|x) ‖ N(0, I)) in nats per example; free bits are in bits and come off the summed KL:
   kl_cost = max(KL - free_bits·ln 2, 0).
 - loss = mean(r_loss) + β·mean(kl_cost), the means over real examples (padding rows of an eval
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -24,6 +28,7 @@ import optax
 from musicvae_jax.models import groove_decoder
 
 LOG_LOSS_EPSILON = 1e-7
+NADE_LOG_EPSILON = 1e-6  # Magenta's NADE: log(1e-6 + p)
 
 
 def split_parts(logits_BxTxO, part_depths):
@@ -57,6 +62,18 @@ def groove_reconstruction(logits_BxTxO, targets_BxTxO, mask_BxT):
   r_loss = jnp.sum(sum(per_step.values()).sum(axis=-1) * mask_BxT, axis=-1)
   hit_logits = jnp.split(logits_BxTxO, 3, axis=-1)[0]
   return r_loss, dict(parts, hits_correct=(hit_logits > 0) == (hits > 0.5))
+
+
+def nade_reconstruction(cond_logits_BxTxD, targets_BxTxD, mask_BxT):
+  """(r_loss [B], correct [B, T], predicted [B, T, D]): the NADE's summed negative
+  log-likelihood, whether each step's bits are all right, and the bits predicted (p_d ≥ 0.5)."""
+  x = targets_BxTxD.astype(cond_logits_BxTxD.dtype)
+  p = jax.nn.sigmoid(cond_logits_BxTxD)
+  eps = NADE_LOG_EPSILON
+  nll = -jnp.sum(x * jnp.log(p + eps) + (1.0 - x) * jnp.log(1.0 - p + eps), axis=-1)
+  predicted = p >= 0.5
+  correct = jnp.all(predicted == (x > 0.5), axis=-1)
+  return jnp.sum(nll * mask_BxT, axis=-1), correct, predicted
 
 
 def kl_divergence(mu_BxZ, sigma_BxZ):

@@ -24,12 +24,33 @@ HIERARCHICAL = ('hierdec-mel_16bar', 'hierdec-trio_16bar')
 GROOVE_CONFIGS = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
                   'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
                   'groovae_2bar_hits_control')
+# nade-drums: [B, T, D] drum-roll bits (test_nade_shapes; Magenta parity in test_nade_reference).
+NADE_CONFIGS = ('nade-drums_2bar_reduced', 'nade-drums_2bar_full')
 B = 2
 
 
 def test_every_config_is_covered():
   """The lists above are the full set of configs (a new config must be added here)."""
-  assert sorted(CONFIGS + GROOVE_CONFIGS) == sorted(config_lib.config_names())
+  assert sorted(CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS) == sorted(config_lib.config_names())
+
+
+@pytest.mark.parametrize('name,depth', [(NADE_CONFIGS[0], 9), (NADE_CONFIGS[1], 61)])
+def test_nade_shapes(name, depth):
+  """encode -> [B, Z]; teacher-forced projections [B, T, H + D] and NADE logits [B, T, D];
+  samples [B, T, D] of 0/1 bits."""
+  spec = config_boundary.model_spec(config_lib.get_config(f'{name}:tiny'))
+  model = vae.build_model(spec)
+  t, h = spec.max_seq_len, spec.decoder.nade_hidden
+  assert (spec.input_depth, spec.output_depth) == (depth + 1, depth)
+  rolls = jnp.asarray(np.random.default_rng(0).integers(0, 2, (B, t, depth)), jnp.int32)
+  mu, sigma = model.encode(rolls, jnp.full((B,), t, jnp.int32))
+  assert mu.shape == sigma.shape == (B, spec.z_size) and np.all(np.asarray(sigma) > 0)
+  inputs = jnp.concatenate([jnp.zeros_like(rolls[:, :1]), rolls[:, :-1]], axis=1)
+  logits = model.teacher_forced_logits(mu, inputs)
+  assert logits.shape == (B, t, h + depth) and np.all(np.isfinite(logits))
+  assert model.decoder.conditional_logits(logits, rolls).shape == (B, t, depth)
+  samples = np.asarray(model.sample(mu, jax.random.PRNGKey(0))['samples'])
+  assert samples.shape == (B, t, depth) and set(np.unique(samples)) <= {0, 1}
 
 
 @pytest.mark.parametrize('name', GROOVE_CONFIGS)

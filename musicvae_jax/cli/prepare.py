@@ -3,7 +3,7 @@
   musicvae-prepare --config=cat-mel_2bar_small --input=<MIDI folder> --output=<dir>
       [--config.data.eval_fraction=0.2] [--workers=N] [--records_per_shard=65536]
       [--preview=8] [--overwrite] [--runner=beam --beam_options=--direct_num_workers=4,...]
-      [--midi_parser=fast]
+      [--midi_parser=note_seq] [--split_csv=MANIFEST.csv --split_column=gmd_split]
 
 Without --input the bundled MIDI folder for the config's converter kind is used. Unusable
 files are skipped, counted in dataset.json and listed in skipped.jsonl. One run at a time
@@ -41,12 +41,17 @@ _BEAM_OPTIONS = flags.DEFINE_list(
     'whole with its own "=", e.g. --beam_options=--direct_num_workers=2,--direct_running_mode='
     'multi_processing; double-quote one that holds a comma. Default: the DirectRunner.')
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace a dataset already in --output.')
+_SPLIT_CSV = flags.DEFINE_string('split_csv', None, "A CSV giving each file its split (a 'file' "
+                                  'column, and train/validation/test in --split_column); files '
+                                  'it leaves out are counted. Default: a hash split by file.')
+_SPLIT_COLUMN = flags.DEFINE_string('split_column', 'split', 'The split column of --split_csv.')
 _D = midi_io.MidiLimits()
 _MAX_MB = flags.DEFINE_float('max_file_mb', _D.max_file_bytes / 2**20, 'Skip larger files.')
 _MAX_NOTES = flags.DEFINE_integer('max_num_notes', _D.max_num_notes, 'Skip files with more.')
 _MAX_TIME = flags.DEFINE_float('max_total_time', _D.max_total_time, 'Skip longer files (s).')
-_PARSER = flags.DEFINE_enum('midi_parser', _D.parser, midi_io.PARSERS, 'fast: the compiled '
-                            'reader (same notes, several times faster); note_seq: as Magenta.')
+_PARSER = flags.DEFINE_enum('midi_parser', 'fast', midi_io.PARSERS, 'fast (default): the '
+                            'compiled reader, same notes and windows as note-seq on every shared '
+                            'file, several times faster; note_seq: mido + pretty_midi, as Magenta.')
 
 
 def _die(message) -> None:
@@ -69,7 +74,8 @@ def main(argv):
   if _BEAM_OPTIONS.value and _RUNNER.value != 'beam':
     _die('--beam_options needs --runner=beam.')
   common = dict(records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,
-                overwrite=_OVERWRITE.value, limits=limits)
+                overwrite=_OVERWRITE.value, limits=limits, split_csv=_SPLIT_CSV.value,
+                split_column=_SPLIT_COLUMN.value)
   run = config_boundary.run_spec(config)
   if _RUNNER.value == 'beam':
     info = prepare_beam.prepare_beam(run, input_dir, _OUTPUT.value,

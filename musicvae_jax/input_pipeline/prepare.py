@@ -4,7 +4,8 @@ Every .mid/.midi file under the input folder (recursively, in sorted relative-pa
 (``converters.midi_io``) and cut into windows by the config's converter, in a multiprocessing
 pool (``prepare_beam`` does the same as an Apache Beam pipeline, to the same bytes). The windows
 stream into two splits, train and eval, chosen per source file by a stable hash of its relative
-path and ``config.data.split_seed``, so no song is in both. Within a split the records fill
+path and ``config.data.split_seed``, so no song is in both, or by a split CSV that comes with
+the data (``splits``: the Groove MIDI Dataset's own split by performance). Within a split the records fill
 shards of ``records_per_shard`` one after another, in file order (``shards``), so the shards are
 byte-identical whatever the number of workers and memory stays flat however many files there
 are. Bad files are skipped and reported, never fatal.
@@ -13,8 +14,8 @@ Output folder:
 
   train-00000-of-0000N.array_record ...   one record per window (``records`` layout)
   eval-00000-of-0000M.array_record ...
-  sources.txt     every MIDI file found, relative to the input folder; a record's ``source``
-                  is its line index
+  sources.txt     every MIDI file taken (found, and given a split by the split CSV if one is
+                  used), relative to the input folder; a record's ``source`` is its line index
   skipped.jsonl   one JSON line per file that gave no window: file, reason, message
   dataset.json    config, shapes, counts, skip reasons, versions (deterministic: no times/paths);
                   each split's shards with their record counts and byte sizes
@@ -37,7 +38,6 @@ import collections
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -54,14 +54,17 @@ from musicvae_jax.converters import get_converter, midi_io
 from musicvae_jax.input_pipeline import convert_files
 from musicvae_jax.input_pipeline import records
 from musicvae_jax.input_pipeline import shards
+from musicvae_jax.input_pipeline import splits
 
 SPLITS = ('train', 'eval')
 MIDI_SUFFIXES = ('.mid', '.midi')
 OUTPUT_FILES = ('dataset.json', 'run.json', 'sources.txt', 'skipped.jsonl')
 SCRATCH_DIR = '.scratch'  # a runner's working files (prepare_beam), removed when it ends
 LOCK_FILE = '.musicvae-prepare.lock'
-_COUNTS = ('files_found', 'files_read', 'files_with_windows', 'files_without_windows')
-_VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'array_record')
+_COUNTS = ('files_found', 'files_not_in_split_csv', 'files_read', 'files_with_windows',
+           'files_without_windows')
+_VERSIONED = ('musicvae_jax', 'note-seq', 'pretty_midi', 'mido', 'numpy', 'numba',
+              'array_record')
 
 
 class PrepareError(errors.UserError):
@@ -129,8 +132,7 @@ def find_midi_files(input_dir) -> list[str]:
 
 def split_of(rel_path: str, split_seed: int, eval_fraction: float) -> str:
   """'eval' for a stable pseudo-random ``eval_fraction`` of the files, else 'train'."""
-  digest = hashlib.sha256(f'{split_seed}:{rel_path}'.encode('utf-8')).digest()
-  return 'eval' if int.from_bytes(digest[:8], 'big') / 2.0**64 < eval_fraction else 'train'
+  return splits.hashed_split(rel_path, split_seed, eval_fraction)
 
 
 # ---- the job ------------------------------------------------------------------------------
@@ -165,17 +167,28 @@ class Job:
 
   def __init__(self, run: specs.RunSpec, input_dir, output_dir, records_per_shard: int,
                overwrite: bool,
-               limits: midi_io.MidiLimits):
+               limits: midi_io.MidiLimits, split_csv=None, split_column: str = 'split'):
     self.started = time.time()
     if records_per_shard < 1:
       raise PrepareError(f'--records_per_shard must be at least 1, got {records_per_shard}.')
     self.eval_fraction = run.data.eval_fraction
     if not 0.0 <= self.eval_fraction <= 1.0:
       raise PrepareError(f'config.data.eval_fraction must be in [0, 1], got {self.eval_fraction}.')
-    self.split_seed = run.data.split_seed
+    try:
+      self.splitter = splits.make_splitter(run.data.split_seed, self.eval_fraction, split_csv,
+                                           split_column)
+    except splits.SplitError as e:
+      raise PrepareError(str(e)) from None
     self.run, self.records_per_shard, self.limits = run, records_per_shard, limits
     self.converter = get_converter(run.data)
-    self.files = find_midi_files(input_dir)
+    found = find_midi_files(input_dir)
+    # A split CSV leaves out the files it gives no split: they are counted, never converted.
+    self.files = [f for f in found if self.splitter(f)] if self.splitter.table else found
+    self.found, self.not_in_split = len(found), len(found) - len(self.files)
+    if not self.files:
+      raise PrepareError(f'{split_csv} gives a split to none of the {len(found)} MIDI files in '
+                         f'{input_dir}; its "file" column must name them by their path under '
+                         '--input or by their bare name.')
     check_output_dir(output_dir, overwrite, remove=False)  # refused before anything is written
     self.input_dir, self.out = pathlib.Path(input_dir), pathlib.Path(output_dir)
     self.out.mkdir(parents=True, exist_ok=True)
@@ -207,7 +220,7 @@ class Job:
       self._skipped_fh.write(json.dumps({'file': rel_path, 'reason': reason,
                                          'message': message}) + '\n')
       return ''
-    split = split_of(rel_path, self.split_seed, self.eval_fraction)
+    split = self.splitter(rel_path)
     self.tally['files_with_windows'] += 1
     self.split_files[split] += 1
     self.windows[split] += num_windows
@@ -219,7 +232,7 @@ class Job:
     dict. The shards must be in place: dataset.json records their sizes."""
     self._skipped_fh.close()
     tally = self.tally
-    tally['files_found'] = len(self.files)
+    tally['files_found'], tally['files_not_in_split_csv'] = self.found, self.not_in_split
     tally['files_without_windows'] = tally['files_read'] - tally['files_with_windows']
     info = self._dataset_info({s: self._shards(s, shard_names[s]) for s in SPLITS})
     elapsed = max(time.time() - self.started, 1e-9)
@@ -261,6 +274,7 @@ class Job:
         'counts': {k: int(self.tally[k]) for k in _COUNTS},
         'splits': {s: {'files': int(self.split_files[s]), 'windows': int(self.windows[s]),
                        **split_shards[s]} for s in SPLITS},
+        'split': self.splitter.describe(),
         'records_per_shard': self.records_per_shard,
         'skipped_files': dict(sorted(self.skipped.items())),
         'dropped': dict(sorted(self.dropped.items())),
@@ -280,13 +294,17 @@ def part_depths(converter) -> tuple[int, ...]:
 
 def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = None,
             records_per_shard: int = 65_536, preview: int = 0, overwrite: bool = False,
-            limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True
-            ) -> dict[str, Any]:
-  """Runs the job; returns the dataset.json dict (plus 'run': the run.json dict)."""
+            limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True,
+            split_csv=None, split_column: str = 'split') -> dict[str, Any]:
+  """Runs the job; returns the dataset.json dict (plus 'run': the run.json dict).
+
+  ``split_csv``: a CSV that gives each file its split (see ``splits``); default: the hash split.
+  """
   workers = workers or os.cpu_count() or 1
   previews = []
   with contextlib.ExitStack() as stack:
-    job = Job(run, input_dir, output_dir, records_per_shard, overwrite, limits)
+    job = Job(run, input_dir, output_dir, records_per_shard, overwrite, limits, split_csv,
+              split_column)
     stack.callback(job.close)
     results = stack.enter_context(convert_files.results(run.data, input_dir, job.files, workers, limits))
     writers = {s: shards.SplitWriter(job.out, s, records_per_shard) for s in SPLITS}
@@ -362,7 +380,9 @@ def format_report(info: dict[str, Any], output_dir) -> str:
   """A few lines for a person: files, windows per split, why files were skipped, where."""
   c, s = info['counts'], info['splits']
   lines = [
-      f"{info['config_name']}: {c['files_found']} MIDI files, {c['files_read']} read, "
+      f"{info['config_name']}: {c['files_found']} MIDI files"
+      + (f" ({c['files_not_in_split_csv']} not given a split by the split CSV, left out)"
+         if c.get('files_not_in_split_csv') else '') + f", {c['files_read']} read, "
       f"{c['files_with_windows']} gave windows ({_window_shape(info)}).",
       f"  train: {s['train']['windows']} windows from {s['train']['files']} files in "
       f"{len(s['train']['shards'])} shard(s); eval: {s['eval']['windows']} windows from "

@@ -54,8 +54,8 @@ _META_PREFIX = 'files'  # <scratch>/files-SSSSS-of-NNNNN.jsonl: one JSON line pe
 def prepare_beam(run: specs.RunSpec, input_dir, output_dir, *, records_per_shard: int = 65_536,
                  preview: int = 0, overwrite: bool = False,
                  limits: midi_io.MidiLimits = midi_io.MidiLimits(),
-                 beam_options: list[str] | None = None, progress: bool = True
-                 ) -> dict[str, Any]:
+                 beam_options: list[str] | None = None, progress: bool = True,
+                 split_csv=None, split_column: str = 'split') -> dict[str, Any]:
   """``prepare.prepare`` as a Beam pipeline; returns the same dict (with run.json's as 'run').
 
   ``beam_options`` are Beam's own command-line options, e.g. ['--direct_num_workers=2',
@@ -63,7 +63,8 @@ def prepare_beam(run: specs.RunSpec, input_dir, output_dir, *, records_per_shard
   """
   beam_options = list(beam_options or [])
   beam, pipeline = _pipeline(beam_options)  # before the output folder is touched
-  job = prepare.Job(run, input_dir, output_dir, records_per_shard, overwrite, limits)
+  job = prepare.Job(run, input_dir, output_dir, records_per_shard, overwrite, limits, split_csv,
+                    split_column)
   try:
     scratch = job.out / prepare.SCRATCH_DIR
     scratch.mkdir()
@@ -122,7 +123,7 @@ def _build(beam, pipeline, job: prepare.Job, scratch: pathlib.Path) -> None:
       | 'Files' >> beam.Create(list(enumerate(job.files)))
       | 'Spread' >> beam.Reshuffle()  # Create's elements would otherwise stay on one worker
       | 'Convert' >> beam.FlatMap(_Convert(job.run.data, str(job.input_dir), job.limits,
-                                           job.split_seed, job.eval_fraction)
+                                           job.splitter)
                                   ).with_outputs('meta', main='records'))
   _ = (converted.meta
        | 'MetaJson' >> beam.Map(json.dumps)
@@ -146,9 +147,8 @@ class _Convert:
   copy Beam unpickles on a worker builds its converter once, on first use.
   """
 
-  def __init__(self, data: specs.DataSpec, input_dir: str, limits, split_seed: int,
-               eval_fraction: float):
-    self._args = data, input_dir, limits, split_seed, eval_fraction
+  def __init__(self, data: specs.DataSpec, input_dir: str, limits, splitter):
+    self._args = data, input_dir, limits, splitter
     self._converter = None
 
   def __getstate__(self):
@@ -157,11 +157,11 @@ class _Convert:
   def __call__(self, item):
     from apache_beam import pvalue  # pylint: disable=g-import-not-at-top
     source, rel_path = item
-    data, input_dir, limits, split_seed, eval_fraction = self._args
+    data, input_dir, limits, splitter = self._args
     if self._converter is None:
       self._converter = get_converter(data)
     res = convert_files.process_file(os.path.join(input_dir, rel_path), self._converter, limits)
-    split = '' if res.reason else prepare.split_of(rel_path, split_seed, eval_fraction)
+    split = '' if res.reason else splitter(rel_path)
     yield pvalue.TaggedOutput('meta', {
         'source': source, 'file': rel_path, 'split': split, 'windows': len(res.windows),
         'reason': res.reason, 'message': res.message, 'dropped': res.dropped,

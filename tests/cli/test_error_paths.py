@@ -95,6 +95,11 @@ CASES = [
          ('--config.data.eval_fraction=0.5', '--output=out'),
          ('--config.data.eval_fraction overrides a field of a config',
           'pass --config=<name> too')),
+    Case('prepare-split-csv-without-the-column', 'musicvae-prepare',
+         ('--config=groovae_2bar_humanize:tiny', '--input={midi}/drums',
+          '--split_csv={midi}/drums/MANIFEST.csv', '--split_column=gmd_splt', '--output=out'),
+         ('{midi}/drums/MANIFEST.csv: needs a "file" column and a "gmd_splt" column',
+          'gmd_split', '--split_column=')),
     # ---- musicvae-train -----------------------------------------------------------------------
     Case('train-without-data', 'musicvae-train',
          ('--config=cat-mel_2bar_small:tiny', '--workdir=run'), ('--data is required',)),

@@ -290,7 +290,7 @@ def test_prepare_reads_with_either_parser(shared_midi, tmp_path):
     (folder / path.name).symlink_to(path)
   (folder / 'broken.mid').write_bytes(midi_file(*CASES['bad_key']))
   infos = {}
-  for parser in (None, 'fast'):  # None: the default, note_seq
+  for parser in (None, 'note_seq'):  # None: the default, fast
     out = tmp_path / f'out_{parser}'
     flag = [f'--midi_parser={parser}'] if parser else []
     proc = subprocess.run(argv('musicvae-prepare', '--config=cat-mel_2bar_small:tiny',
@@ -298,11 +298,11 @@ def test_prepare_reads_with_either_parser(shared_midi, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     infos[parser] = json.loads((out / 'dataset.json').read_text())
-  assert infos[None]['midi_limits']['parser'] == 'note_seq'
-  assert infos['fast']['midi_limits']['parser'] == 'fast'
+  assert infos[None]['midi_limits']['parser'] == 'fast'
+  assert infos['note_seq']['midi_limits']['parser'] == 'note_seq'
   for key in ('counts', 'splits', 'skipped_files', 'dropped', 'midi_warnings'):
-    assert infos['fast'][key] == infos[None][key], key
-  assert infos['fast']['counts']['files_found'] == 7 and infos[None]['skipped_files']
+    assert infos['note_seq'][key] == infos[None][key], key
+  assert infos['note_seq']['counts']['files_found'] == 7 and infos[None]['skipped_files']
   proc = subprocess.run(argv('musicvae-prepare', '--config=cat-mel_2bar_small:tiny',
                              f'--input={folder}', f'--output={tmp_path / "x"}',
                              '--midi_parser=symusic'), capture_output=True, text=True)

@@ -114,7 +114,8 @@ def test_cli_beam_on_two_processes_reports_and_matches(input_dir, local, tmp_pat
   out = tmp_path / 'cli'
   proc = _cli(f'--config={CONFIG}', '--config.data.eval_fraction=0.4', f'--input={input_dir}',
               f'--output={out}', f'--records_per_shard={PER_SHARD}', '--preview=2',
-              '--runner=beam', '--beam_options=' + ','.join(MULTI_PROCESS))
+              '--runner=beam', '--beam_options=' + ','.join(MULTI_PROCESS),
+              '--midi_parser=note_seq')  # the `local` fixture's reader (the API's default; the CLI's is fast)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'train:' in proc.stdout and 'skipped files:' in proc.stdout and 'corrupt 1' in proc.stdout
   _assert_same_folder(local[0], out)

@@ -80,11 +80,16 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
   heads = tuple(specs.Head('categorical', int(d), n) for d, n in zip(depths, names))
   roll = bool(getattr(converter, 'roll_input', False))
   step_input = specs.StepInput('drum_roll' if roll else 'one_hot', int(converter.input_depth))
+  chords = int(getattr(converter, 'control_depth', 0) or 0)  # chord-conditioned melody: 49
+  if chords and kind != 'lstm':
+    raise ModelConfigError(f'model.decoder={m.decoder!r}: chord controls '
+                           "(data.chord_encoding) are built for 'categorical_lstm' only.")
   return specs.ModelSpec(
       heads=heads, input=step_input,
       encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
       decoder=specs.DecoderSpec(kind, _sizes(m.dec_rnn_size), levels, split),
-      z_size=int(m.z_size), seq_len=data.seq_len)
+      z_size=int(m.z_size), seq_len=data.seq_len,
+      controls=(specs.Control('chords', chords),) if chords else ())
 
 
 def _groove_spec(m, data: specs.DataSpec, converter, keep_prob: float) -> specs.ModelSpec:

@@ -1,13 +1,15 @@
 """musicvae-sample: new music drawn from a trained model's prior.
 
   musicvae-sample [--workdir=<dir>] [--num_outputs=5] [--temperature=0.5] [--seed=N]
-      [--output_dir=musicvae_output] [--qpm=120]
+      [--output_dir=musicvae_output] [--qpm=120] [--chords="C G Am F"]
 
 Without --workdir it uses the bundled cat-mel_2bar_small model. Each sample is decoded from its
 own z ~ N(0, I) (--same_z: one z for all, so they differ only by the decoder's sampling). Writes
 <config>_sample_<time>-NNN-of-MMM.mid with a piano-roll .png (and a .wav with FluidSynth),
 decoding a batch at a time and writing each batch as it is done (a progress bar counts them); a
---seed gives the same music whatever the count's batching.
+--seed gives the same music whatever the count's batching. A chord-conditioned model
+(cat-mel_2bar_med_chords) needs --chords, one chord a bar: a progression longer than the model's
+bars is decoded window after window from the same z and joined.
 """
 
 import itertools
@@ -21,6 +23,8 @@ from musicvae_jax.cli import generate_flags as gf
 _NUM = flags.DEFINE_integer('num_outputs', 5, 'How many sequences to sample.')
 _SAME_Z = flags.DEFINE_bool('same_z', False, 'Decode every output from one latent code.')
 _QPM = flags.DEFINE_float('qpm', 120.0, 'Tempo of the outputs, quarter notes per minute.')
+_CHORDS = flags.DEFINE_string('chords', None, 'Chord-conditioned models: one chord a bar '
+                              '(major, minor, aug or dim triads, N.C.), e.g. "C G Am F".')
 flags.register_validator('qpm', lambda q: 10 <= q <= 1000,
                          'give a tempo from 10 to 1000 quarter notes per minute.')
 
@@ -33,8 +37,13 @@ def main(argv):
     entry.die(PROG, f'--num_outputs={_NUM.value}: ask for at least one.')
   gf.check_output_dir()
   model = gf.load_model()
+  chords = None
+  if _CHORDS.value is not None:
+    from musicvae_jax.converters import chords as chords_lib  # pylint: disable=g-import-not-at-top
+    chords = chords_lib.progression_classes(_CHORDS.value, bars=model.run.data.slice_bars,
+                                            steps_per_bar=model.run.data.steps_per_bar)
   batches = model.sample_batches(_NUM.value, key=gf.key(PROG), temperature=gf.TEMPERATURE.value,
-                                 same_z=_SAME_Z.value, qpm=_QPM.value)
+                                 same_z=_SAME_Z.value, qpm=_QPM.value, chords_WxT=chords)
   gf.report(PROG, gf.writer().write_all(itertools.chain.from_iterable(batches),
                                         gf.stem(model, 'sample'), total=_NUM.value))
 

@@ -14,6 +14,8 @@ CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'Drums
               'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter')}
 # The drums converter with ``roll_output=True`` (the nade-drums configs): [T, D] drum rolls.
 ROLL_OUTPUT = ('drum_roll', 'DrumRollConverter')
+# The melody converter with ``chord_encoding`` (cat-mel_2bar_med_chords): [T, 2] melody + chord.
+CHORD_MELODY = ('chords', 'ChordMelodyConverter')
 
 
 class ConverterConfigError(errors.UserError, ValueError):
@@ -29,6 +31,8 @@ def get_converter(data_spec) -> Converter:
   module, name = CONVERTERS[data_spec.converter]
   if data_spec.converter == 'drums' and dict(data_spec.converter_options).get('roll_output'):
     module, name = ROLL_OUTPUT  # Magenta's DrumsConverter(roll_output=True): multi-hot targets
+  if data_spec.converter == 'melody' and dict(data_spec.converter_options).get('chord_encoding'):
+    module, name = CHORD_MELODY  # Magenta's OneHotMelodyConverter(chord_encoding=...)
   cls = getattr(importlib.import_module(f'musicvae_jax.converters.{module}'), name)
   options = dict(data_spec.converter_options, slice_bars=data_spec.slice_bars,
                  steps_per_quarter=data_spec.steps_per_quarter,

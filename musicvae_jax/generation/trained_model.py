@@ -34,6 +34,12 @@ A GrooVAE model (``model.groove``) reads and writes float windows [N, T, 27] (hi
 encoder inputs and ``controls_NxTxC``, ``decode_labels`` the decoder's controls and hits to keep
 (``generation.groove`` holds what is done with them).
 
+A chord-conditioned model (``model.chords``, cat-mel_2bar_med_chords) reads and writes windows
+[N, T, 2], the melody and the chord class of every step: ``encode_labels`` takes them as the
+converter stores them, ``decode_labels(chords_NxT=)`` decodes under given chords and returns them
+with the melody, and ``sample(chords_WxT=)`` decodes each code under a progression of W windows
+(``converters.chords.progression_classes``), joined into one piece.
+
 ``sample(n, key=k)`` draws all n codes in one call from ``fold_in(k, 0x5A)`` and decodes code i
 with ``fold_in(k, i)``; ``sample_batches`` yields the same music a batch at a time, so a seed's
 outputs do not depend on the batching. With JAX's default (partitionable) random numbers the
@@ -83,6 +89,10 @@ def _bucket(n: int, cap: int, devices: int = 1) -> int:
 _FORCE = 1e6
 
 
+class ChordsNeededError(errors.UserError, ValueError):
+  """A chord-conditioned model asked to decode without chords, or chords for another model."""
+
+
 class TemperatureError(errors.UserError, ValueError):
   """A sampling temperature that is negative, infinite or nan."""
 
@@ -112,6 +122,8 @@ class TrainedModel:
     # GrooVAE: float [T, 27] windows (hits | velocities | offsets) in place of int labels, read
     # and written in the General MIDI drum classes (Magenta's 'infer' mode).
     self.groove = self.spec.decoder.kind == 'groove_lstm'
+    # cat-mel_2bar_med_chords: decoded under a chord class a step (``chords_NxT``).
+    self.chords = bool(self.spec.controls) and not self.groove
     if self.groove:
       self.converter = self.converter.for_inference()
     self.step = step
@@ -126,33 +138,38 @@ class TrainedModel:
 
     def encode_fn(params, labels, lengths, controls):
       model = nnx.merge(graphdef, nnx.State(params))
-      return model.encode(labels, lengths, controls_BxTxC=controls)
+      labels, chords = model.split_controls(labels)  # a chord model's windows end in chords
+      return model.encode(labels, lengths, controls_BxTxC=controls, controls_BxT=chords)
 
     shape_TxO = (self.spec.max_seq_len, sum(self.spec.part_depths))
 
-    def decode_fn(params, z_NxZ, keys, temperature, greedy):
+    def decode_fn(params, z_NxZ, keys, temperature, greedy, chords=None):
       model = nnx.merge(graphdef, nnx.State(params))
       # Each sequence's sampling noise comes from its own key, drawn in one call before the
       # decode loop, so the loop itself runs on the whole batch with no random-number calls.
       gumbel = None if greedy else jax.vmap(lambda k: jax.random.gumbel(k, shape_TxO))(keys)
       return model.sample(z_NxZ, keys[0], temperature, greedy=greedy,
-                          gumbel_BxTxO=gumbel)['samples']
+                          gumbel_BxTxO=gumbel, controls_BxT=chords)['samples']
 
-    def groove_decode_fn(params, z_NxZ, keys, temperature, greedy, controls, bias):
+    def groove_decode_fn(params, z_NxZ, keys, temperature, greedy, controls, bias,
+                         hit_conditional):
       # Hits: logit / temperature + noise + bias > 0; greedy has no noise, so it is logit > 0.
       model = nnx.merge(graphdef, nnx.State(params))
       gumbel = jax.vmap(lambda k: jax.random.gumbel(k, shape_TxO))(keys)
       noise = bias if greedy else gumbel + bias
       return model.sample(z_NxZ, keys[0], temperature, gumbel_BxTxO=noise,
-                          controls_BxTxC=controls)['samples']
+                          controls_BxTxC=controls, hit_conditional=hit_conditional)['samples']
 
     self._encode = jax.jit(encode_fn, in_shardings=(replicated, split, split, split),
                            out_shardings=split)
     self._decode = jax.jit(decode_fn, static_argnums=4,
                            in_shardings=(replicated, split, split, replicated),
                            out_shardings=split)
+    self._decode_chords = jax.jit(decode_fn, static_argnums=4,
+                                  in_shardings=(replicated, split, split, replicated, split),
+                                  out_shardings=split)
     self._decode_groove = jax.jit(
-        groove_decode_fn, static_argnums=4,
+        groove_decode_fn, static_argnums=(4, 7),
         in_shardings=(replicated, split, split, replicated, split, split), out_shardings=split)
 
   # ---- loading ------------------------------------------------------------------------------
@@ -207,7 +224,7 @@ class TrainedModel:
 
   def _controls(self, controls_NxTxC, n: int) -> np.ndarray:
     """[N, T, C] float32 controls (C = 0 for a model without controls)."""
-    depth = self.spec.control_depth
+    depth = self.spec.control_depth if self.groove else 0  # chords: ``chords_NxT``
     if controls_NxTxC is None:
       if depth:
         raise ValueError(f'{self.name} reads {depth} controls per step: pass controls_NxTxC.')
@@ -250,17 +267,24 @@ class TrainedModel:
 
   # ---- decode -------------------------------------------------------------------------------
   def decode_labels(self, z_NxZ, *, key, temperature: float = 1.0, controls_NxTxC=None,
-                    hits_NxTxH=None) -> np.ndarray:
+                    hits_NxTxH=None, hit_conditional: bool | None = None,
+                    chords_NxT=None) -> np.ndarray:
     """[N, T, P] labels decoded from codes; ``temperature=0`` is greedy.
 
     GrooVAE: [N, T, 27] float windows; ``controls_NxTxC`` for a model with controls;
     ``hits_NxTxH`` (1 hit, 0 none, nan free) fixes hits inside the decode loop, so what the
     decoder feeds back and plays on are those hits, and samples only the nan ones.
+    ``hit_conditional`` (default: on when ``hits_NxTxH`` is given, else Magenta's decode): each
+    played step's velocity and offset given that it is played (``groove_decoder.emit``).
     """
+    if hit_conditional is None:
+      hit_conditional = hits_NxTxH is not None
     temperature = check_temperature(temperature)
     z = np.asarray(z_NxZ, np.float32).reshape(-1, self.spec.z_size)
     keys = self._decode_keys(key, len(z))
     controls = self._controls(controls_NxTxC, len(z))
+    if not self.groove:  # a chord model's chord class a step, [N, T] (a [T] one for all)
+      controls = self._chords(chords_NxT, len(z))
     bias = np.zeros((len(z),) + self._window_shape(), np.float32)
     if hits_NxTxH is not None:
       hits = np.asarray(hits_NxTxH, np.float32)
@@ -271,12 +295,22 @@ class TrainedModel:
       rows = slice(start, start + self.max_batch_size)
       size = _bucket(len(z[rows]), self.max_batch_size, self.num_devices)
       out.append(self._decode_padded(z[rows], keys[rows], temperature, size,
-                                     controls[rows], bias[rows]))
+                                     None if controls is None else controls[rows], bias[rows],
+                                     bool(hit_conditional)))
     if not out:
-      depth = sum(self.spec.part_depths) if self.groove else len(self.spec.part_depths)
+      depth = sum(self.spec.part_depths) if self.groove else (
+          len(self.spec.part_depths) + self.chords)
       return np.zeros((0, self.spec.max_seq_len, depth),
                       np.float32 if self.groove else np.int32)
     return np.concatenate(out)
+
+  def _chords(self, chords_NxT, n: int):
+    """[N, T] int32 chord classes of a chord model (None for another model)."""
+    if chords_NxT is None:
+      return None
+    if not self.chords:
+      raise ChordsNeededError(f'{self.name} is not chord-conditioned: it takes no chords.')
+    return np.broadcast_to(np.asarray(chords_NxT, np.int32), (n, self.spec.max_seq_len))
 
   @staticmethod
   def _decode_keys(key, n: int):
@@ -284,22 +318,32 @@ class TrainedModel:
     return jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(n))
 
   def _decode_padded(self, z_NxZ, keys, temperature: float, size: int, controls=None,
-                     bias=None) -> np.ndarray:
+                     bias=None, hit_conditional: bool = False) -> np.ndarray:
     """[N, T, P] labels of codes with their keys, run as one batch of ``size`` >= N rows."""
     greedy = temperature == 0
     temp = jnp.float32(1.0 if greedy else temperature)
     padded = np.zeros((size, z_NxZ.shape[1]), np.float32)
     padded[:len(z_NxZ)] = z_NxZ
     rows = np.arange(size) % len(z_NxZ)  # padding rows reuse keys; their outputs are dropped
-    if not self.groove:
+    if not self.groove and not self.chords:
       samples = self._decode(self.params, padded, keys[rows], temp, greedy)
       return np.asarray(samples)[:len(z_NxZ)]
+    if self.chords:
+      if controls is None:
+        raise ChordsNeededError(f'{self.name} decodes under a chord a step: give chords '
+                                '(musicvae-sample --chords="C G Am F").')
+      chords = np.zeros((size, self.spec.max_seq_len), np.int32)
+      chords[:len(z_NxZ)] = controls
+      samples = np.asarray(self._decode_chords(self.params, padded, keys[rows], temp, greedy,
+                                               chords))[:len(z_NxZ)]
+      # The windows carry their chords, as the converter's: decoded MIDI holds them as text.
+      return np.concatenate([samples, chords[:len(z_NxZ), :, None]], -1)
     if controls is None:
       controls = self._controls(None, len(z_NxZ))
     if bias is None:
       bias = np.zeros((len(z_NxZ),) + self._window_shape(), np.float32)
     samples = self._decode_groove(self.params, padded, keys[rows], temp, greedy, controls[rows],
-                                  bias[rows])
+                                  bias[rows], hit_conditional)
     return np.asarray(samples)[:len(z_NxZ)]
 
   def decode(self, z_NxZ, *, key, temperature: float = 1.0,
@@ -323,20 +367,31 @@ class TrainedModel:
     return np.repeat(z, n, axis=0) if same_z else z
 
   def sample(self, n: int, *, key, temperature: float = 1.0, same_z: bool = False,
-             qpm: float = inputs.DEFAULT_QPM) -> list:
+             qpm: float = inputs.DEFAULT_QPM, chords_WxT=None) -> list:
     """n NoteSequences decoded from codes of the prior (see the module's note on keys)."""
     return [ns for batch in self.sample_batches(n, key=key, temperature=temperature,
-                                                same_z=same_z, qpm=qpm) for ns in batch]
+                                                same_z=same_z, qpm=qpm, chords_WxT=chords_WxT)
+            for ns in batch]
 
   def sample_batches(self, n: int, *, key, temperature: float = 1.0, same_z: bool = False,
-                     qpm: float = inputs.DEFAULT_QPM, batch_size: int | None = None):
+                     qpm: float = inputs.DEFAULT_QPM, batch_size: int | None = None,
+                     chords_WxT=None):
     """``sample(n)`` as an iterator of lists of NoteSequences, one decoding call each.
 
     Each batch holds ``batch_size`` (default ``max_batch_size``) outputs, the last one fewer;
     it is decoded when asked for, so a long run can write each batch as it comes. Over several
     batches the last one is padded to the full size, so one compiled function serves them all.
     The outputs are those of one ``sample(n)`` call, whatever ``batch_size``.
+
+    A chord model decodes each code under ``chords_WxT``, W windows of chord classes
+    (``converters.chords.progression_classes``): output i is its code decoded under each
+    window, joined (window w > 0 samples with ``fold_in(key_i, w)``).
     """
+    if self.chords and chords_WxT is None:
+      raise ChordsNeededError(f'{self.name} decodes under a chord a step: give chords '
+                              '(musicvae-sample --chords="C G Am F").')
+    progression = [None] if chords_WxT is None else [
+        self._chords(c, 1)[0] for c in np.asarray(chords_WxT)]
     temperature = check_temperature(temperature)  # refused now, not at the first batch
     z = self.sample_z(n, key=key, same_z=same_z)
     batch = -(-(batch_size or self.max_batch_size) // self.num_devices) * self.num_devices
@@ -346,8 +401,16 @@ class TrainedModel:
     def batches():
       for start in range(0, n, batch):
         chunk = slice(start, start + batch)
-        labels = self._decode_padded(z[chunk], keys[chunk], temperature, size)
-        yield self.to_note_sequences(labels, qpm=qpm)
+        if chords_WxT is None:
+          labels = self._decode_padded(z[chunk], keys[chunk], temperature, size)
+          yield self.to_note_sequences(labels, qpm=qpm)
+          continue
+        rows = len(z[chunk])
+        windows = [self._decode_padded(
+            z[chunk], keys[chunk] if w == 0 else jax.vmap(jax.random.fold_in)(
+                keys[chunk], jnp.full(rows, w, jnp.uint32)), temperature, size,
+            np.broadcast_to(c, (rows, len(c)))) for w, c in enumerate(progression)]
+        yield [self.to_piece(np.stack([w[i] for w in windows]), qpm=qpm) for i in range(rows)]
     return batches()
 
   def interpolate(self, seq_a, seq_b, num_steps: int, *, key, method: str = 'slerp',

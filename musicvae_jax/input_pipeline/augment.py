@@ -11,6 +11,10 @@ Two deliberate differences from Magenta:
   in the first epoch; here it is drawn again every epoch.
 * Magenta deletes notes that leave the pitch range; here the shift is drawn only among those
   that keep every note of the window in range (21..108), so no window loses a note.
+
+Chord-conditioned windows (cat-mel_2bar_med_chords) carry a chord column after the melody; its
+triad classes move with the melody (the root by ``shift`` semitones mod 12, the kind kept), as
+Magenta's transposed NoteSequence has its chords inferred, or its chord symbols transposed.
 """
 
 from __future__ import annotations
@@ -53,6 +57,13 @@ def transpose(labels_TxP: np.ndarray, shift: int, parts) -> np.ndarray:
   return out
 
 
+def transpose_chords(classes_T: np.ndarray, shift: int) -> np.ndarray:
+  """Triad classes (0 no chord, 1 + 12 * kind + root) with every root moved by ``shift``."""
+  classes = np.asarray(classes_T)
+  moved = (classes - 1) // 12 * 12 + (classes - 1 + shift) % 12 + 1
+  return np.where(classes > 0, moved, 0).astype(classes.dtype)
+
+
 class TransposeRangeError(errors.UserError, ValueError):
   """A transpose_range that cannot apply to the windows."""
 
@@ -60,7 +71,7 @@ class TransposeRangeError(errors.UserError, ValueError):
 class RandomTranspose:
   """A grain random map: a uniform shift from the valid ones in ``[low, high]`` per example."""
 
-  def __init__(self, transpose_range, converter_kind: str):
+  def __init__(self, transpose_range, converter_kind: str, chord_column: int | None = None):
     low, high = (int(v) for v in transpose_range)
     if low > high:
       raise TransposeRangeError(f'config.data.transpose_range={tuple(transpose_range)} has '
@@ -70,6 +81,7 @@ class RandomTranspose:
       raise TransposeRangeError(f'{converter_kind} windows have no pitched part to transpose; '
                                 'set config.data.transpose_range to (0, 0).')
     self.low, self.high, self.parts = low, high, parts
+    self.chord_column = chord_column
 
   @property
   def active(self) -> bool:
@@ -79,5 +91,7 @@ class RandomTranspose:
     labels = example['labels']
     shifts = valid_shifts(labels, self.low, self.high, self.parts)
     shift = int(rng.choice(shifts)) if shifts.size else 0
-    return {**example, 'labels': transpose(labels, shift, self.parts),
-            'transpose': np.int32(shift)}
+    moved = transpose(labels, shift, self.parts)
+    if self.chord_column is not None:
+      moved[:, self.chord_column] = transpose_chords(labels[:, self.chord_column], shift)
+    return {**example, 'labels': moved, 'transpose': np.int32(shift)}

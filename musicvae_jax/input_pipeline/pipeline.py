@@ -87,6 +87,14 @@ def window_of(info: dict[str, Any]) -> tuple[str, list[int]]:
   return window['dtype'], list(window['shape'])
 
 
+def chord_column(info: dict[str, Any]) -> int | None:
+  """The stored column of per-step chord classes (cat-mel_2bar_med_chords: melody windows
+  [T, 2], the chord after the melody), or None."""
+  dtype, shape = window_of(info)
+  parts = len(info.get('part_depths', ()))
+  return parts if dtype == 'int16' and shape[1:] == [parts + 1] else None
+
+
 def check_fits(data_dir: str | pathlib.Path, *, seq_len: int, part_depths,
                window_dtype: str = 'int16', window_columns: int | None = None
                ) -> dict[str, Any]:
@@ -187,7 +195,9 @@ def train_dataset(data_dir, *, batch_size: int, seed: int, split: str = 'train',
   ``transform(example, rng)`` (a model family's) maps each example after that, with its own
   numpy Generator, drawn anew every epoch.
   """
-  transposer = augment.RandomTranspose(transpose_range, dataset_info(data_dir)['converter'])
+  info = dataset_info(data_dir)
+  transposer = augment.RandomTranspose(transpose_range, info['converter'],
+                                       chord_column=chord_column(info))
   ds = _records(data_dir, split, shard_index, shard_count)
   if len(ds) < batch_size:
     raise DatasetError(

@@ -6,7 +6,9 @@ conductor embedding inside the hierarchical decoder), H = decoder size, G = 4H.
 
 Tokens are class indices per part, [B, T, P]; -1 stands for "no previous output" (Magenta's
 zero vector at t = 0). The step input is [previous output one-hot (O), cond (C)], so the first
-layer's input projection is a row gather plus one per-sequence product with cond.
+layer's input projection is a row gather plus one per-sequence product with cond. A decoder with
+``control_depth`` (cat-mel_2bar_med_chords: 49 chord classes) appends the step's one-hot control,
+given as its class ``controls_BxT``: [previous output, cond, control], as Magenta's step input.
 
 Two ways to run it:
 - ``teacher_forced``: every step's input is known (the targets shifted right, or the inputs a
@@ -51,11 +53,13 @@ def sample_parts(key, logits_BxO, part_depths, temperature, greedy: bool, gumbel
 
 class LstmDecoder(nnx.Module):
 
-  def __init__(self, part_depths, cond_size: int, sizes, *, rngs: nnx.Rngs):
+  def __init__(self, part_depths, cond_size: int, sizes, *, control_depth: int = 0,
+               rngs: nnx.Rngs):
     self.part_depths = tuple(int(d) for d in part_depths)
     self.cond_size = cond_size
+    self.control_depth = int(control_depth)
     out = sum(self.part_depths)
-    self.stack = layers.LSTMStack(out + cond_size, sizes, rngs=rngs)
+    self.stack = layers.LSTMStack(out + cond_size + self.control_depth, sizes, rngs=rngs)
     self.z_to_initial_state = layers.Dense(cond_size, self.stack.state_size, stddev=1e-3,
                                            rngs=rngs)
     self.output_projection = layers.Dense(self.stack.sizes[-1], out, rngs=rngs)
@@ -64,9 +68,17 @@ class LstmDecoder(nnx.Module):
   def output_depth(self) -> int:
     return sum(self.part_depths)
 
-  def _rows(self, tokens):
+  def _rows(self, tokens, controls=None):
+    """Kernel rows of the step inputs [..., P] (and of the control classes [...])."""
     offsets = jnp.asarray(np.cumsum((0,) + self.part_depths[:-1]), jnp.int32)
-    return jnp.where(tokens >= 0, tokens + offsets, -1)
+    rows = jnp.where(tokens >= 0, tokens + offsets, -1)
+    if not self.control_depth:
+      return rows
+    if controls is None:
+      raise ValueError(f'this decoder reads {self.control_depth} control classes per step '
+                       '(controls_BxT).')
+    first = self.output_depth + self.cond_size
+    return jnp.concatenate([rows, (controls.astype(jnp.int32) + first)[..., None]], axis=-1)
 
   def initial_state(self, cond_BxC) -> layers.State:
     return self.stack.split_state(jnp.tanh(self.z_to_initial_state(cond_BxC)))
@@ -74,11 +86,12 @@ class LstmDecoder(nnx.Module):
   def _const_rows(self):
     return slice(self.output_depth, self.output_depth + self.cond_size)
 
-  def teacher_forced(self, cond_BxC, inputs_BxTxP):
-    """Logits [B, T, O] for known step inputs."""
+  def teacher_forced(self, cond_BxC, inputs_BxTxP, controls_BxT=None):
+    """Logits [B, T, O] for known step inputs (and the control class of every step)."""
     first = self.stack.layers[0]
     xw0 = layers.project_steps(first.kernel[...], first.bias[...],
-                               rows_BxTxP=self._rows(inputs_BxTxP), const_BxC=cond_BxC,
+                               rows_BxTxP=self._rows(inputs_BxTxP, controls_BxT),
+                               const_BxC=cond_BxC,
                                const_rows=self._const_rows())
     h_TxBxH, _ = self.stack.run(xw0, self.initial_state(cond_BxC))
     proj = self.output_projection
@@ -86,7 +99,7 @@ class LstmDecoder(nnx.Module):
 
   def decode_loop(self, cond_BxC, first_BxP, steps: int, key, temperature=1.0, *,
                   greedy: bool = False, targets_BxTxP=None, sample_mask_BxT=None,
-                  gumbel_BxTxO=None):
+                  gumbel_BxTxO=None, controls_BxT=None):
     """Decodes ``steps`` steps feeding back its own output.
 
     With ``targets_BxTxP`` (scheduled sampling) the input at step t + 1 is the sample only where
@@ -101,6 +114,11 @@ class LstmDecoder(nnx.Module):
     w_out, b_out = proj.kernel[...], proj.bias[...]
     guided = targets_BxTxP is not None
     xs = dict(t=jnp.arange(steps))
+    if self.control_depth:
+      if controls_BxT is None:
+        raise ValueError(f'this decoder reads {self.control_depth} control classes per step '
+                         '(controls_BxT).')
+      xs.update(control=jnp.swapaxes(controls_BxT, 0, 1))
     if guided:
       mask_next = jnp.concatenate(
           [sample_mask_BxT[:, 1:], jnp.zeros_like(sample_mask_BxT[:, :1])], axis=1)
@@ -110,7 +128,7 @@ class LstmDecoder(nnx.Module):
 
     def step(carry, x):
       state, in_BxP = carry
-      xw = const_BxG + layers.gather_rows(w0, self._rows(in_BxP))
+      xw = const_BxG + layers.gather_rows(w0, self._rows(in_BxP, x.get('control')))
       h, state = self.stack.step(xw, state)
       logits = h @ w_out + b_out
       sampled = sample_parts(jax.random.fold_in(key, x['t']), logits, self.part_depths,

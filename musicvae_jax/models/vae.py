@@ -51,7 +51,8 @@ def check_buildable(spec: specs.ModelSpec) -> None:
                                 'no controls and a bidirectional LSTM encoder.')
     return
   unbuilt = [h.kind for h in spec.heads if h.kind != 'categorical']
-  if unbuilt or spec.controls or spec.encoder.kind != 'bidirectional_lstm':
+  chords = [c.name for c in spec.controls] == ['chords'] and spec.decoder.kind == 'lstm'
+  if unbuilt or (spec.controls and not chords) or spec.encoder.kind != 'bidirectional_lstm':
     what = unbuilt or [c.name for c in spec.controls] or [spec.encoder.kind]
     raise NotImplementedError(f'MusicVAE builds categorical heads, no controls and a '
                               f'bidirectional LSTM encoder; this spec asks for {what}.')
@@ -84,7 +85,7 @@ class MusicVAE(nnx.Module):
           split=spec.decoder.split_parts, rngs=rngs)
     else:
       self.decoder = decoders.LstmDecoder(spec.part_depths, spec.z_size, spec.dec_rnn_size,
-                                          rngs=rngs)
+                                          control_depth=spec.control_depth, rngs=rngs)
 
   @property
   def groove(self) -> bool:
@@ -94,9 +95,19 @@ class MusicVAE(nnx.Module):
   def nade(self) -> bool:
     return self.spec.decoder.kind == 'nade_lstm'
 
-  def encode(self, labels_BxTxP, lengths_B, *, controls_BxTxC=None, dropout_key=None):
+  def split_controls(self, labels_BxTxL):
+    """(labels [B, T, P], control classes [B, T] or None) of stored windows: a chord model's
+    windows carry the chord class of every step after the parts (converters.chords)."""
+    if self.groove or not self.spec.controls:
+      return labels_BxTxL, None
+    parts = len(self.spec.part_depths)
+    return labels_BxTxL[..., :parts], labels_BxTxL[..., parts]
+
+  def encode(self, labels_BxTxP, lengths_B, *, controls_BxTxC=None, dropout_key=None,
+             controls_BxT=None):
     """(mu, sigma) [B, Z] of q(z | x). Dense inputs (GrooVAE): ``labels_BxTxP`` is the float
-    input [B, T, D]; ``dropout_key`` (training) turns on input dropout."""
+    input [B, T, D]; ``dropout_key`` (training) turns on input dropout. A chord model takes
+    each step's chord class ``controls_BxT``, one-hot after the parts as Magenta concatenates."""
     if self.spec.input.kind == 'dense':
       dense = labels_BxTxP.astype(jnp.float32)
       if self.spec.controls:
@@ -116,13 +127,20 @@ class MusicVAE(nnx.Module):
       encoding = self.encoder(lengths_B, dense_BxTxD=dense)
     else:
       offsets = jnp.asarray(np.cumsum((0,) + self.spec.part_depths[:-1]), jnp.int32)
-      encoding = self.encoder(lengths_B, rows_BxTxP=labels_BxTxP + offsets)
+      rows = labels_BxTxP + offsets
+      if self.spec.controls:
+        if controls_BxT is None:
+          raise ValueError(f'this model reads {self.spec.control_depth} control classes per '
+                           'step (controls_BxT).')
+        rows = jnp.concatenate(
+            [rows, (controls_BxT.astype(rows.dtype) + self.spec.output_depth)[..., None]], -1)
+      encoding = self.encoder(lengths_B, rows_BxTxP=rows)
     return self.latent(encoding)
 
   def teacher_forced_logits(self, z_BxZ, inputs_BxTxP, **kwargs):
     return self.decoder.teacher_forced(z_BxZ, inputs_BxTxP, **kwargs)
 
-  def scheduled_inputs(self, z_BxZ, labels_BxTxP, sample_mask_BxT, key):
+  def scheduled_inputs(self, z_BxZ, labels_BxTxP, sample_mask_BxT, key, controls_BxT=None):
     """Step inputs when the decoder feeds back its own samples where the mask is set."""
     if self.groove:
       raise NotImplementedError('scheduled sampling is not built for the GrooVAE decoder.')
@@ -134,21 +152,25 @@ class MusicVAE(nnx.Module):
     if self.spec.hierarchical:
       return self.decoder.scheduled_inputs(z_BxZ, labels_BxTxP, inputs, sample_mask_BxT, key)
     out = self.decoder.decode_loop(z_BxZ, inputs[:, 0], labels_BxTxP.shape[1], key,
-                                   targets_BxTxP=labels_BxTxP, sample_mask_BxT=sample_mask_BxT)
+                                   targets_BxTxP=labels_BxTxP, sample_mask_BxT=sample_mask_BxT,
+                                   controls_BxT=controls_BxT)
     return out['inputs']
 
   def sample(self, z_BxZ, key, temperature=1.0, *, greedy: bool = False, gumbel_BxTxO=None,
-             controls_BxTxC=None):
+             controls_BxTxC=None, hit_conditional: bool = False, controls_BxT=None):
     """Free-running decode from z: ``samples`` [B, T, P] and ``logits`` [B, T, O].
 
     ``gumbel_BxTxO``: standard Gumbel noise for every step and class, drawn by the caller (so
     each sequence can have its own key); without it the noise comes from ``key``. GrooVAE's
-    ``samples`` are the emitted [B, T, 27] float vectors; ``controls_BxTxC`` its per-step hits.
+    ``samples`` are the emitted [B, T, 27] float vectors; ``controls_BxTxC`` its per-step hits;
+    ``hit_conditional`` its velocities and offsets given a hit (``groove_decoder.emit``).
+    A chord model decodes under ``controls_BxT``, the chord class of every step.
     """
     if self.groove:
       return self.decoder.decode_loop(z_BxZ, self.spec.max_seq_len, key, temperature,
                                       greedy=greedy, controls_BxTxC=controls_BxTxC,
-                                      gumbel_BxTxO=gumbel_BxTxO)
+                                      gumbel_BxTxO=gumbel_BxTxO,
+                                      hit_conditional=hit_conditional)
     if self.nade:  # samples: [B, T, D] bits; Bernoulli draws from the Gumbel noise, one a bit
       return self.decoder.decode_loop(z_BxZ, self.spec.max_seq_len, key, temperature,
                                       greedy=greedy, gumbel_BxTxD=gumbel_BxTxO)
@@ -157,7 +179,8 @@ class MusicVAE(nnx.Module):
                                  gumbel_BxTxO=gumbel_BxTxO)
     first = -jnp.ones((z_BxZ.shape[0], len(self.spec.part_depths)), jnp.int32)
     return self.decoder.decode_loop(z_BxZ, first, self.spec.max_seq_len, key, temperature,
-                                    greedy=greedy, gumbel_BxTxO=gumbel_BxTxO)
+                                    greedy=greedy, gumbel_BxTxO=gumbel_BxTxO,
+                                    controls_BxT=controls_BxT)
 
 
 def build_model(spec: specs.ModelSpec, seed: int = 0) -> MusicVAE:

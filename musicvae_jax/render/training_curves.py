@@ -2,7 +2,8 @@
 
 Three panels over steps: losses (train loss and reconstruction loss, eval loss), KL in bits
 (train and eval, with the free-bits level when the config has one), and accuracy (train
-teacher-forced accuracy; eval teacher-forced and sampled accuracy, the MusicVAE paper's columns).
+teacher-forced accuracy; eval teacher-forced and sampled accuracy, the MusicVAE paper's columns;
+GrooVAE: hit accuracy, and the eval hit F1).
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ _PANELS = (
     ('KL (bits)', [('train', 'kl_bits', 'train'), ('eval_eval', 'kl_bits', 'eval')]),
     ('accuracy', [('train', 'accuracy', 'train (teacher-forced)'),
                   ('eval_eval', 'teacher_forced_accuracy', 'eval teacher-forced'),
-                  ('eval_eval', 'sampled_accuracy', 'eval sampled')]),
+                  ('eval_eval', 'sampled_accuracy', 'eval sampled'),
+                  # GrooVAE's metrics (a run has one family's or the other's)
+                  ('train', 'hits_accuracy', 'train hit accuracy'),
+                  ('eval_eval', 'hit_accuracy', 'eval hit accuracy'),
+                  ('eval_eval', 'hit_f1', 'eval hit F1')]),
 )
 
 

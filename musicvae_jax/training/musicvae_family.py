@@ -34,16 +34,19 @@ from musicvae_jax.training import schedules
 
 def forward(model: vae.MusicVAE, batch, key, *, sampling_probability):
   """Everything a loss or a metric needs from one pass. Returns a dict of arrays."""
-  labels, lengths, mask = batch['labels'], batch['lengths'], batch['mask']
+  lengths, mask = batch['lengths'], batch['mask']
+  # A chord model's windows carry each step's chord after the parts: its control, no target.
+  labels, chords = model.split_controls(batch['labels'])
+  ctl = {} if chords is None else dict(controls_BxT=chords)
   key_eps, key_mask, key_sample = jax.random.split(key, 3)
-  mu, sigma = model.encode(labels, lengths)
+  mu, sigma = model.encode(labels, lengths, **ctl)
   z = mu + sigma * jax.random.normal(key_eps, mu.shape, mu.dtype)
   inputs = vae.shift_right(labels)
   if sampling_probability is not None:
     sample_mask = jax.random.bernoulli(key_mask, sampling_probability, mask.shape)
     inputs = jax.lax.stop_gradient(
-        model.scheduled_inputs(z, labels, sample_mask.astype(jnp.float32), key_sample))
-  logits = model.teacher_forced_logits(z, inputs).astype(jnp.float32)
+        model.scheduled_inputs(z, labels, sample_mask.astype(jnp.float32), key_sample, **ctl))
+  logits = model.teacher_forced_logits(z, inputs, **ctl).astype(jnp.float32)
   mu, sigma = mu.astype(jnp.float32), sigma.astype(jnp.float32)
   r_loss, correct = losses.reconstruction(logits, labels, mask, model.spec.part_depths)
   kl = losses.kl_divergence(mu, sigma)
@@ -87,8 +90,9 @@ class MusicVAEFamily(family.Family):
     return vae.build_model(self.run.model, seed=seed)
 
   def check_dataset(self, data_dir) -> dict:
-    return pipeline.check_fits(data_dir, seq_len=self.run.model.seq_len,
-                               part_depths=self.run.model.part_depths)
+    model = self.run.model
+    return pipeline.check_fits(data_dir, seq_len=model.seq_len, part_depths=model.part_depths,
+                               window_columns=len(model.part_depths) + len(model.controls))
 
   def loss(self, model, batch, key, step):
     p = sampling_probability(self.run.loss, step)

@@ -366,3 +366,21 @@ def test_training_gradient_through_dropout_is_finite(groove):
   for path, g in nnx.to_flat_state(grads):
     g = np.asarray(g[...])
     assert np.isfinite(g).all() and np.abs(g).max() > 0, path
+
+
+def test_hit_conditional_readout_divides_by_the_hit_probability():
+  """Velocity given a hit: v / p(hit) on played steps (clipped), 0 on silent ones; offsets are
+  Magenta's own on played steps, 0 on silent ones."""
+  rng = np.random.default_rng(0)
+  logits = jnp.asarray(rng.normal(0, 2, (64, 27)).astype(np.float32))
+  plain = np.asarray(groove_decoder.emit(logits, 1.0, greedy=True))
+  cond = np.asarray(groove_decoder.emit(logits, 1.0, greedy=True, hit_conditional=True))
+  p = 1 / (1 + np.exp(-np.asarray(logits[:, :9], np.float64)))
+  hits = plain[:, :9]
+  assert np.array_equal(cond[:, :9], hits) and 0 < hits.mean() < 1
+  want_v = hits * np.clip(plain[:, 9:18] / np.maximum(p, 1e-3), 0, 1)
+  want_o = hits * plain[:, 18:]
+  np.testing.assert_allclose(cond[:, 9:18], want_v, atol=1e-6)
+  np.testing.assert_allclose(cond[:, 18:], want_o, atol=1e-6)
+  played = hits > 0.5
+  assert (cond[:, 9:18][played] >= plain[:, 9:18][played] - 1e-7).all()  # never quieter

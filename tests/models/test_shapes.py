@@ -26,12 +26,15 @@ GROOVE_CONFIGS = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fix
                   'groovae_2bar_hits_control')
 # nade-drums: [B, T, D] drum-roll bits (test_nade_shapes; Magenta parity in test_nade_reference).
 NADE_CONFIGS = ('nade-drums_2bar_reduced', 'nade-drums_2bar_full')
+# Chord-conditioned melody: [B, T, 2] windows, the chord a control (tests/models/test_chords_reference).
+CHORD_CONFIGS = ('cat-mel_2bar_med_chords',)
 B = 2
 
 
 def test_every_config_is_covered():
   """The lists above are the full set of configs (a new config must be added here)."""
-  assert sorted(CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS) == sorted(config_lib.config_names())
+  assert sorted(CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS) == sorted(
+      config_lib.config_names())
 
 
 @pytest.mark.parametrize('name,depth', [(NADE_CONFIGS[0], 9), (NADE_CONFIGS[1], 61)])

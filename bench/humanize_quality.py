@@ -1,0 +1,119 @@
+"""Humanize quality on held-out Groove MIDI performances: the model against two baselines.
+
+  python bench/humanize_quality.py [--workdir=bundled:groovae_2bar_humanize] [--data=<prepared>]
+      [--split=eval] [--json=out.json]
+
+Without --data, the Groove MIDI performances of ../shared/data/midi/drums are prepared for
+groovae_2bar_humanize into a temporary folder with their own split
+(``--split_csv=MANIFEST.csv --split_column=gmd_split``: 896 train / 124 validation performances,
+split by performance, never by window). The baselines take their means from the train split;
+everything is scored on the eval split (the validation performances). See
+``musicvae_jax.training.humanize_quality`` for the players and the errors.
+"""
+
+import argparse
+import csv
+import json
+import pathlib
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+from array_record.python.array_record_module import ArrayRecordReader
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED_DRUMS = REPO.parent / 'shared' / 'data' / 'midi' / 'drums'
+
+from musicvae_jax import config_boundary  # pylint: disable=wrong-import-position
+from musicvae_jax import config_lib  # pylint: disable=wrong-import-position
+from musicvae_jax.generation import trained_model  # pylint: disable=wrong-import-position
+from musicvae_jax.input_pipeline import pipeline  # pylint: disable=wrong-import-position
+from musicvae_jax.input_pipeline import prepare  # pylint: disable=wrong-import-position
+from musicvae_jax.input_pipeline import records  # pylint: disable=wrong-import-position
+from musicvae_jax.training import humanize_quality as hq  # pylint: disable=wrong-import-position
+
+
+def windows(data_dir, split: str):
+  """(targets [N, T, 27], source file of each) of one split of a prepared dataset."""
+  sources = (pathlib.Path(data_dir) / 'sources.txt').read_text().split('\n')
+  out, files = [], []
+  for shard in pipeline.shard_paths(data_dir, split):
+    reader = ArrayRecordReader(str(shard))
+    for record in reader.read_all():
+      rec = records.decode(record)
+      out.append(rec['labels'])
+      files.append(sources[int(rec['source'])])
+    reader.close()
+  return np.stack(out).astype(np.float32), files
+
+
+def ms_per_step(files, manifest=SHARED_DRUMS / 'MANIFEST.csv'):
+  """A 16th-note step in ms at each file's tempo (the manifest's bpm), or None without it."""
+  if not manifest.is_file():
+    return None
+  bpm = {r['file']: r['bpm'] for r in csv.DictReader(manifest.open())}
+  if not all(bpm.get(f.rsplit('/', 1)[-1]) for f in files):
+    return None
+  return np.array([60000.0 / float(bpm[f.rsplit('/', 1)[-1]]) / 4 for f in files])
+
+
+def prepared(workdir_tmp: str) -> pathlib.Path:
+  out = pathlib.Path(workdir_tmp, 'gmd')
+  run = config_boundary.run_spec(config_lib.get_config('groovae_2bar_humanize'))
+  prepare.prepare(run, SHARED_DRUMS, out, split_csv=SHARED_DRUMS / 'MANIFEST.csv',
+                  split_column='gmd_split', progress=False)
+  return out
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--workdir', default='bundled:groovae_2bar_humanize')
+  parser.add_argument('--data', default=None)
+  parser.add_argument('--split', default='eval')
+  parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--json', default=None)
+  args = parser.parse_args()
+  start = time.time()
+  with tempfile.TemporaryDirectory() as tmp:
+    data = pathlib.Path(args.data) if args.data else prepared(tmp)
+    train, _ = windows(data, 'train')
+    held, files = windows(data, args.split)
+  means = hq.ClassMeans.of(train)
+  model = trained_model.TrainedModel.from_workdir(args.workdir)
+  key = jax.random.PRNGKey(args.seed)
+  ms = ms_per_step(files)
+  players = {
+      'leave it quantised (one mean velocity)': hq.quantised(held, means),
+      "each drum class's mean velocity and offset": hq.class_means(held, means),
+      f'{model.name}, z = posterior mean': hq.model_outputs(model, held, key=key),
+      f'{model.name}, z drawn from the posterior': hq.model_outputs(
+          model, held, key=key, posterior_sample=True),
+  }
+  rows = {name: hq.errors(pred, held, ms) for name, pred in players.items()}
+  names = list(players)
+  gains = {f'{names[2]} over {base}': hq.paired_gain(players[base], players[names[2]], held, files)
+           for base in names[:2]}
+  performances = len(set(files))
+  print(f'{len(held)} held-out windows of {performances} performances ({args.split} split of '
+        f'{data if args.data else "the shared Groove MIDI set, prepared with gmd_split"}); '
+        f'baseline means from {len(train)} train windows; model {args.workdir}; '
+        f'{time.time() - start:.0f} s\n')
+  print(hq.table(rows))
+  print(f'\nHow much the model beats each baseline (baseline error - model error; > 0 is better), '
+        f'with a 95% interval from a paired bootstrap over the {performances} performances:\n')
+  print('| comparison | velocity (0-127) | timing (16th steps) |\n| --- | ---: | ---: |')
+  for name, g in gains.items():
+    cells = [f'{m:+.2f} [{lo:+.2f}, {hi:+.2f}]' for lo, m, hi in [g['velocity']]]
+    cells += [f'{m:+.4f} [{lo:+.4f}, {hi:+.4f}]' for lo, m, hi in [g['timing']]]
+    print(f'| {name} | ' + ' | '.join(cells) + ' |')
+  if args.json:
+    pathlib.Path(args.json).write_text(json.dumps(
+        {'windows': len(held), 'performances': performances, 'rows': rows, 'gains': gains},
+        indent=2) + '\n')
+
+
+if __name__ == '__main__':
+  main()

@@ -72,7 +72,8 @@ def check_output_dir():
 
 def writer():
   from musicvae_jax.generation import outputs  # pylint: disable=g-import-not-at-top
-  return outputs.Writer(check_output_dir(), wav=WAV.value, progress=True,
+  play = 'play_chords' in flags.FLAGS and flags.FLAGS.play_chords  # --chords' commands only
+  return outputs.Writer(check_output_dir(), wav=WAV.value, progress=True, play_chords=play,
                         log=lambda msg: print(msg, file=sys.stderr))
 
 

@@ -2,13 +2,16 @@
 
   musicvae-reconstruct --input_midi=<a.mid>[,<b.mid>...] [--num_outputs=1] [--workdir=<dir>]
       [--temperature=0.5] [--seed=N] [--output_dir=...] [--sample_z] [--strict_monophony]
+      [--chords="C G Am F"] [--play_chords]
 
 Each input is cut into consecutive windows of the model's length; every window is encoded (mu,
 or a posterior sample with --sample_z) and decoded, and the windows are joined again. Writes,
 per input, <name>_input.mid (the input as the model reads it) and --num_outputs reconstructions,
 each with a piano roll, at the input's tempo, and prints how many steps the reconstruction got
 right. Chords given to a melody model keep the highest note of each onset (as Magenta) and the
-count of dropped notes is printed; --strict_monophony refuses them.
+count of dropped notes is printed; --strict_monophony refuses them. A chord-conditioned model
+decodes under the input's own chords, or --chords="C G Am F" (one a bar, repeated to the
+input's length): the same melody under a new harmony.
 """
 
 import pathlib
@@ -16,6 +19,7 @@ import sys
 
 from absl import flags
 
+from musicvae_jax.cli import chord_flags
 from musicvae_jax.cli import entry
 from musicvae_jax.cli import generate_flags as gf
 
@@ -34,9 +38,10 @@ def main(argv):
   model = gf.load_model()
   read = [gf.windows(model, path) for path in _INPUTS.value]  # all read before writing
   from musicvae_jax.generation import reconstruction  # pylint: disable=g-import-not-at-top
+  chords = [chord_flags.progression(model, len(w.labels)) for w in read]  # before decoding
   results = reconstruction.reconstruct_inputs(
       model, [w.labels for w in read], key=gf.key(PROG), num_outputs=_NUM.value,
-      temperature=gf.TEMPERATURE.value, use_mean=not _SAMPLE_Z.value)
+      temperature=gf.TEMPERATURE.value, use_mean=not _SAMPLE_Z.value, chords=chords)
   writer = gf.writer()
   for path, windows, result in zip(_INPUTS.value, read, results):
     source = pathlib.Path(path)
@@ -53,7 +58,7 @@ def main(argv):
 
 
 def run():
-  entry.run(main, sys.modules[__name__], PROG, shared=(gf,))
+  entry.run(main, sys.modules[__name__], PROG, shared=(gf, chord_flags))
 
 
 if __name__ == '__main__':

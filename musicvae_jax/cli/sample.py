@@ -1,7 +1,7 @@
 """musicvae-sample: new music drawn from a trained model's prior.
 
   musicvae-sample [--workdir=<dir>] [--num_outputs=5] [--temperature=0.5] [--seed=N]
-      [--output_dir=musicvae_output] [--qpm=120] [--chords="C G Am F"]
+      [--output_dir=musicvae_output] [--qpm=120] [--chords="C G Am F" [--play_chords]]
 
 Without --workdir it uses the bundled cat-mel_2bar_small model. Each sample is decoded from its
 own z ~ N(0, I) (--same_z: one z for all, so they differ only by the decoder's sampling). Writes
@@ -17,14 +17,13 @@ import sys
 
 from absl import flags
 
+from musicvae_jax.cli import chord_flags
 from musicvae_jax.cli import entry
 from musicvae_jax.cli import generate_flags as gf
 
 _NUM = flags.DEFINE_integer('num_outputs', 5, 'How many sequences to sample.')
 _SAME_Z = flags.DEFINE_bool('same_z', False, 'Decode every output from one latent code.')
 _QPM = flags.DEFINE_float('qpm', 120.0, 'Tempo of the outputs, quarter notes per minute.')
-_CHORDS = flags.DEFINE_string('chords', None, 'Chord-conditioned models: one chord a bar '
-                              '(major, minor, aug or dim triads, N.C.), e.g. "C G Am F".')
 flags.register_validator('qpm', lambda q: 10 <= q <= 1000,
                          'give a tempo from 10 to 1000 quarter notes per minute.')
 
@@ -37,11 +36,7 @@ def main(argv):
     entry.die(PROG, f'--num_outputs={_NUM.value}: ask for at least one.')
   gf.check_output_dir()
   model = gf.load_model()
-  chords = None
-  if _CHORDS.value is not None:
-    from musicvae_jax.converters import chords as chords_lib  # pylint: disable=g-import-not-at-top
-    chords = chords_lib.progression_classes(_CHORDS.value, bars=model.run.data.slice_bars,
-                                            steps_per_bar=model.run.data.steps_per_bar)
+  chords = chord_flags.progression(model)
   batches = model.sample_batches(_NUM.value, key=gf.key(PROG), temperature=gf.TEMPERATURE.value,
                                  same_z=_SAME_Z.value, qpm=_QPM.value, chords_WxT=chords)
   gf.report(PROG, gf.writer().write_all(itertools.chain.from_iterable(batches),
@@ -49,7 +44,7 @@ def main(argv):
 
 
 def run():
-  entry.run(main, sys.modules[__name__], PROG, shared=(gf,))
+  entry.run(main, sys.modules[__name__], PROG, shared=(gf, chord_flags))
 
 
 if __name__ == '__main__':

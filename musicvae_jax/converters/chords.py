@@ -37,6 +37,7 @@ with warnings.catch_warnings():
   from note_seq import chord_symbols_lib
   from note_seq import chords_encoder_decoder
   from note_seq import chords_lib
+  from note_seq import sequences_lib
 
 NoteSequence = base.NoteSequence
 CHORD_SYMBOL = NoteSequence.TextAnnotation.CHORD_SYMBOL
@@ -62,10 +63,12 @@ class ChordProgressionError(errors.UserError, ValueError):
   """A chord progression given to a chord-conditioned model that it cannot take."""
 
 
-def progression_classes(text: str, *, bars: int, steps_per_bar: int) -> np.ndarray:
+def progression_classes(text: str, *, bars: int, steps_per_bar: int,
+                        windows: int | None = None) -> np.ndarray:
   """The chord class of every step of a progression such as 'C G Am F', one chord a bar, as
   windows [W, bars * steps_per_bar]: as many windows of ``bars`` bars as the chords need, the
-  progression repeated from its start to fill the last one (or the only one)."""
+  progression repeated from its start to fill the last one (or the only one). ``windows``: that
+  many windows instead (a piece's own length), the progression repeated to fill them."""
   symbols = str(text).replace(',', ' ').split()
   if not symbols:
     raise ChordProgressionError('--chords is empty: give one chord a bar, e.g. "C G Am F".')
@@ -76,7 +79,8 @@ def progression_classes(text: str, *, bars: int, steps_per_bar: int) -> np.ndarr
     except ChordError:
       raise ChordProgressionError(f'--chords: chord {symbol!r} is not a major, minor, '
                                   'augmented or diminished triad (or N.C.).') from None
-  windows = -(-len(classes) // bars)
+  if windows is None:
+    windows = -(-len(classes) // bars)
   per_bar = [classes[i % len(classes)] for i in range(windows * bars)]
   return np.repeat(np.asarray(per_bar, np.int32), steps_per_bar).reshape(windows, -1)
 
@@ -196,5 +200,20 @@ class ChordMelodyConverter(melody.MelodyConverter):
     return sequence
 
   def to_labels(self, note_sequence: NoteSequence) -> np.ndarray:
-    """The melody labels [T, 1] of one window (its chords are the caller's controls)."""
-    return super().to_labels(note_sequence)
+    """One window's labels [T, 2] from a NoteSequence that fits one window: the melody (as
+    ``MelodyConverter.to_labels``) and the chord class of every step, from the sequence's chord
+    symbols, else inferred from its notes as the extraction does (over this window only, so the
+    inferred key has this window's notes to go on, not the whole piece's). A chord symbol that is
+    no triad raises ``ChordError``, and chords that cannot be inferred raise ``ChordError`` too."""
+    melody_T = super().to_labels(note_sequence)[:, 0]
+    quantized = sequences_lib.quantize_note_sequence(note_sequence, self.steps_per_quarter)
+    notes = melody.filter_notes(quantized, min_pitch=self.min_pitch, max_pitch=self.max_pitch,
+                                valid_programs=self.valid_programs)
+    if not any(ta.annotation_type == CHORD_SYMBOL for ta in notes.text_annotations):
+      try:
+        chord_inference.infer_chords_for_sequence(notes)
+      except chord_inference.ChordInferenceError as e:
+        raise ChordError(f'its chords cannot be inferred ({e}); give them (--chords)') from e
+    symbols = step_chords(notes)[:self.max_seq_len]
+    symbols += [symbols[-1] if symbols else NO_CHORD] * (self.max_seq_len - len(symbols))
+    return np.stack([melody_T, [chord_class(s) for s in symbols]], -1).astype(melody_T.dtype)

@@ -159,6 +159,16 @@ def _tiles(piece, quantized, window: int, step_s: float) -> list:
     tile.time_signatures.extend(piece.time_signatures[:1])
     tile.total_time = window * step_s
     tiles.append(tile)
+  # Chord symbols go with their window, and the chord sounding at a window's start opens it.
+  symbols = sorted((ta.quantized_step, ta.text) for ta in quantized.text_annotations
+                   if ta.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL)
+  for k, tile in enumerate(tiles):
+    start, end = k * window, (k + 1) * window
+    before = [text for step, text in symbols if step <= start]
+    for step, text in ([(start, before[-1])] if before else []) + [
+        (s, t) for s, t in symbols if start < s < end]:
+      ta = tile.text_annotations.add(time=(step - start) * step_s, text=text)
+      ta.annotation_type = note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL
   for n in quantized.notes:
     k = n.quantized_start_step // window
     if not 0 <= k < count:
@@ -178,6 +188,10 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
   kind = converter.kind
   window = converter.max_seq_len
   programs = getattr(converter, 'valid_programs', None)
+  chord_errors = ()
+  if kind == 'melody_chords':
+    from musicvae_jax.converters import chords  # pylint: disable=g-import-not-at-top
+    chord_errors = (chords.ChordError,)
   pieces = sequences_lib.split_note_sequence_on_time_changes(note_sequence)
   labels, starts, tempos, refusals, offset = [], [], [], [], 0.0
   notes = dropped = 0
@@ -196,7 +210,10 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
       qpm = qpm_of(piece)
       step_s = 60.0 / qpm / converter.steps_per_quarter
       for k, tile in enumerate(_tiles(piece, quantized, window, step_s)):
-        tile_labels = np.asarray(converter.to_labels(tile), np.int32)
+        try:
+          tile_labels = np.asarray(converter.to_labels(tile), np.int32)
+        except chord_errors as e:  # a chord model's input chords
+          raise UnencodableInput(source, f'window {k + 1}: {e}') from None
         if _usable(tile_labels, kind):
           labels.append(tile_labels)
           starts.append(offset + k * window * step_s)

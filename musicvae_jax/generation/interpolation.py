@@ -48,7 +48,7 @@ def path(z_a, z_b, num_steps: int, method: str = 'slerp') -> np.ndarray:
 
 
 def decode_paths(model, mu_a_WxZ, mu_b_WxZ, num_steps: int, *, key, method: str = 'slerp',
-                 temperature: float = 1.0, qpm: float = 120.0) -> list:
+                 temperature: float = 1.0, qpm: float = 120.0, chords_WxT=None) -> list:
   """``num_steps`` pieces: piece s joins step s of every window's path from mu_a[k] to mu_b[k].
 
   The pieces are written at ``qpm`` (the caller passes the first input's tempo).
@@ -56,6 +56,7 @@ def decode_paths(model, mu_a_WxZ, mu_b_WxZ, num_steps: int, *, key, method: str 
   All W × num_steps codes decode in one batch, step-major: window k of step s is output
   s·W + k and draws on ``fold_in(key, s·W + k)`` (``model.decode_labels``). With one window
   (W = 1) output s is step s, as a two-input interpolation has always been decoded.
+  A chord model decodes window k of every step under ``chords_WxT[k]``.
   """
   mu_a, mu_b = np.asarray(mu_a_WxZ), np.asarray(mu_b_WxZ)
   if mu_a.shape != mu_b.shape:
@@ -63,5 +64,7 @@ def decode_paths(model, mu_a_WxZ, mu_b_WxZ, num_steps: int, *, key, method: str 
   n = len(mu_a)
   paths = np.stack([path(mu_a[w], mu_b[w], num_steps, method) for w in range(n)], axis=1)
   labels = model.decode_labels(paths.reshape(num_steps * n, -1), key=key,
-                               temperature=temperature)
+                               temperature=temperature,
+                               chords_NxT=None if chords_WxT is None else np.tile(
+                                   np.asarray(chords_WxT)[:n], (num_steps, 1)))
   return [model.to_piece(labels[s * n:(s + 1) * n], qpm=qpm) for s in range(num_steps)]

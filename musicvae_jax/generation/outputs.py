@@ -29,6 +29,8 @@ from musicvae_jax.render import piano_roll
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
   import note_seq
+  import pretty_midi
+  from note_seq import chords_lib
 
 SOUNDFONT_ENV = 'MUSICVAE_SOUNDFONT'
 SOUNDFONTS = ('/usr/share/sounds/sf2/FluidR3_GM.sf2', '/usr/share/sounds/sf2/default-GM.sf2',
@@ -106,6 +108,28 @@ def render_wav(midi_path: pathlib.Path, wav_path: pathlib.Path, synth: Synth) ->
 
 _SAID = set()  # the reasons for no WAV already given in this process
 
+_CHORD_SYMBOL = note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL
+
+
+def with_chords_played(ns):
+  """A copy of ``ns`` with its chord symbols played as a simple accompaniment: each chord's
+  triad and its bass held until the next chord (note_seq's ``BasicChordRenderer``, a pad, as
+  Magenta's improv_rnn plays chords)."""
+  out = note_seq.NoteSequence()
+  out.CopyFrom(ns)
+  chords_lib.BasicChordRenderer(
+      instrument=max([n.instrument for n in ns.notes] + [0]) + 1).render(out)
+  return out
+
+
+def write_midi(ns, path) -> None:
+  """``ns`` as a MIDI file, its chord symbols as text events at their times (note_seq's writer
+  drops text annotations)."""
+  pm = note_seq.sequence_proto_to_pretty_midi(ns)
+  pm.text_events.extend(pretty_midi.Text(ta.text, ta.time) for ta in ns.text_annotations
+                        if ta.annotation_type == _CHORD_SYMBOL)
+  pm.write(str(path))
+
 
 @dataclasses.dataclass
 class Writer:
@@ -115,6 +139,7 @@ class Writer:
   log: object = print
   written: list = dataclasses.field(default_factory=list)
   progress: bool = False  # a progress bar over the outputs of write_all
+  play_chords: bool = False  # chord symbols also played (``with_chords_played``)
 
   def __post_init__(self):
     self.output_dir = pathlib.Path(self.output_dir)
@@ -131,7 +156,10 @@ class Writer:
                for p in (midi.with_suffix('.wav'), midi.with_suffix('.png'), midi)}
     placed = []
     try:
-      note_seq.sequence_proto_to_midi_file(ns, str(partial[midi]))
+      if self.play_chords and any(ta.annotation_type == _CHORD_SYMBOL
+                                  for ta in ns.text_annotations):
+        ns = with_chords_played(ns)
+      write_midi(ns, partial[midi])
       piano_roll.write_piano_roll(ns, partial[midi.with_suffix('.png')], title or stem)
       if self.synth.available:
         render_wav(partial[midi], partial[midi.with_suffix('.wav')], self.synth)

@@ -31,20 +31,29 @@ class Reconstruction:
 
 
 def reconstruct(model, labels_NxTxP, *, key, num_outputs: int = 1, temperature: float = 1.0,
-                use_mean: bool = True) -> Reconstruction:
-  """``num_outputs`` reconstructions of one input's windows, from mu or a posterior sample."""
+                use_mean: bool = True, chords_NxT=None) -> Reconstruction:
+  """``num_outputs`` reconstructions of one input's windows, from mu or a posterior sample.
+
+  A chord model decodes under the input's own chords, or under ``chords_NxT`` (a new
+  harmony for the same melody); the agreement counts the melody's steps only."""
   if num_outputs < 1:
     raise ValueError(f'num_outputs={num_outputs}: ask for at least one.')
   labels = np.asarray(labels_NxTxP, np.int32)
   z, mu, _ = model.encode_labels(labels, key=None if use_mean else jax.random.fold_in(key, 1))
   codes = np.concatenate([mu if use_mean else z] * num_outputs)
-  out = model.decode_labels(codes, key=key, temperature=temperature)
+  chords = model.window_chords(labels, chords_NxT)
+  out = model.decode_labels(codes, key=key, temperature=temperature,
+                            chords_NxT=None if chords is None else np.tile(chords,
+                                                                           (num_outputs, 1)))
   out = out.reshape((num_outputs,) + labels.shape)
-  agreement = tuple(float(np.mean(mine == labels)) for mine in out)
+  parts = len(model.spec.part_depths)
+  agreement = tuple(float(np.mean(mine[..., :parts] == labels[..., :parts])) for mine in out)
   return Reconstruction(labels, out, agreement)
 
 
-def reconstruct_inputs(model, inputs, *, key, **kwargs) -> list[Reconstruction]:
-  """``reconstruct`` of each input's windows [N_i, T, P], input i under ``fold_in(key, i)``."""
-  return [reconstruct(model, labels, key=jax.random.fold_in(key, i), **kwargs)
-          for i, labels in enumerate(inputs)]
+def reconstruct_inputs(model, inputs, *, key, chords=None, **kwargs) -> list[Reconstruction]:
+  """``reconstruct`` of each input's windows [N_i, T, P], input i under ``fold_in(key, i)``;
+  ``chords``: each input's ``chords_NxT`` (or None for its own)."""
+  chords = [None] * len(inputs) if chords is None else chords
+  return [reconstruct(model, labels, key=jax.random.fold_in(key, i), chords_NxT=c, **kwargs)
+          for i, (labels, c) in enumerate(zip(inputs, chords))]

@@ -304,6 +304,24 @@ class TrainedModel:
                       np.float32 if self.groove else np.int32)
     return np.concatenate(out)
 
+  def window_chords(self, labels_NxTxL, chords_NxT=None):
+    """The chords [N, T] a chord model decodes windows under: ``chords_NxT`` when given (one
+    progression [T] for all, or one a window), else the windows' own (their last column).
+    None for a model without chords, which is refused chords."""
+    if chords_NxT is None:
+      return np.asarray(labels_NxTxL)[..., -1].astype(np.int32) if self.chords else None
+    return self._chords(chords_NxT, len(labels_NxTxL))
+
+  def progression(self, text: str, windows: int | None = None) -> np.ndarray:
+    """[W, T] chord classes of a progression such as 'C G Am F', one chord a bar, over
+    ``windows`` windows (default: as many as the chords need), repeated from its start."""
+    from musicvae_jax.converters import chords as chords_lib  # pylint: disable=g-import-not-at-top
+    if not self.chords:
+      raise ChordsNeededError(f'{self.name} is not chord-conditioned: it takes no chords.')
+    return chords_lib.progression_classes(text, bars=self.run.data.slice_bars,
+                                          steps_per_bar=self.run.data.steps_per_bar,
+                                          windows=windows)
+
   def _chords(self, chords_NxT, n: int):
     """[N, T] int32 chord classes of a chord model (None for another model)."""
     if chords_NxT is None:
@@ -415,40 +433,49 @@ class TrainedModel:
 
   def interpolate(self, seq_a, seq_b, num_steps: int, *, key, method: str = 'slerp',
                   temperature: float = 1.0, strict_monophony: bool = False,
-                  qpm: float | None = None) -> list:
+                  qpm: float | None = None, chords_T=None) -> list:
     """``num_steps`` sequences from ``seq_a`` to ``seq_b`` along a path between their mu's.
 
     The ends are decoded from the inputs' own mu, so they are reconstructions of the inputs.
     They are at ``qpm``, by default ``seq_a``'s tempo (Magenta's are at 120 whatever the input).
     This is ``interpolate_windows`` of one window each, but for the encoding: both inputs are
     encoded in one call, as always, because a code is not bit for bit the same when encoded in
-    a batch of another size, and the same key should keep giving the same codes.
+    a batch of another size, and the same key should keep giving the same codes. A chord model
+    decodes every step under ``chords_T``, by default ``seq_a``'s own chords.
     """
     check_temperature(temperature)  # before the encoding
-    _, mu, _ = self.encode([seq_a, seq_b], strict_monophony=strict_monophony)
+    labels = self.to_labels([seq_a, seq_b], strict_monophony=strict_monophony)
+    _, mu, _ = self.encode_labels(labels)
+    chords = self.window_chords(labels[:1], None if chords_T is None else [chords_T])
     return interpolation.decode_paths(self, mu[:1], mu[1:], num_steps, key=key, method=method,
                                       temperature=temperature,
-                                      qpm=inputs.qpm_of(seq_a) if qpm is None else qpm)
+                                      qpm=inputs.qpm_of(seq_a) if qpm is None else qpm,
+                                      chords_WxT=chords)
 
   def interpolate_windows(self, windows_a, windows_b, num_steps: int, *, key,
                           method: str = 'slerp', temperature: float = 1.0,
-                          qpm: float = inputs.DEFAULT_QPM) -> list:
+                          qpm: float = inputs.DEFAULT_QPM, chords_WxT=None) -> list:
     """``num_steps`` pieces morphing one piece's windows [Na, T, P] into another's [Nb, T, P].
 
     Window k of the first is morphed into window k of the second, for the first min(Na, Nb)
     windows; piece s joins step s of every window (``interpolation.decode_paths``, which says
     which key each output draws on). The first and last pieces are the inputs' reconstructions.
     The pieces are at ``qpm``: pass the first input's (``read_windows(a).qpm``) to keep its tempo.
+    A chord model decodes window k under ``chords_WxT[k]`` (``progression``), by default the
+    first input's own chords.
     """
     check_temperature(temperature)  # before the encoding
     n = min(len(windows_a), len(windows_b))
     _, mu_a, _ = self.encode_labels(windows_a[:n])
     _, mu_b, _ = self.encode_labels(windows_b[:n])
+    chords = self.window_chords(windows_a[:n],
+                                None if chords_WxT is None else np.asarray(chords_WxT)[:n])
     return interpolation.decode_paths(self, mu_a, mu_b, num_steps, key=key, method=method,
-                                      temperature=temperature, qpm=qpm)
+                                      temperature=temperature, qpm=qpm, chords_WxT=chords)
 
   def reconstruct(self, note_sequences, *, key, temperature: float = 1.0,
-                  use_mean: bool = True, strict_monophony: bool = False) -> list:
+                  use_mean: bool = True, strict_monophony: bool = False,
+                  chords_NxT=None) -> list:
     """Each input (one window each) encoded and decoded again, from mu or a posterior sample z.
 
     The inputs are reconstructed as the windows of one piece (``reconstruct_windows``); each
@@ -456,19 +483,21 @@ class TrainedModel:
     """
     labels = self.to_labels(note_sequences, strict_monophony=strict_monophony)
     result = self.reconstruct_windows(labels, key=key, temperature=temperature,
-                                      use_mean=use_mean)
+                                      use_mean=use_mean, chords_NxT=chords_NxT)
     return [self.converter.from_labels(mine, qpm=inputs.qpm_of(ns))
             for mine, ns in zip(result.labels[0], note_sequences)]
 
   def reconstruct_windows(self, labels_NxTxP, *, key, num_outputs: int = 1,
-                          temperature: float = 1.0, use_mean: bool = True
+                          temperature: float = 1.0, use_mean: bool = True, chords_NxT=None
                           ) -> reconstruction.Reconstruction:
     """``num_outputs`` reconstructions [R, N, T, P] of a piece's windows, and their agreement.
 
-    The keys are those of musicvae-reconstruct for the same seed (``reconstruction``).
+    The keys are those of musicvae-reconstruct for the same seed (``reconstruction``). A chord
+    model decodes under the windows' own chords, or ``chords_NxT`` (``progression``).
     """
     return reconstruction.reconstruct(self, labels_NxTxP, key=key, num_outputs=num_outputs,
-                                      temperature=temperature, use_mean=use_mean)
+                                      temperature=temperature, use_mean=use_mean,
+                                      chords_NxT=chords_NxT)
 
   # ---- attribute vectors (MusicVAE paper, 5.5) ----------------------------------------------
   def attribute_vectors(self, path=None) -> dict:

@@ -373,7 +373,9 @@ def _window_shape(info: dict[str, Any]) -> str:
   if window.get('dtype', 'int16') != 'int16':
     t, d = window['shape']
     return f'{t} steps x {d} {window["dtype"]} values'
-  return f"{info['T']} steps x {info['P']} part{'s' if info['P'] > 1 else ''}"
+  parts = f"{info['T']} steps x {info['P']} part{'s' if info['P'] > 1 else ''}"
+  extra = window.get('shape', [0, info['P']])[-1] - info['P']  # a chord model's chord column
+  return parts + (f' + {extra} control column' if extra > 0 else '')
 
 
 def format_report(info: dict[str, Any], output_dir) -> str:

@@ -251,3 +251,97 @@ def test_sample_cli_chords(workdir, tmp_path):
   ok = sample('--chords=C G Am F')
   assert ok.returncode == 0, ok.stderr[-2000:]
   assert len(list(tmp_path.glob('*.mid'))) == 2
+
+
+def _windows(chords):
+  """The fixture's four windows as stored: melody and chord class a step, [4, 32, 2]."""
+  return np.stack([np.asarray(chords.melody[..., 0]), np.asarray(chords.chords)], -1).astype(
+      np.int32)
+
+
+def test_reconstruct_decodes_under_the_inputs_chords_or_new_ones(chords, workdir):
+  """Greedy reconstruction of stored windows is the greedy decode of their mu under their own
+  chords; given another progression, the same codes follow it and the melody changes."""
+  trained = TrainedModel.from_workdir(workdir)
+  windows = _windows(chords)
+  _, mu, _ = trained.encode_labels(windows)
+  own = trained.reconstruct_windows(windows, key=jax.random.key(0), temperature=0)
+  want = trained.decode_labels(mu, key=jax.random.key(0), temperature=0,
+                               chords_NxT=windows[..., 1])
+  np.testing.assert_array_equal(own.labels[0], want)
+  np.testing.assert_array_equal(own.labels[0][..., 1], windows[..., 1])
+  # agreement counts the melody only: the chord column always agrees with itself
+  assert own.agreement[0] == pytest.approx(np.mean(want[..., 0] == windows[..., 0]))
+  new = trained.progression('Ebdim', windows=len(windows))
+  other = trained.reconstruct_windows(windows, key=jax.random.key(0), temperature=0,
+                                      chords_NxT=new)
+  np.testing.assert_array_equal(other.labels[0][..., 1], new)
+  assert not np.array_equal(other.labels[0][..., 0], own.labels[0][..., 0])
+
+
+def test_interpolate_decodes_every_step_under_one_progression(chords, workdir):
+  """Interpolation of a chord model: every step's windows under the first input's chords, or
+  under --chords; the ends are the reconstructions of the inputs under those chords."""
+  from musicvae_jax.converters import chords as chords_lib  # pylint: disable=import-outside-toplevel
+  trained = TrainedModel.from_workdir(workdir)
+  windows = _windows(chords)
+  a, b = windows[:2], windows[2:]
+  pieces = trained.interpolate_windows(a, b, 3, key=jax.random.key(0), temperature=0)
+  progression = trained.progression('C G Am F', windows=2)
+  assert progression.shape == (2, 32)
+  steered = trained.interpolate_windows(a, b, 3, key=jax.random.key(0), temperature=0,
+                                        chords_WxT=progression)
+  assert len(pieces) == len(steered) == 3
+
+  def symbols(ns):
+    return [ta.text for ta in sorted(ns.text_annotations, key=lambda t: t.time)
+            if ta.annotation_type == chords_lib.CHORD_SYMBOL]
+
+  for ns in steered:
+    assert symbols(ns) == ['C', 'G', 'Am', 'F']
+  first = [chords_lib.chord_symbol(c) for c in a[..., 1].reshape(-1)]
+  want = [s for i, s in enumerate(first) if i == 0 or s != first[i - 1]]  # one symbol per change
+  for ns in pieces:
+    assert symbols(ns) == want
+  _, mu_a, _ = trained.encode_labels(a)
+  end = trained.decode_labels(mu_a, key=jax.random.key(0), temperature=0,
+                              chords_NxT=progression)
+  assert steered[0] == trained.to_piece(end, qpm=120.0)
+
+
+def test_reconstruct_and_interpolate_cli_chords(workdir, tmp_path):
+  """musicvae-reconstruct and -interpolate take --chords on a chord model (real tunes in, the
+  chords in the output MIDI); on a model without chords it is one line, nothing written."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import note_seq  # pylint: disable=import-outside-toplevel
+  import pretty_midi  # pylint: disable=import-outside-toplevel
+  from tests import cli_process  # pylint: disable=import-outside-toplevel
+  from conftest import REPO  # pylint: disable=import-outside-toplevel
+  tunes = sorted((REPO / 'data' / 'midi' / 'melody').glob('*.mid'))[:2]  # 4/4 folk tunes
+
+  def run(prog, *args, workdir_arg=f'--workdir={workdir}', out=tmp_path / 'out'):
+    argv = cli_process.argv(prog, workdir_arg, '--seed=3', '--wav=false', f'--output_dir={out}',
+                            *args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+
+  rec = run('musicvae-reconstruct', f'--input_midi={tunes[0]}', '--chords=Am F C G',
+            '--play_chords')
+  assert rec.returncode == 0, rec.stderr[-2000:]
+  outputs = sorted((tmp_path / 'out').glob('*-001-of-001.mid'))
+  assert len(outputs) == 1
+  pm = pretty_midi.PrettyMIDI(str(outputs[0]))  # chords as text events, one a bar at 2 s
+  assert [t.text for t in pm.text_events][:5] == ['Am', 'F', 'C', 'G', 'Am']
+  assert [round(t.time, 3) for t in pm.text_events][:2] == [0.0, round(
+      240 / note_seq.midi_file_to_note_sequence(str(outputs[0])).tempos[0].qpm, 3)]
+  melody, pad = pm.instruments  # --play_chords: the triads and their bass, Magenta's pad
+  assert pad.program == 88 and {n.pitch % 12 for n in pad.notes if n.start < 1e-6} == {9, 0, 4}
+  inter = run('musicvae-interpolate', f'--input_midi_1={tunes[0]}', f'--input_midi_2={tunes[1]}',
+              '--num_outputs=3', '--chords=C G', out=tmp_path / 'inter')
+  assert inter.returncode == 0, inter.stderr[-2000:]
+  assert len(list((tmp_path / 'inter').glob('*.mid'))) == 3
+  refused = run('musicvae-reconstruct', f'--input_midi={tunes[0]}', '--chords=C G',
+                workdir_arg='--workdir=bundled:cat-mel_2bar_small', out=tmp_path / 'refused')
+  assert refused.returncode != 0
+  lines = [l for l in refused.stderr.splitlines() if 'error:' in l]
+  assert len(lines) == 1 and 'is not chord-conditioned' in lines[0], refused.stderr[-2000:]
+  assert not (tmp_path / 'refused').exists() or not list((tmp_path / 'refused').glob('*.mid'))

@@ -147,3 +147,20 @@ def test_progression_fills_windows_one_chord_a_bar():
   for text, bad in (('C Csus4', 'Csus4'), ('C H', 'H')):
     with pytest.raises(errors.UserError, match=f"chord '{bad}' is not a major, minor"):
       chords_lib.progression_classes(text, bars=2, steps_per_bar=16)
+
+
+def test_real_melodies_land_on_their_own_chords_more_than_on_others(extracted):
+  """The chords-obeyed measure (training.chord_fit) on real windows: a melody's onsets fall on
+  its own (inferred) chord's tones far more often than on another window's chords."""
+  from musicvae_jax.training import chord_fit  # pylint: disable=import-outside-toplevel
+  windows = np.stack([w for e in extracted['multitrack'].values() for w in e.windows])
+  keep = [(c > 0).all() and len(set(c.tolist())) >= 2 for c in windows[..., 1]]
+  windows = windows[np.asarray(keep)]
+  assert len(windows) > 100
+  np.testing.assert_array_equal(chord_fit.progressions(windows[..., 1]), windows[..., 1])
+  own = chord_fit.chord_tone_share(windows[..., 0], windows[..., 1])
+  other = windows[chord_fit.derangement(len(windows), np.random.default_rng(0)), :, 1]
+  shuffled = chord_fit.chord_tone_share(windows[..., 0], other)
+  assert own > 0.6 and own > shuffled + 0.15, (own, shuffled)
+  assert chord_fit.chord_pitch_classes(chords_lib.chord_class('Am')) == {9, 0, 4}
+  assert chord_fit.chord_pitch_classes(0) == frozenset()

@@ -345,3 +345,16 @@ def test_reconstruct_and_interpolate_cli_chords(workdir, tmp_path):
   lines = [l for l in refused.stderr.splitlines() if 'error:' in l]
   assert len(lines) == 1 and 'is not chord-conditioned' in lines[0], refused.stderr[-2000:]
   assert not (tmp_path / 'refused').exists() or not list((tmp_path / 'refused').glob('*.mid'))
+
+
+def test_a_generated_file_read_back_keeps_its_chords(workdir, tmp_path):
+  """The chords written as text events come back as the windows' chord column, not inferred."""
+  from musicvae_jax.generation import outputs  # pylint: disable=import-outside-toplevel
+  trained = TrainedModel.from_workdir(workdir)
+  progression = trained.progression('Am Dm E Am F G C E')  # 4 windows, one chord a bar
+  ns = trained.sample(1, key=jax.random.key(2), temperature=0.5, chords_WxT=progression)[0]
+  path = tmp_path / 'song.mid'
+  outputs.write_midi(ns, path)
+  read = trained.read_windows(path)
+  np.testing.assert_array_equal(read.labels[..., 1], progression[:len(read.labels)])
+  assert len(read.labels) == 4

@@ -66,9 +66,10 @@ def main():
   names = {'conditioned': f'{model.name}, told the progression',
            'shuffled': f"{model.name}, told another window's progression",
            'unconditioned': f'{args.unconditioned} (no chords)'}
-  print('| melodies | onsets | on a chord tone |\n| --- | ---: | ---: |')
+  print('| melodies | onsets | onsets per melody | on a chord tone |\n| --- | ---: | ---: | ---: |')
   for key, row in result.items():
-    print(f"| {names[key]} | {row['onsets']} | {row['share']:.3f} |")
+    print(f"| {names[key]} | {row['onsets']} | {row['onsets'] / len(held):.1f} | "
+          f"{row['share']:.3f} |")
   if args.json:
     pathlib.Path(args.json).write_text(json.dumps(
         {'progressions': len(held), 'temperature': args.temperature, 'rows': result},

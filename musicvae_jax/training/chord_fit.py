@@ -42,20 +42,25 @@ def chord_pitch_classes(chord: int) -> frozenset:
   return frozenset(p % 12 for p in chord_symbols_lib.chord_symbol_pitches(symbol))
 
 
+@functools.lru_cache(maxsize=1)
+def _tone_table() -> np.ndarray:
+  """[49, 12] bool: pitch class p is a tone of triad class c."""
+  table = np.zeros((chords_lib.CHORD_CLASSES, 12), bool)
+  for chord in range(chords_lib.CHORD_CLASSES):
+    table[chord, list(chord_pitch_classes(chord))] = True
+  return table
+
+
 def chord_tone_counts(melody_NxT, chords_NxT) -> tuple[int, int]:
   """(onsets on a chord tone, onsets under a chord) of melody labels under chord classes."""
   melody = np.asarray(melody_NxT)
   chords = np.asarray(chords_NxT)
   if melody.shape != chords.shape:
     raise ValueError(f'melody {melody.shape} and chords {chords.shape} must have one shape')
-  hits = total = 0
-  for label, chord in zip(melody.reshape(-1), chords.reshape(-1)):
-    if not _MELODY.is_onset(int(label)) or chord == 0:
-      continue
-    pitch = int(label) - _MELODY.FIRST_PITCH_LABEL + _MELODY.min_pitch
-    total += 1
-    hits += (pitch % 12) in chord_pitch_classes(int(chord))
-  return hits, total
+  scored = _MELODY.is_onset(melody) & (chords != 0)
+  pitch_class = (melody - _MELODY.FIRST_PITCH_LABEL + _MELODY.min_pitch) % 12
+  on_tone = _tone_table()[chords, pitch_class] & scored
+  return int(on_tone.sum()), int(scored.sum())
 
 
 def chord_tone_share(melody_NxT, chords_NxT) -> float:

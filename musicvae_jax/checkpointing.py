@@ -19,6 +19,7 @@ abstract targets, so sampling and evaluation never build or read the optimiser s
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 
 import jax
@@ -83,7 +84,15 @@ def check_or_write_config(workdir, config, *, write: bool) -> None:
           'new --workdir.')
   if write:
     pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(new, indent=2, sort_keys=True) + '\n')
+    _write_atomically(path, json.dumps(new, indent=2, sort_keys=True) + '\n')
+
+
+def _write_atomically(path: pathlib.Path, text: str) -> None:
+  """Replaces ``path`` in one rename: the other processes of a multi-process run read it while
+  process 0 rewrites it, and must never see it empty or half written."""
+  tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+  tmp.write_text(text)
+  os.replace(tmp, path)
 
 
 def has_checkpoint(workdir) -> bool:
@@ -96,7 +105,7 @@ def has_checkpoint(workdir) -> bool:
 def write_data_dir(workdir, data_dir) -> None:
   """Records the dataset a workdir trains on (absolute), for a resume without --data."""
   path = pathlib.Path(workdir) / DATA_FILE
-  path.write_text(json.dumps(dict(data=str(pathlib.Path(data_dir).absolute()))) + '\n')
+  _write_atomically(path, json.dumps(dict(data=str(pathlib.Path(data_dir).absolute()))) + '\n')
 
 
 def data_dir(workdir) -> str | None:

@@ -53,14 +53,24 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
   m = config.model
   data = data or data_spec(config.data)
   converter = converters.get_converter(data)
-  if m.encoder != 'bidirectional_lstm':
-    raise ModelConfigError(f"model.encoder={m.encoder!r}: only 'bidirectional_lstm' exists.")
+  multiperf = data.converter == 'multiperf'
+  if m.encoder not in specs.ENCODER_KINDS:
+    raise ModelConfigError(f'model.encoder={m.encoder!r}: choose one of '
+                           f'{", ".join(specs.ENCODER_KINDS)}.')
+  if (m.encoder == 'hierarchical_lstm') != multiperf:
+    raise ModelConfigError(
+        f'model.encoder={m.encoder!r} with data.converter={data.converter!r}: multi-instrument '
+        "performance windows (converter 'multiperf') are encoded by 'hierarchical_lstm' (a "
+        "bidirectional LSTM per track, then over the tracks), every other converter's by "
+        "'bidirectional_lstm'.")
   if m.decoder not in DECODERS:
     raise ModelConfigError(f'model.decoder={m.decoder!r}: choose one of {", ".join(DECODERS)}.')
   if m.z_size <= 0:
     raise ModelConfigError('model.z_size must be positive (decoder-only models are not built).')
   kind, split = DECODERS[m.decoder]
   keep_prob = float(m.get('dropout_keep_prob', 1.0))
+  if multiperf:
+    return _multiperf_spec(m, data, converter, kind, split, keep_prob)
   if kind == 'groove_lstm':
     return _groove_spec(m, data, converter, keep_prob)
   roll_output = bool(getattr(converter, 'roll_output', False))
@@ -88,6 +98,32 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
       heads=heads, input=step_input,
       encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
       decoder=specs.DecoderSpec(kind, _sizes(m.dec_rnn_size), levels, split),
+      z_size=int(m.z_size), seq_len=data.seq_len,
+      controls=(specs.Control('chords', chords),) if chords else ())
+
+
+def _multiperf_spec(m, data: specs.DataSpec, converter, kind: str, split: bool,
+                    keep_prob: float) -> specs.ModelSpec:
+  """hier-multiperf: one-hot tokens (490) in and out; the encoder reads each track's rows, then
+  the tracks (levels (64, 8)); the conductor emits one embedding per track, each decoded row by
+  row (levels (8, 64)); 49-way chord controls for the _chords configs."""
+  if kind != 'hierarchical' or split:
+    raise ModelConfigError(
+        f"model.decoder={m.decoder!r}: multi-instrument performance windows (data.converter="
+        "'multiperf') are decoded by 'hierarchical' (a conductor over the track slots, one "
+        'decoder for every track).')
+  if keep_prob != 1.0:
+    raise ModelConfigError('model.dropout_keep_prob < 1 is not supported: no hier-multiperf '
+                           'config uses dropout.')
+  tracks, rows = data.multiperf_levels
+  _check_legacy(m, data.seq_len, (tracks, rows))
+  chords = int(converter.control_depth)
+  return specs.ModelSpec(
+      heads=(specs.Head('categorical', int(converter.output_depth)),),
+      input=specs.StepInput('one_hot', int(converter.input_depth)),
+      encoder=specs.EncoderSpec('hierarchical_lstm', _sizes(m.enc_rnn_size),
+                                level_lengths=(rows, tracks)),
+      decoder=specs.DecoderSpec('hierarchical', _sizes(m.dec_rnn_size), (tracks, rows)),
       z_size=int(m.z_size), seq_len=data.seq_len,
       controls=(specs.Control('chords', chords),) if chords else ())
 

@@ -224,6 +224,21 @@ def trio_data(*, slice_bars: int):
       transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
 
 
+def multiperf_data(*, chord_encoding=None, transpose_range=(-3, 3)):
+  """The hier-multiperf data section: Magenta's MultiInstrumentPerformanceConverter arguments
+  under their own names (``slice_bars`` is its ``hop_size_bars``; 24 steps a quarter). Windows
+  are max_num_instruments x max_events_per_instrument rows (8 x 64 = 512); ``chord_encoding=
+  'triad'`` adds a chord per row (the _chords configs)."""
+  data = ml_collections.ConfigDict(dict(
+      converter='multiperf', slice_bars=1, steps_per_quarter=24, quarters_per_bar=4,
+      num_velocity_bins=8, chunk_size_bars=1, min_num_instruments=2, max_num_instruments=8,
+      min_total_events=8, max_events_per_instrument=64, max_windows_per_sequence=None,
+      transpose_range=tuple(transpose_range), eval_fraction=0.1, split_seed=0))
+  if chord_encoding is not None:
+    data.chord_encoding = chord_encoding
+  return data
+
+
 def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_size,
           dec_rnn_size, z_size, free_bits=0.0, max_beta=1.0, beta_rate=0.0,
           sampling_schedule='constant', sampling_rate=0.0, dropout_keep_prob=1.0,

@@ -34,7 +34,7 @@ COMPUTE_DTYPES = ('float32', 'bfloat16')
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
   """How MIDI becomes fixed-size windows: the converter and its options."""
-  converter: str                  # 'melody', 'drums', 'trio'
+  converter: str                  # 'melody', 'drums', 'trio', 'groove', 'multiperf'
   slice_bars: int
   steps_per_quarter: int = 4
   quarters_per_bar: int = 4
@@ -50,7 +50,21 @@ class DataSpec:
 
   @property
   def seq_len(self) -> int:
+    if self.converter == 'multiperf':
+      return math.prod(self.multiperf_levels)
     return self.slice_bars * self.steps_per_bar
+
+  @property
+  def multiperf_levels(self) -> tuple[int, ...]:
+    """Multi-instrument performance windows (converter 'multiperf'): (track slots, rows per
+    track), (8, 64) in Magenta's configs: the hop's chunks (slice_bars // chunk_size_bars) x
+    max_num_instruments, and max_events_per_instrument. () for every other converter."""
+    if self.converter != 'multiperf':
+      return ()
+    options = dict(self.converter_options)
+    chunks = self.slice_bars // int(options.get('chunk_size_bars', 1))
+    return (chunks * int(options.get('max_num_instruments', 8)),
+            int(options.get('max_events_per_instrument', 64)))
 
 
 @dataclasses.dataclass(frozen=True)

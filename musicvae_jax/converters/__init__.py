@@ -1,5 +1,5 @@
-"""NoteSequence <-> numpy windows for melody, drums (labels or rolls), trio and GrooVAE drums
-(no jax in this package)."""
+"""NoteSequence <-> numpy windows for melody, drums (labels or rolls), trio, GrooVAE drums and
+multi-instrument performances (no jax in this package)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from musicvae_jax.converters.base import Converter, Extraction, Tensors
 
 # Converter name (a config's data.converter) -> (module, class).
 CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'DrumsConverter'),
-              'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter')}
+              'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter'),
+              'multiperf': ('multiperf', 'MultiPerformanceConverter')}
 # The drums converter with ``roll_output=True`` (the nade-drums configs): [T, D] drum rolls.
 ROLL_OUTPUT = ('drum_roll', 'DrumRollConverter')
 # The melody converter with ``chord_encoding`` (cat-mel_2bar_med_chords): [T, 2] melody + chord.

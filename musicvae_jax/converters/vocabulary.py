@@ -13,6 +13,11 @@ program lists) reads it from here instead of restating it:
 * ``TRIO``: a melody, a bass (both ``MELODY``) and a drum part (``DRUMS``); Magenta's
   ``TrioConverter`` tells melody from bass instruments by program (``MEL_PROGRAMS``,
   ``BASS_PROGRAMS``).
+* ``MULTIPERF``: one token per row of a multi-instrument performance window (Magenta's
+  ``MultiInstrumentPerformanceConverter`` with 8 velocity bins): note_seq's
+  ``PerformanceOneHotEncoding`` events (note-on 0-127, note-off 128-255, time shift of 1-96
+  steps 256-351, velocity bin 1-8 352-359), then a track's program token (360 + program, 488
+  drums) and the end token 489.
 
 Framework-free, like the rest of the package: note-seq only.
 """
@@ -29,6 +34,7 @@ with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)  # pydub's ffmpeg warning at import time
   from note_seq import drums_encoder_decoder
   from note_seq import melody_encoder_decoder
+  from note_seq import performance_lib
 
 #: Magenta's melody programs (piano .. guitar families): the trio's melody part and the cat-mel
 #: configs' ``valid_programs``.
@@ -143,9 +149,86 @@ class TrioVocabulary:
     return tuple(part.depth for part in self.parts)
 
 
+@dataclasses.dataclass(frozen=True)
+class PerformanceVocabulary:
+  """Multi-instrument performance tokens, in Magenta's order: the performance events (note-on
+  and note-off of every pitch of min..max_pitch, a time shift of 1..max_shift_steps steps, a
+  velocity bin 1..num_velocity_bins when there are bins), the 128 program tokens, the drum
+  token, the end token. ``describe`` names any token."""
+
+  num_velocity_bins: int = 8
+  max_shift_steps: int = 96   # 4 quarters at 24 steps a quarter
+  min_pitch: int = performance_lib.MIN_MIDI_PITCH
+  max_pitch: int = performance_lib.MAX_MIDI_PITCH
+
+  NUM_PROGRAMS: ClassVar[int] = 128
+
+  @property
+  def num_pitches(self) -> int:
+    return self.max_pitch - self.min_pitch + 1
+
+  @property
+  def note_on(self) -> int:   # first note-on token (of min_pitch)
+    return 0
+
+  @property
+  def note_off(self) -> int:
+    return self.num_pitches
+
+  @property
+  def time_shift(self) -> int:   # the token of a 1-step shift
+    return 2 * self.num_pitches
+
+  @property
+  def velocity(self) -> int:     # the token of velocity bin 1
+    return self.time_shift + self.max_shift_steps
+
+  @property
+  def num_events(self) -> int:   # PerformanceOneHotEncoding's classes
+    return self.velocity + self.num_velocity_bins
+
+  @property
+  def first_program(self) -> int:
+    return self.num_events
+
+  @property
+  def drum_program(self) -> int:
+    return self.first_program + self.NUM_PROGRAMS
+
+  @property
+  def end(self) -> int:
+    return self.drum_program + 1
+
+  @property
+  def depth(self) -> int:
+    return self.end + 1
+
+  @property
+  def part_depths(self) -> tuple[int, ...]:
+    return (self.depth,)
+
+  def program_token(self, program: int, is_drum: bool) -> int:
+    return self.drum_program if is_drum else self.first_program + int(program)
+
+  def describe(self, token: int) -> str:
+    """'note_on 60', 'note_off 60', 'shift 12', 'velocity 5', 'program 33', 'drums', 'end',
+    'pad' (-1, an all-zero padding row)."""
+    token = int(token)
+    for name, start, stop, first in (
+        ('note_on', self.note_on, self.note_off, self.min_pitch),
+        ('note_off', self.note_off, self.time_shift, self.min_pitch),
+        ('shift', self.time_shift, self.velocity, 1),
+        ('velocity', self.velocity, self.num_events, 1),
+        ('program', self.first_program, self.drum_program, 0)):
+      if start <= token < stop:
+        return f'{name} {token - start + first}'
+    return {self.drum_program: 'drums', self.end: 'end', -1: 'pad'}.get(token, f'? {token}')
+
+
 #: Any one converter's vocabulary.
-Vocabulary = MelodyVocabulary | DrumVocabulary | TrioVocabulary
+Vocabulary = MelodyVocabulary | DrumVocabulary | TrioVocabulary | PerformanceVocabulary
 
 MELODY = MelodyVocabulary()
 DRUMS = DrumVocabulary()
 TRIO = TrioVocabulary()
+MULTIPERF = PerformanceVocabulary()

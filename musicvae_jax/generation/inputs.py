@@ -186,6 +186,8 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
                   strict_monophony: bool = False) -> Windows:
   """Consecutive windows of ``note_sequence`` the model can encode (see the module docstring)."""
   kind = converter.kind
+  if kind == 'multiperf':
+    return _performance_windows(note_sequence, converter, source)
   window = converter.max_seq_len
   programs = getattr(converter, 'valid_programs', None)
   chord_errors = ()
@@ -233,6 +235,22 @@ def split_windows(note_sequence, converter, *, source: str = '<input>',
         'i.e. 4/4 time with one tempo per section.'))
   raise UnencodableInput(source, _what_is_missing(
       note_sequence, kind, getattr(converter, 'valid_programs', None)))
+
+
+def _performance_windows(note_sequence, converter, source: str) -> Windows:
+  """A multi-instrument piece's windows (hier-multiperf: one bar of 2 to 8 instruments
+  each): the bars the converter can encode, with where each starts; the bars it cannot are left
+  out (the output keeps their place silent)."""
+  extraction, starts = converter.timed_windows(note_sequence)
+  if extraction.windows:
+    return Windows(np.stack(extraction.windows).astype(np.int32), tuple(starts), source,
+                   qpm=qpm_of(note_sequence))
+  why = ', '.join(f'{k} x{v}' for k, v in sorted(extraction.skipped.items())) or 'no notes'
+  raise UnencodableInput(source, (
+      f'no bar the model can read ({why}): a window is one 4/4 bar of '
+      f'{converter.min_num_instruments} to {converter.max_num_instruments} instruments with at '
+      f'most {converter.max_events_per_instrument - 2} events each and '
+      f'{converter.min_total_events} in all.'))
 
 
 def single_window(note_sequence, converter, *, source: str = '<input>',

@@ -318,6 +318,12 @@ class TrainedModel:
     from musicvae_jax.converters import chords as chords_lib  # pylint: disable=g-import-not-at-top
     if not self.chords:
       raise ChordsNeededError(f'{self.name} is not chord-conditioned: it takes no chords.')
+    if self.converter.kind == 'multiperf':
+      # A window is a bar of 512 event rows whose times are not known before decoding: the
+      # bar's chord is every row's (a deliberate simplification of the training windows, where
+      # program-token rows hold no chord).
+      return chords_lib.progression_classes(text, bars=1, steps_per_bar=self.spec.max_seq_len,
+                                            windows=windows)
     return chords_lib.progression_classes(text, bars=self.run.data.slice_bars,
                                           steps_per_bar=self.run.data.steps_per_bar,
                                           windows=windows)
@@ -376,7 +382,11 @@ class TrainedModel:
 
   def to_piece(self, labels_NxTxP, *, qpm: float = inputs.DEFAULT_QPM):
     """One NoteSequence at ``qpm``: consecutive windows decoded and joined again."""
-    return sequences_lib.concatenate_sequences(self.to_note_sequences(labels_NxTxP, qpm=qpm))
+    windows = self.to_note_sequences(labels_NxTxP, qpm=qpm)
+    if self.converter.kind == 'multiperf':  # bars of up to 8 tracks: a part keeps its track
+      from musicvae_jax.converters import multiperf  # pylint: disable=g-import-not-at-top
+      return multiperf.join_windows(windows)
+    return sequences_lib.concatenate_sequences(windows)
 
   def sample_z(self, n: int, *, key, same_z: bool = False) -> np.ndarray:
     """Codes from the prior N(0, I); ``same_z`` repeats one code n times (Magenta's option)."""

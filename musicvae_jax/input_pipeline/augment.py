@@ -15,6 +15,10 @@ Two deliberate differences from Magenta:
 Chord-conditioned windows (cat-mel_2bar_med_chords) carry a chord column after the melody; its
 triad classes move with the melody (the root by ``shift`` semitones mod 12, the kind kept), as
 Magenta's transposed NoteSequence has its chords inferred, or its chord symbols transposed.
+
+Multi-instrument performance windows (hier-multiperf) move the note-ons and note-offs of their
+pitched tracks (drums stay), with the chords of a _chords window: the converter's own
+``transpose``, which refuses a shift that would take a note out of range.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ PITCHED_PARTS = {
     for kind, vocab in (('melody', vocabulary.MELODY), ('drums', vocabulary.DRUMS),
                         ('trio', vocabulary.TRIO))}
 PITCHED_PARTS['groove'] = ()  # drum classes with velocities and offsets: nothing to transpose
+PITCHED_PARTS['multiperf'] = (0,)  # event tokens; moved by the converter (``converter=``)
 
 
 def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:
@@ -71,7 +76,8 @@ class TransposeRangeError(errors.UserError, ValueError):
 class RandomTranspose:
   """A grain random map: a uniform shift from the valid ones in ``[low, high]`` per example."""
 
-  def __init__(self, transpose_range, converter_kind: str, chord_column: int | None = None):
+  def __init__(self, transpose_range, converter_kind: str, chord_column: int | None = None,
+               converter=None):
     low, high = (int(v) for v in transpose_range)
     if low > high:
       raise TransposeRangeError(f'config.data.transpose_range={tuple(transpose_range)} has '
@@ -80,8 +86,13 @@ class RandomTranspose:
     if parts is None or (not parts and (low, high) != (0, 0)):
       raise TransposeRangeError(f'{converter_kind} windows have no pitched part to transpose; '
                                 'set config.data.transpose_range to (0, 0).')
+    if converter_kind == 'multiperf' and converter is None:
+      raise ValueError('multiperf windows are transposed by their converter: pass converter=.')
     self.low, self.high, self.parts = low, high, parts
     self.chord_column = chord_column
+    # A converter that moves its own windows (chords included): transpose(labels, shift) ->
+    # the moved window, or None where the shift does not fit.
+    self.converter = converter if converter_kind == 'multiperf' else None
 
   @property
   def active(self) -> bool:
@@ -89,6 +100,13 @@ class RandomTranspose:
 
   def __call__(self, example: dict, rng: np.random.Generator) -> dict:
     labels = example['labels']
+    if self.converter is not None:
+      moved = {s: self.converter.transpose(labels, s) for s in range(self.low, self.high + 1)}
+      shifts = [s for s, m in moved.items() if m is not None]
+      shift = int(rng.choice(shifts)) if shifts else 0
+      window = moved[shift] if shifts else labels
+      return {**example, 'labels': window.astype(labels.dtype).reshape(labels.shape),
+              'transpose': np.int32(shift)}
     shifts = valid_shifts(labels, self.low, self.high, self.parts)
     shift = int(rng.choice(shifts)) if shifts.size else 0
     moved = transpose(labels, shift, self.parts)

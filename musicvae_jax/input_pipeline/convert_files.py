@@ -55,9 +55,13 @@ def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimit
   kind = np.floating if np.issubdtype(dtype, np.floating) else np.integer
   empty = np.zeros((0, t, p), dtype)
   warnings = collections.Counter()
-  arrays = limits.parser == 'fast'  # notes as arrays, extracted without NoteSequences
+  # The fast reader keeps notes, tempos and time signatures only; a converter that reads the
+  # sustain pedal (hier-multiperf) gets note-seq's reading, whatever --midi_parser says.
+  pedal = bool(getattr(converter, 'reads_control_changes', False))
+  arrays = limits.parser == 'fast' and not pedal  # notes as arrays, without NoteSequences
   try:
-    sequence = midi_io.read_midi(path, limits, warnings, arrays=arrays)
+    sequence = midi_io.read_midi(path, limits, warnings, arrays=arrays,
+                                 parser='note_seq' if pedal else None)
   except midi_io.MidiReadError as e:
     return FileResult(empty, e.reason, e.message, warnings=dict(warnings))
   except Exception as e:  # read_midi promises not to; a bug there must not kill the job

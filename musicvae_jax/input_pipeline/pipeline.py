@@ -87,6 +87,19 @@ def window_of(info: dict[str, Any]) -> tuple[str, list[int]]:
   return window['dtype'], list(window['shape'])
 
 
+def _own_transposer(info: dict[str, Any]):
+  """The converter of a dataset whose windows its converter transposes (hier-multiperf), or
+  None."""
+  if info.get('converter') != 'multiperf':
+    return None
+  from musicvae_jax import converters  # pylint: disable=g-import-not-at-top
+  from musicvae_jax import specs  # pylint: disable=g-import-not-at-top
+  data = dict(info['config']['data'])
+  data['converter_options'] = tuple(tuple(o) for o in data.get('converter_options', ()))
+  data['transpose_range'] = tuple(data.get('transpose_range', (0, 0)))
+  return converters.get_converter(specs.DataSpec(**data))
+
+
 def chord_column(info: dict[str, Any]) -> int | None:
   """The stored column of per-step chord classes (cat-mel_2bar_med_chords: melody windows
   [T, 2], the chord after the melody), or None."""
@@ -197,7 +210,8 @@ def train_dataset(data_dir, *, batch_size: int, seed: int, split: str = 'train',
   """
   info = dataset_info(data_dir)
   transposer = augment.RandomTranspose(transpose_range, info['converter'],
-                                       chord_column=chord_column(info))
+                                       chord_column=chord_column(info),
+                                       converter=_own_transposer(info))
   ds = _records(data_dir, split, shard_index, shard_count)
   if len(ds) < batch_size:
     raise DatasetError(

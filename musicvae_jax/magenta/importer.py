@@ -36,8 +36,9 @@ from musicvae_jax.models import vae
 from musicvae_jax.training import optimizer
 
 RECORD_FILE = 'magenta_import.json'
-_ENC = re.compile(
-    r'^encoder/cell_(\d+)/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/kernel$')
+# A flat encoder's layers, or (hier-*, multiperf) those of the first level of a hierarchical one.
+_ENC = re.compile(r'^encoder/(?:hierarchical_level_0/)?cell_(\d+)/bidirectional_rnn/fw/'
+                  r'multi_rnn_cell/cell_0/lstm_cell/kernel$')
 _DEC = (re.compile(r'^decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/kernel$'),
         re.compile(r'^decoder/hierarchical_level_0/cell_(\d+)/lstm_cell/kernel$'))
 

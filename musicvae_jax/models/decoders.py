@@ -8,7 +8,8 @@ Tokens are class indices per part, [B, T, P]; -1 stands for "no previous output"
 zero vector at t = 0). The step input is [previous output one-hot (O), cond (C)], so the first
 layer's input projection is a row gather plus one per-sequence product with cond. A decoder with
 ``control_depth`` (cat-mel_2bar_med_chords: 49 chord classes) appends the step's one-hot control,
-given as its class ``controls_BxT``: [previous output, cond, control], as Magenta's step input.
+given as its class ``controls_BxT``: [previous output, cond, control], as Magenta's step input;
+a control class of -1 (a hier-multiperf padding row) is the zero vector, as the token's -1.
 
 Two ways to run it:
 - ``teacher_forced``: every step's input is known (the targets shifted right, or the inputs a
@@ -78,7 +79,9 @@ class LstmDecoder(nnx.Module):
       raise ValueError(f'this decoder reads {self.control_depth} control classes per step '
                        '(controls_BxT).')
     first = self.output_depth + self.cond_size
-    return jnp.concatenate([rows, (controls.astype(jnp.int32) + first)[..., None]], axis=-1)
+    controls = controls.astype(jnp.int32)  # -1 (a padding row): no control input
+    return jnp.concatenate([rows, jnp.where(controls >= 0, controls + first, -1)[..., None]],
+                           axis=-1)
 
   def initial_state(self, cond_BxC) -> layers.State:
     return self.stack.split_state(jnp.tanh(self.z_to_initial_state(cond_BxC)))

@@ -1,7 +1,9 @@
 """Magenta MusicVAE variable names ↔ this package's parameter paths.
 
 The parameters keep Magenta's layout (LSTM kernels [input + H, 4H] with gate blocks i, j, f, o,
-dense kernels [in, out]), so a checkpoint maps onto a model by renaming alone. Optimizer slots
+dense kernels [in, out]), so a checkpoint maps onto a model by renaming alone. A hierarchical
+encoder (hier-*, multiperf) keeps each level's bidirectional encoder under
+``encoder/hierarchical_level_<k>/``. Optimizer slots
 (``*/Adam``, ``*/Adam_1``, ``beta*_power``) and ``global_step`` are not model variables.
 """
 
@@ -36,10 +38,16 @@ def name_map(spec: ModelSpec) -> dict[str, Path]:
   def add(pairs):
     out.update(pairs)
 
-  for l in range(len(spec.enc_rnn_size)):
-    for d in ('fw', 'bw'):
-      add(_pair(f'encoder/cell_{l}/bidirectional_rnn/{d}/multi_rnn_cell/cell_0/lstm_cell',
-                ('encoder', d, l)))
+  if spec.encoder.kind == 'hierarchical_lstm':  # one bidirectional encoder per level
+    encoders = [(f'encoder/hierarchical_level_{k}', ('encoder', 'levels', k))
+                for k in range(len(spec.encoder.level_lengths))]
+  else:
+    encoders = [('encoder', ('encoder',))]
+  for scope, path in encoders:
+    for l in range(len(spec.enc_rnn_size)):
+      for d in ('fw', 'bw'):
+        add(_pair(f'{scope}/cell_{l}/bidirectional_rnn/{d}/multi_rnn_cell/cell_0/lstm_cell',
+                  path + (d, l)))
   add(_pair('encoder/mu', ('latent', 'mu')))
   add(_pair('encoder/sigma', ('latent', 'sigma')))
   layers = len(spec.dec_rnn_size)

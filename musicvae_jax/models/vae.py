@@ -7,6 +7,12 @@ one-hot input becomes a row gather, the drum roll (9 class bits + a NOR bit) is 
 the 512-way label, and the decoder's inputs are the labels shifted right by one step with -1
 (Magenta's zero vector) at t = 0. No one-hot tensor is ever built.
 
+hier-multiperf (encoder kind ``hierarchical_lstm``, ``hierarchical_encoder``): 8 track slots of
+64 rows, -1 on the rows past each track's length (Magenta's all-zero rows). The encoder reads
+each track up to its length, counted from the labels; the decoder's teacher-forced pass runs all
+rows and the loss masks the -1 rows (``musicvae_family.valid_steps``). A chord model
+(``*_chords``, flat or hierarchical) reads each step's chord class after the parts.
+
 The NADE decoder (kind ``nade_lstm``, nade-drums) reads [B, T, D] drum-roll bits: the encoder
 adds the NOR bit, the decoder takes the rolls shifted right with zeros
 (``nade_decoder.NadeLstmDecoder``); its logits are the NADE's biases per step.
@@ -28,6 +34,7 @@ from musicvae_jax.models import decoders
 from musicvae_jax.models import encoders
 from musicvae_jax.models import groove_decoder
 from musicvae_jax.models import hierarchical
+from musicvae_jax.models import hierarchical_encoder
 from musicvae_jax.models import nade_decoder
 
 # The spec's name for the model's hyperparameters (models take specs only; see config_boundary).
@@ -51,11 +58,20 @@ def check_buildable(spec: specs.ModelSpec) -> None:
                                 'no controls and a bidirectional LSTM encoder.')
     return
   unbuilt = [h.kind for h in spec.heads if h.kind != 'categorical']
-  chords = [c.name for c in spec.controls] == ['chords'] and spec.decoder.kind == 'lstm'
-  if unbuilt or (spec.controls and not chords) or spec.encoder.kind != 'bidirectional_lstm':
+  chords = ([c.name for c in spec.controls] == ['chords']
+            and spec.decoder.kind in ('lstm', 'hierarchical'))
+  encoder = spec.encoder.kind == 'bidirectional_lstm' or (
+      spec.encoder.kind == 'hierarchical_lstm' and spec.input.kind == 'one_hot')
+  if unbuilt or (spec.controls and not chords) or not encoder:
     what = unbuilt or [c.name for c in spec.controls] or [spec.encoder.kind]
-    raise NotImplementedError(f'MusicVAE builds categorical heads, no controls and a '
-                              f'bidirectional LSTM encoder; this spec asks for {what}.')
+    raise NotImplementedError(f'MusicVAE builds categorical heads, chord controls and a '
+                              f'bidirectional (or, over one-hot inputs, hierarchical) LSTM '
+                              f'encoder; this spec asks for {what}.')
+  if spec.encoder.kind == 'hierarchical_lstm' and (
+      int(np.prod(spec.encoder.level_lengths or (0,))) != spec.seq_len):
+    raise ValueError(f'the hierarchical encoder\'s level lengths '
+                     f'{list(spec.encoder.level_lengths)} must multiply to the sequence length '
+                     f'{spec.seq_len}.')
 
 
 def shift_right(labels_BxTxP):
@@ -69,8 +85,13 @@ class MusicVAE(nnx.Module):
   def __init__(self, spec: specs.ModelSpec, *, rngs: nnx.Rngs):
     check_buildable(spec)
     self.spec = spec
-    self.encoder = encoders.BidirectionalLstmEncoder(spec.input_depth + spec.control_depth,
-                                                     spec.enc_rnn_size, rngs=rngs)
+    encoder_input = spec.input_depth + spec.control_depth
+    if spec.encoder.kind == 'hierarchical_lstm':
+      self.encoder = hierarchical_encoder.HierarchicalLstmEncoder(
+          encoder_input, spec.enc_rnn_size, spec.encoder.level_lengths, rngs=rngs)
+    else:
+      self.encoder = encoders.BidirectionalLstmEncoder(encoder_input, spec.enc_rnn_size,
+                                                       rngs=rngs)
     self.latent = encoders.GaussianHead(self.encoder.output_size, spec.z_size, rngs=rngs)
     if self.groove:
       self.decoder = groove_decoder.GrooveLstmDecoder(
@@ -82,7 +103,7 @@ class MusicVAE(nnx.Module):
     elif spec.hierarchical:
       self.decoder = hierarchical.HierarchicalDecoder(
           spec.part_depths, spec.z_size, spec.dec_rnn_size, spec.level_lengths,
-          split=spec.decoder.split_parts, rngs=rngs)
+          split=spec.decoder.split_parts, control_depth=spec.control_depth, rngs=rngs)
     else:
       self.decoder = decoders.LstmDecoder(spec.part_depths, spec.z_size, spec.dec_rnn_size,
                                           control_depth=spec.control_depth, rngs=rngs)
@@ -107,7 +128,9 @@ class MusicVAE(nnx.Module):
              controls_BxT=None):
     """(mu, sigma) [B, Z] of q(z | x). Dense inputs (GrooVAE): ``labels_BxTxP`` is the float
     input [B, T, D]; ``dropout_key`` (training) turns on input dropout. A chord model takes
-    each step's chord class ``controls_BxT``, one-hot after the parts as Magenta concatenates."""
+    each step's chord class ``controls_BxT``, one-hot after the parts as Magenta concatenates.
+    The hierarchical encoder counts each segment's length from the labels (rows with no -1
+    part, within ``lengths_B``), or takes ``lengths_B`` [B, N] as the segment lengths."""
     if self.spec.input.kind == 'dense':
       dense = labels_BxTxP.astype(jnp.float32)
       if self.spec.controls:
@@ -127,14 +150,19 @@ class MusicVAE(nnx.Module):
       encoding = self.encoder(lengths_B, dense_BxTxD=dense)
     else:
       offsets = jnp.asarray(np.cumsum((0,) + self.spec.part_depths[:-1]), jnp.int32)
-      rows = labels_BxTxP + offsets
+      rows = jnp.where(labels_BxTxP >= 0, labels_BxTxP + offsets, -1)  # -1: a padding row
       if self.spec.controls:
         if controls_BxT is None:
           raise ValueError(f'this model reads {self.spec.control_depth} control classes per '
                            'step (controls_BxT).')
+        controls = controls_BxT.astype(rows.dtype)  # -1 (a padding row): no control input
         rows = jnp.concatenate(
-            [rows, (controls_BxT.astype(rows.dtype) + self.spec.output_depth)[..., None]], -1)
-      encoding = self.encoder(lengths_B, rows_BxTxP=rows)
+            [rows, jnp.where(controls >= 0, controls + self.spec.output_depth, -1)[..., None]],
+            -1)
+      if self.spec.encoder.kind == 'hierarchical_lstm':
+        encoding = self.encoder(lengths_B, rows_BxTxP=rows, labels_BxTxP=labels_BxTxP)
+      else:
+        encoding = self.encoder(lengths_B, rows_BxTxP=rows)
     return self.latent(encoding)
 
   def teacher_forced_logits(self, z_BxZ, inputs_BxTxP, **kwargs):
@@ -150,7 +178,8 @@ class MusicVAE(nnx.Module):
                                       sample_mask_BxT=sample_mask_BxT)['inputs']
     inputs = shift_right(labels_BxTxP)
     if self.spec.hierarchical:
-      return self.decoder.scheduled_inputs(z_BxZ, labels_BxTxP, inputs, sample_mask_BxT, key)
+      return self.decoder.scheduled_inputs(z_BxZ, labels_BxTxP, inputs, sample_mask_BxT, key,
+                                           controls_BxT=controls_BxT)
     out = self.decoder.decode_loop(z_BxZ, inputs[:, 0], labels_BxTxP.shape[1], key,
                                    targets_BxTxP=labels_BxTxP, sample_mask_BxT=sample_mask_BxT,
                                    controls_BxT=controls_BxT)
@@ -176,7 +205,7 @@ class MusicVAE(nnx.Module):
                                       greedy=greedy, gumbel_BxTxD=gumbel_BxTxO)
     if self.spec.hierarchical:
       return self.decoder.sample(z_BxZ, key, temperature, greedy=greedy,
-                                 gumbel_BxTxO=gumbel_BxTxO)
+                                 gumbel_BxTxO=gumbel_BxTxO, controls_BxT=controls_BxT)
     first = -jnp.ones((z_BxZ.shape[0], len(self.spec.part_depths)), jnp.int32)
     return self.decoder.decode_loop(z_BxZ, first, self.spec.max_seq_len, key, temperature,
                                     greedy=greedy, gumbel_BxTxO=gumbel_BxTxO,

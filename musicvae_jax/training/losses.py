@@ -3,7 +3,9 @@
 Shapes: B = batch, T = steps, P = output parts, O = Σ part depths, Z = latent size.
 
 - Reconstruction: per example, the **sum** over valid steps (and over parts) of the softmax
-  cross-entropy; no division by length.
+  cross-entropy; no division by length. Hierarchical segments of their own lengths
+  (hier-multiperf) are the same sum with padding rows (label -1) masked out, which is Magenta's
+  sum over segments of each segment's sum over its first ``sequence_length[k]`` steps.
 - GrooVAE's reconstruction, summed the same way: per step, over the nine drum classes, the log
   loss of the hit (sigmoid probability, ε = 1e-7 inside the logs, as ``tf.losses.log_loss``) plus
   the squared errors of the sigmoid velocity and the tanh offset.
@@ -37,12 +39,14 @@ def split_parts(logits_BxTxO, part_depths):
 
 
 def reconstruction(logits_BxTxO, labels_BxTxP, mask_BxT, part_depths):
-  """(r_loss [B], correct [B, T, P]): summed cross-entropy and argmax hits per step and part."""
+  """(r_loss [B], correct [B, T, P]): summed cross-entropy and argmax hits per step and part.
+
+  A label of -1 (a padding row, hier-multiperf) must have mask 0; its loss is 0, not NaN."""
   r_loss, correct = 0.0, []
   for p, logits in enumerate(split_parts(logits_BxTxO, part_depths)):
     target = labels_BxTxP[..., p]
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, target)
-    r_loss = r_loss + jnp.sum(ce * mask_BxT, axis=-1)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(target, 0))
+    r_loss = r_loss + jnp.sum(jnp.where(mask_BxT > 0, ce, 0.0) * mask_BxT, axis=-1)
     correct.append(jnp.argmax(logits, axis=-1) == target)
   return r_loss, jnp.stack(correct, axis=-1)
 

@@ -13,7 +13,8 @@ of the decoder's output equal to the target with the decoder fed the true previo
 ``sampled_accuracy`` the same with the decoder fed its own samples at every step (Magenta's
 evaluation under a sampling schedule, p = 1); in the hierarchical decoder each bar still starts
 from the true last step of the bar before, as in Magenta's evaluation graph. Both are means over
-valid steps (and parts; per-part values are listed as well).
+valid steps (and parts; per-part values are listed as well). Padding rows (label -1, the rows
+past each track's length in a hier-multiperf window) are not valid steps.
 """
 
 from __future__ import annotations
@@ -32,11 +33,19 @@ from musicvae_jax.training import losses
 from musicvae_jax.training import schedules
 
 
+def valid_steps(labels_BxTxP, mask_BxT):
+  """The steps the loss and the accuracies count: the batch's mask less the padding rows
+  (label -1: hier-multiperf's rows past each track's length, Magenta's segment lengths)."""
+  return mask_BxT * jnp.all(labels_BxTxP >= 0, axis=-1).astype(mask_BxT.dtype)
+
+
 def forward(model: vae.MusicVAE, batch, key, *, sampling_probability):
-  """Everything a loss or a metric needs from one pass. Returns a dict of arrays."""
-  lengths, mask = batch['lengths'], batch['mask']
+  """Everything a loss or a metric needs from one pass. Returns a dict of arrays, ``mask``
+  [B, T] the valid steps."""
+  lengths = batch['lengths']
   # A chord model's windows carry each step's chord after the parts: its control, no target.
   labels, chords = model.split_controls(batch['labels'])
+  mask = valid_steps(labels, batch['mask'])
   ctl = {} if chords is None else dict(controls_BxT=chords)
   key_eps, key_mask, key_sample = jax.random.split(key, 3)
   mu, sigma = model.encode(labels, lengths, **ctl)
@@ -50,7 +59,8 @@ def forward(model: vae.MusicVAE, batch, key, *, sampling_probability):
   mu, sigma = mu.astype(jnp.float32), sigma.astype(jnp.float32)
   r_loss, correct = losses.reconstruction(logits, labels, mask, model.spec.part_depths)
   kl = losses.kl_divergence(mu, sigma)
-  return dict(mu=mu, sigma=sigma, z=z, logits=logits, r_loss=r_loss, correct=correct, kl=kl)
+  return dict(mu=mu, sigma=sigma, z=z, logits=logits, r_loss=r_loss, correct=correct, kl=kl,
+              mask=mask)
 
 
 def example_weights(batch):
@@ -99,13 +109,13 @@ class MusicVAEFamily(family.Family):
     out = forward(model, batch, key, sampling_probability=p)
     terms = loss_terms(out, batch, self.run.loss, step)
     return terms['loss'], dict(
-        terms, accuracy=accuracy(out['correct'], batch['mask']),
+        terms, accuracy=accuracy(out['correct'], out['mask']),
         sampling_probability=jnp.asarray(0.0 if p is None else p, jnp.float32))
 
   def eval_sums(self, model, batch, key, step):
     weights = example_weights(batch)
-    mask = batch['mask']
     tf_out = forward(model, batch, key, sampling_probability=None)
+    mask = tf_out['mask']
     sampled = forward(model, batch, key, sampling_probability=jnp.float32(1.0))
     beta = losses.beta(step, self.run.loss.max_beta, self.run.loss.beta_rate)
     kl_cost = losses.kl_cost(tf_out['kl'], self.run.loss.free_bits)

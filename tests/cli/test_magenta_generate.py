@@ -147,9 +147,9 @@ def test_interpolate_morphs_two_real_tunes(cli, two_samples, tar_file, shared_mi
 
 
 def test_a_magenta_config_not_here_yet_is_named_as_such(cli, tar_file):
-  proc = cli('--config=hier-multiperf_vel_1bar_med', f'--checkpoint_file={tar_file}', expect=2)
+  proc = cli('--config=hier-mel_16bar', f'--checkpoint_file={tar_file}', expect=2)
   line = _error(proc)
-  assert 'hier-multiperf_vel_1bar_med is a Magenta config not in musicvae_jax yet' in line
+  assert 'hier-mel_16bar is a Magenta config not in musicvae_jax yet' in line
   assert 'Did you mean' not in line
 
 

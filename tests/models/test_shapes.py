@@ -28,12 +28,17 @@ GROOVE_CONFIGS = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fix
 NADE_CONFIGS = ('nade-drums_2bar_reduced', 'nade-drums_2bar_full')
 # Chord-conditioned melody: [B, T, 2] windows, the chord a control (tests/models/test_chords_reference).
 CHORD_CONFIGS = ('cat-mel_2bar_med_chords',)
+# Multi-instrument performance: [B, 512, 1] tokens (and chords), 8 tracks of 64 events
+# (tests/models/test_multiperf_reference, tests/converters/test_multiperf).
+MULTIPERF_CONFIGS = ('hier-multiperf_vel_1bar_med', 'hier-multiperf_vel_1bar_big',
+                     'hier-multiperf_vel_1bar_med_chords', 'hier-multiperf_vel_1bar_big_chords')
 B = 2
 
 
 def test_every_config_is_covered():
   """The lists above are the full set of configs (a new config must be added here)."""
-  assert sorted(CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS) == sorted(
+  named = CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS + MULTIPERF_CONFIGS
+  assert sorted(named) == sorted(
       config_lib.config_names())
 
 

@@ -12,7 +12,8 @@ from musicvae_jax.training import loop
 
 import magenta_reference
 
-FOLDERS = {'melody': 'melody', 'drums': 'drums', 'trio': 'multitrack', 'groove': 'drums'}
+FOLDERS = {'melody': 'melody', 'drums': 'drums', 'trio': 'multitrack', 'groove': 'drums',
+           'multiperf': 'multitrack'}
 
 
 def _real_batch(config, shared_midi, batch_size):

@@ -182,3 +182,30 @@ def test_transposition_of_drum_windows_is_refused(tmp_path, shared_midi):
     pipeline.train_dataset(tmp_path / 'drums', batch_size=2, seed=0, transpose_range=(-2, 2))
   batch = next(iter(pipeline.train_dataset(tmp_path / 'drums', batch_size=2, seed=0)))
   assert (batch['transpose'] == 0).all()
+
+
+def test_multiperf_windows_are_transposed_by_their_converter(tmp_path, shared_midi):
+  """hier-multiperf's (-3, 3): pitched tracks move (drums stay), every draw one the converter
+  allows, each window the converter's own transposition of the stored one."""
+  src = tmp_path / 'midi'
+  src.mkdir()
+  for p in sorted((shared_midi / 'multitrack').glob('*.mid'))[:6]:
+    shutil.copy(p, src / p.name)
+  config = config_lib.get_config('hier-multiperf_vel_1bar_med:tiny')
+  config.data.eval_fraction = 0.0
+  run = config_boundary.run_spec(config)
+  out = tmp_path / 'multiperf'
+  prepare(run, src, out, workers=1, progress=False)
+  converter = config_boundary.converter_of(config)
+  stored = {k: labels for b in pipeline.eval_dataset(out, batch_size=4, split='train')
+            for k, labels in zip(_keys(b), b['labels'][b['lengths'] > 0])}
+  it = iter(pipeline.train_dataset(out, batch_size=4, seed=3, transpose_range=(-3, 3)))
+  shifts = []
+  for _ in range(30):
+    batch = next(it)
+    for key, labels, shift in zip(_keys(batch), batch['labels'], batch['transpose']):
+      want = converter.transpose(stored[key], int(shift))
+      assert want is not None
+      np.testing.assert_array_equal(labels, want)
+      shifts.append(int(shift))
+  assert set(shifts) == set(range(-3, 4))

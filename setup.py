@@ -57,9 +57,13 @@ setuptools.setup(
         'tensorboard': ['tensorboard>=2.16'],
         # The notebooks in colab/ in a local JupyterLab (Colab has these already).
         'notebook': ['jupyterlab>=4', 'ipykernel>=6.29', 'ipython>=8'],
-        # The tests execute the notebooks (papermill) and run the Beam pipeline.
+        # Chord and key estimation (musicvae_jax.chordkey): mir_eval scores, music21's key finder.
+        'analysis': ['mir_eval>=0.7', 'music21>=9.1'],
+        # The tests execute the notebooks (papermill), run the Beam pipeline and score chords
+        # and keys (mir_eval, music21).
         'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100', 'apache-beam>=2.60',
-                 'papermill>=2.6', 'nbformat>=5.10', 'ipykernel>=6.29'],
+                 'papermill>=2.6', 'nbformat>=5.10', 'ipykernel>=6.29', 'mir_eval>=0.7',
+                 'music21>=9.1'],
     },
     entry_points={
         'console_scripts': [

@@ -48,6 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
+from musicvae_jax import errors
 from musicvae_jax.converters import drums as drums_lib
 from musicvae_jax.converters import melody as melody_lib
 from musicvae_jax.converters import trio as trio_lib
@@ -69,9 +70,15 @@ _C_MAJOR = np.zeros(12, dtype=bool)
 _C_MAJOR[[0, 2, 4, 5, 7, 9, 11]] = True
 
 
+class AttributeKindError(errors.UserError, ValueError):
+  """Windows of a kind the attributes are not defined on (drum rolls, GrooVAE, multiperf)."""
+
+
 def _check_kind(kind: str) -> None:
   if kind not in KINDS:
-    raise ValueError(f'Unknown kind {kind!r}; expected one of {", ".join(map(repr, KINDS))}.')
+    raise AttributeKindError(
+        f'attributes are measured on {", ".join(map(repr, KINDS))} windows; these are '
+        f'{kind!r} windows, which they are not defined on.')
 
 
 def attribute_names(kind: str) -> tuple[str, ...]:

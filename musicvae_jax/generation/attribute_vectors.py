@@ -116,7 +116,9 @@ def from_dataset(model, data_dir, *, split: str = 'train', max_windows: int = 20
   ``own_file(model)``, except for a bundled model, whose folder is part of the installed package:
   its vectors go to ./attribute_vectors.npz instead.
   """
-  if max_windows < 4:  # refused before the dataset is read, as compute would refuse it after
+  # Refused before the dataset is read, as compute would refuse them after encoding it all.
+  attribute_metrics.attribute_names(model.converter.kind)  # a kind attributes are defined on
+  if max_windows < 4:
     raise VectorsError(f'max_windows={max_windows}: attribute vectors need at least 4 windows '
                        '(hundreds in practice).')
   pipeline.check_fits(data_dir, seq_len=model.spec.seq_len, part_depths=model.spec.part_depths)

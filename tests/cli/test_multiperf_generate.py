@@ -107,3 +107,14 @@ def test_a_file_with_no_readable_bar_is_one_line(workdir, tmp_path):
   lines = [l for l in proc.stderr.splitlines() if 'error:' in l]
   assert len(lines) == 1 and 'solo.mid' in lines[0] and 'too_few_instruments' in lines[0], (
       proc.stderr[-2000:])
+
+
+def test_attribute_vectors_are_refused_in_one_line(workdir, tmp_path):
+  """Attributes are defined on melody, drums and trio windows: refused before any encoding."""
+  argv = cli_process.argv('musicvae-attributes', 'compute', f'--workdir={workdir}',
+                          f'--data={tmp_path}', f'--output={tmp_path / "v.npz"}')
+  proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+  assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+  lines = [l for l in proc.stderr.splitlines() if 'error:' in l]
+  assert len(lines) == 1 and "'multiperf' windows" in lines[0], proc.stderr[-2000:]
+  assert not (tmp_path / 'v.npz').exists()

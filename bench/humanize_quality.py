@@ -88,14 +88,20 @@ def main():
   players = {
       'leave it quantised (one mean velocity)': hq.quantised(held, means),
       "each drum class's mean velocity and offset": hq.class_means(held, means),
+      "each drum class's median at each place in the beat (4 steps)": hq.position_table(
+          held, hq.PositionTable.of(train, 4)),
+      "each drum class's median at each place in the bar (16 steps)": hq.position_table(
+          held, hq.PositionTable.of(train, 16)),
       f'{model.name}, z = posterior mean': hq.model_outputs(model, held, key=key),
       f'{model.name}, z drawn from the posterior': hq.model_outputs(
           model, held, key=key, posterior_sample=True),
   }
   rows = {name: hq.errors(pred, held, ms) for name, pred in players.items()}
   names = list(players)
-  gains = {f'{names[2]} over {base}': hq.paired_gain(players[base], players[names[2]], held, files)
-           for base in names[:2]}
+  model_row = names[4]  # z = posterior mean
+  gains = {f'{model_row} over {base}': hq.paired_gain(players[base], players[model_row], held,
+                                                       files)
+           for base in names[:4]}
   performances = len(set(files))
   print(f'{len(held)} held-out windows of {performances} performances ({args.split} split of '
         f'{data if args.data else "the shared Groove MIDI set, prepared with gmd_split"}); '

@@ -7,6 +7,8 @@ player puts velocity and timing back on the *real* hits:
 * ``quantised``: leave it on the grid (offset 0), every hit at one velocity, the mean velocity of
   the training hits (the best single velocity there is, so the baseline is not a straw man);
 * ``class means``: each drum class's mean training velocity and offset;
+* ``position table``: each drum class's median velocity and offset at each place in the bar
+  (``PositionTable``), a stronger table than the issue's two baselines;
 * ``model``: the GrooVAE humanize model, z the posterior mean of the hits-only input (or drawn
   from the posterior, as ``musicvae-groove --mode=humanize`` does), decoded with the real hits
   fixed inside the decode loop, so only velocities and offsets are the model's.
@@ -59,6 +61,39 @@ def quantised(targets_NxTxD, means: ClassMeans) -> np.ndarray:
 def class_means(targets_NxTxD, means: ClassMeans) -> np.ndarray:
   hits, _, _ = _split(targets_NxTxD)
   return np.concatenate([hits, hits * means.velocity_C, hits * means.offset_C], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class PositionTable:
+  """Velocity and offset per drum class and place in the bar (step mod ``period``) over the
+  training hits, as ``statistic`` (median: the best constant for an absolute error) of each cell;
+  a cell with no training hit falls back to its class's mean. The strongest lookup table there is
+  without knowing the drummer: swing, pushed backbeats and accented downbeats are all in it."""
+  velocity_PxC: np.ndarray
+  offset_PxC: np.ndarray
+  period: int
+
+  @classmethod
+  def of(cls, train_NxTxD, period: int, statistic=np.median) -> PositionTable:
+    hits, vel, off = _split(train_NxTxD)
+    means = ClassMeans.of(train_NxTxD)
+    place = np.arange(hits.shape[1]) % period
+    velocity = np.tile(means.velocity_C, (period, 1))
+    offset = np.tile(means.offset_C, (period, 1))
+    for p in range(period):
+      on = hits[:, place == p] > 0.5
+      for c in range(hits.shape[-1]):
+        if on[..., c].any():
+          velocity[p, c] = statistic(vel[:, place == p, c][on[..., c]])
+          offset[p, c] = statistic(off[:, place == p, c][on[..., c]])
+    return cls(velocity.astype(np.float32), offset.astype(np.float32), period)
+
+
+def position_table(targets_NxTxD, table: PositionTable) -> np.ndarray:
+  hits, _, _ = _split(targets_NxTxD)
+  place = np.arange(hits.shape[1]) % table.period
+  return np.concatenate([hits, hits * table.velocity_PxC[place], hits * table.offset_PxC[place]],
+                        axis=-1)
 
 
 def model_outputs(model, targets_NxTxD, *, key, posterior_sample: bool = False) -> np.ndarray:

@@ -95,3 +95,21 @@ def test_bundled_humanize_model_beats_the_baselines_on_held_out_performances(dat
   # A tie with the class means' timing, within 3% either way (see the module's docstring).
   assert abs(ours['timing_mae_steps'] / per_class['timing_mae_steps'] - 1) < 0.03, (
       ours, per_class)
+
+
+def test_position_table_holds_each_class_median_at_each_place_in_the_bar(dataset):
+  train, held = _windows(dataset, 'train'), _windows(dataset, 'eval')
+  table = hq.PositionTable.of(train, 4)
+  hits, vel, off = train[..., :9], train[..., 9:18], train[..., 18:]
+  on = hits[:, 2::4, 0] > 0.5  # kick drum, on the second 16th of each beat
+  assert on.sum() > 20
+  assert table.velocity_PxC[2, 0] == pytest.approx(np.median(vel[:, 2::4, 0][on]))
+  assert table.offset_PxC[2, 0] == pytest.approx(np.median(off[:, 2::4, 0][on]))
+  played = hq.position_table(held, table)
+  assert np.array_equal(played[..., :9], held[..., :9])
+  assert np.all(played[..., 9:][np.tile(held[..., :9], 2) < 0.5] == 0)
+  # Where a hit falls in the beat says how hard it is played (accented downbeats, ghost notes
+  # between them): the table beats each class's one mean velocity on held-out performances.
+  means = hq.ClassMeans.of(train)
+  assert (hq.errors(played, held)['velocity_mae']
+          < 0.97 * hq.errors(hq.class_means(held, means), held)['velocity_mae'])

@@ -11,6 +11,7 @@ through ``process_file``.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import multiprocessing
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from musicvae_jax import errors
 from musicvae_jax import specs
 from musicvae_jax.converters import get_converter, midi_io
 
@@ -106,6 +108,35 @@ def _work(rel_path: str) -> FileResult:
                       _WORKER['limits'])
 
 
+class WorkersDiedError(errors.UserError, RuntimeError):
+  """The worker processes died as they started, so no file could be converted."""
+
+
+def _work_chunk(rel_paths: list[str]) -> list[FileResult]:
+  return [_work(p) for p in rel_paths]
+
+
+def _in_order(pool, files: list[str], chunksize: int, window: int):
+  """FileResults of ``files`` in order, with at most ``window`` chunks in flight (so finished
+  results never pile up in memory, however many files there are)."""
+  pending = collections.deque()
+  chunks = (files[i:i + chunksize] for i in range(0, len(files), chunksize))
+  try:
+    for chunk in chunks:
+      pending.append(pool.submit(_work_chunk, chunk))
+      if len(pending) >= window:
+        yield from pending.popleft().result()
+    while pending:
+      yield from pending.popleft().result()
+  except concurrent.futures.process.BrokenProcessPool as e:
+    main = getattr(sys.modules.get('__main__'), '__file__', None)
+    raise WorkersDiedError(
+        'prepare\'s worker processes died as they started, so no file was converted. Python '
+        'starts them by importing the script that called prepare'
+        + (f' ({main})' if main else '') + ': put that call under '
+        '`if __name__ == "__main__":`, or pass workers=1.') from e
+
+
 @contextlib.contextmanager
 def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, limits):
   """FileResults in file order, from a pool (workers > 1) or in-process."""
@@ -119,7 +150,9 @@ def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, lim
   # fork on Linux: workers start at once and work from any __main__ (stdin, notebooks). The
   # pool is made before the shard writers and the progress bar start their threads. Once JAX is
   # loaded (a notebook or test that also trains), its thread pools make fork unsafe, so the
-  # workers come from a fork server instead.
+  # workers come from a fork server instead. A worker that dies (a fork server or spawn re-runs
+  # the caller's unguarded script in every worker) breaks the pool with a clear error rather than
+  # being replaced for ever, as multiprocessing.Pool would.
   linux = sys.platform.startswith('linux')
   ctx = multiprocessing.get_context(
       ('forkserver' if 'jax' in sys.modules else 'fork') if linux else 'spawn')
@@ -128,5 +161,7 @@ def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, lim
     # Load the compiled code once here: forked workers inherit it instead of each loading it.
     from musicvae_jax.converters import fast_extract  # pylint: disable=g-import-not-at-top
     fast_extract.warm_up()
-  with ctx.Pool(workers, _init_worker, (data, str(input_dir), limits)) as pool:
-    yield pool.imap(_work, files, chunksize)
+  with concurrent.futures.ProcessPoolExecutor(
+      workers, mp_context=ctx, initializer=_init_worker,
+      initargs=(data, str(input_dir), limits)) as pool:
+    yield _in_order(pool, files, chunksize, window=4 * workers)

@@ -414,3 +414,29 @@ def test_a_sixth_of_the_shared_set(shared_midi, magenta_windows_dir, tmp_path):
     ours = info['splits']['train']['windows'] + info['splits']['eval']['windows']
     assert magenta > 0 and ours == magenta, (spec, ours, magenta)
     print(prepare.format_report(info, out))
+
+
+def test_an_unguarded_script_gets_a_clear_error_not_a_hang(input_dir, tmp_path):
+  """A script that calls prepare with workers at its top level, JAX loaded: the fork server runs
+  the script again in every worker, which dies; prepare says why and how to fix it, in seconds,
+  where a multiprocessing.Pool replaced dying workers for ever. Guarded, the same script works."""
+  call = (f'prepare.prepare(config_boundary.run_spec(config_lib.get_config("cat-mel_2bar_small")), '
+          f'{str(input_dir / "melody")!r}, {str(tmp_path / "out")!r}, workers=2, progress=False, '
+          f'overwrite=True)')
+  head = ('import jax\nfrom musicvae_jax import config_boundary, config_lib\n'
+          'from musicvae_jax.input_pipeline import prepare\n')
+  unguarded, guarded = tmp_path / 'unguarded.py', tmp_path / 'guarded.py'
+  unguarded.write_text(head + call + '\n')
+  guarded.write_text(head + 'if __name__ == "__main__":\n  info = ' + call +
+                     '\n  print("windows", info["splits"]["train"]["windows"])\n')
+  start = time.monotonic()
+  proc = subprocess.run([sys.executable, str(unguarded)], capture_output=True, text=True,
+                        timeout=300, cwd=tmp_path)
+  assert proc.returncode != 0
+  assert 'WorkersDiedError' in proc.stderr and str(unguarded) in proc.stderr, proc.stderr[-2000:]
+  assert 'if __name__ == "__main__":' in proc.stderr
+  assert time.monotonic() - start < 120
+  proc = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True,
+                        timeout=300, cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert int(proc.stdout.split('windows')[-1]) > 0

@@ -109,7 +109,7 @@ def _work(rel_path: str) -> FileResult:
 
 
 class WorkersDiedError(errors.UserError, RuntimeError):
-  """The worker processes died as they started, so no file could be converted."""
+  """A worker process died (at start, or while converting), so the job cannot go on."""
 
 
 def _work_chunk(rel_paths: list[str]) -> list[FileResult]:
@@ -119,22 +119,40 @@ def _work_chunk(rel_paths: list[str]) -> list[FileResult]:
 def _in_order(pool, files: list[str], chunksize: int, window: int):
   """FileResults of ``files`` in order, with at most ``window`` chunks in flight (so finished
   results never pile up in memory, however many files there are)."""
-  pending = collections.deque()
-  chunks = (files[i:i + chunksize] for i in range(0, len(files), chunksize))
+  pending = collections.deque()  # (first file of the chunk, its future)
+  done, waiting_on = 0, None
+  finished = []  # set once any chunk has come back from a worker
+
+  def note(future):
+    if not future.cancelled() and future.exception() is None:
+      finished.append(True)
+
+  def drain(count: int):
+    nonlocal done, waiting_on
+    while len(pending) > count:
+      waiting_on, future = pending.popleft()
+      for result in future.result():
+        done += 1
+        yield result
+
   try:
-    for chunk in chunks:
-      pending.append(pool.submit(_work_chunk, chunk))
-      if len(pending) >= window:
-        yield from pending.popleft().result()
-    while pending:
-      yield from pending.popleft().result()
+    for i in range(0, len(files), chunksize):
+      pending.append((files[i], pool.submit(_work_chunk, files[i:i + chunksize])))
+      pending[-1][1].add_done_callback(note)
+      yield from drain(window - 1)
+    yield from drain(0)
   except concurrent.futures.process.BrokenProcessPool as e:
-    main = getattr(sys.modules.get('__main__'), '__file__', None)
+    if not finished:
+      main = getattr(sys.modules.get('__main__'), '__file__', None)
+      raise WorkersDiedError(
+          'prepare\'s worker processes died as they started, so no file was converted. Python '
+          'starts them by importing the script that called prepare'
+          + (f' ({main})' if main else '') + ': put that call under '
+          '`if __name__ == "__main__":`, or pass workers=1.') from e
     raise WorkersDiedError(
-        'prepare\'s worker processes died as they started, so no file was converted. Python '
-        'starts them by importing the script that called prepare'
-        + (f' ({main})' if main else '') + ': put that call under '
-        '`if __name__ == "__main__":`, or pass workers=1.') from e
+        f'a prepare worker process died after {done} of {len(files)} files (killed by the '
+        f'system, e.g. out of memory, or crashed) in the files from {waiting_on} on; run '
+        'again with --workers=1 to find the file, or with more memory.') from e
 
 
 @contextlib.contextmanager

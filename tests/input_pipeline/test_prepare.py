@@ -440,3 +440,29 @@ def test_an_unguarded_script_gets_a_clear_error_not_a_hang(input_dir, tmp_path):
                         timeout=300, cwd=tmp_path)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert int(proc.stdout.split('windows')[-1]) > 0
+
+
+def test_a_worker_dying_mid_job_stops_it_with_the_files_it_was_on(shared_midi, tmp_path):
+  """A worker killed while converting (by the system, out of memory) loses its files: the job
+  stops with an error that says how far it got and where, instead of waiting for ever."""
+  melodies = sorted(p.name for p in (shared_midi / 'melody').glob('*.mid'))
+  victim = melodies[300]
+  script = tmp_path / 'dies.py'
+  script.write_text(
+      'import os\n'
+      'from musicvae_jax import config_boundary, config_lib\n'
+      'from musicvae_jax.input_pipeline import convert_files, prepare\n'
+      'real = convert_files.process_file\n'
+      'def process_file(path, *args):\n'
+      f'  if path.endswith({victim!r}):\n'
+      '    os._exit(9)  # as the kernel ends a process that ran out of memory\n'
+      '  return real(path, *args)\n'
+      'convert_files.process_file = process_file\n'
+      'if __name__ == "__main__":\n'
+      '  prepare.prepare(config_boundary.run_spec(config_lib.get_config("cat-mel_2bar_small")), '
+      f'{str(shared_midi / "melody")!r}, {str(tmp_path / "out")!r}, workers=2, progress=False)\n')
+  proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                        timeout=300, cwd=tmp_path)
+  assert proc.returncode != 0
+  assert 'WorkersDiedError: a prepare worker process died after' in proc.stderr, proc.stderr[-2000:]
+  assert f'of {len(melodies)} files' in proc.stderr

@@ -78,6 +78,7 @@ setuptools.setup(
             'musicvae-export=musicvae_jax.cli.export:run',
             'musicvae-generate=musicvae_jax.cli.generate:run',
             'musicvae-groove=musicvae_jax.cli.groove:run',
+            'musicvae-dmelodies=musicvae_jax.cli.dmelodies:run',
         ],
     },
 )

@@ -278,6 +278,13 @@ CASES = [
     Case('evaluate-json-is-a-folder', 'musicvae-evaluate',
          ('--workdir={no_checkpoint}', '--data={mel_data}', '--json={empty_dir}'),
          ('--json={empty_dir} is a folder; give a file name',)),
+    # ---- musicvae-dmelodies -------------------------------------------------------------------
+    Case('dmelodies-missing-output', 'musicvae-dmelodies', ('--items=5',),
+         ('--output is required',)),
+    Case('dmelodies-no-items', 'musicvae-dmelodies', ('--output=dm', '--items=0'),
+         ('--items=0', 'not a positive integer')),
+    Case('dmelodies-output-is-a-file', 'musicvae-dmelodies', ('--output={text_mid}', '--items=5'),
+         ('--output={text_mid} is an existing file, not a folder',)),
     # ---- musicvae-generate (Magenta's music_vae_generate flags) -------------------------------
     Case('generate-missing-checkpoint', 'musicvae-generate',
          ('--config=cat-mel_2bar_big', '--checkpoint_file={no_such_dir}/x.tar', '--mode=sample'),

@@ -53,16 +53,10 @@ def main() -> int:
   train_s = time.time() - t
 
   t = time.time()
-  per_song, glob, region = [], [], []
-  for song in test:
-    chord_lp, key_lp = classifier.predict_song(trainer, state['params'], classifier.example(song))
-    chords_b, keys_b, global_key = classifier.decode(chord_lp, key_lp)
-    per_song.append(scoring.song_chord_scores(song, chords_b))
-    glob.append(scoring.key_score(song.main_key(), global_key))
-    if len(song.key_segments) > 1:
-      region.append(scoring.region_key_score(song, keys_b))
-  dur = [s.beat_times_b1[-1] - s.beat_times_b1[0] for s in test]
-  sc = scoring.pool(per_song, dur)
+  estimates = [classifier.decode(*classifier.predict_song(trainer, state['params'],
+                                                          classifier.example(song)))
+               for song in test]
+  sc = scoring.evaluate(test, estimates)
   eval_s = time.time() - t
 
   name = (f'BiLSTM classifier alone (2x{args.hidden} per direction; PIANO chroma + bass + '
@@ -74,10 +68,10 @@ def main() -> int:
   print(f'| {name} | ' + ' | '.join(f'{sc[m]:.3f}' for m in scoring.CHORD_METRICS)
         + f' | {train_s + eval_s:.0f} |')
   print(f'\n| key estimator | weighted (global, {len(test)} songs) | weighted (per region, '
-        f'{len(region)} songs with a key change) | time (s) |')
+        f'{sc["region_songs"]} songs with a key change) | time (s) |')
   print('| --- | ---: | ---: | ---: |')
-  print(f'| {name} | {np.mean(glob):.3f} | '
-        f'{np.mean(region) if region else float("nan"):.3f} | {train_s + eval_s:.0f} |')
+  print(f'| {name} | {sc["key_global"]:.3f} | '
+        f'{sc["key_region"]:.3f} | {train_s + eval_s:.0f} |')
   print(f'\ntrain {train_s:.0f} s, eval {eval_s:.0f} s, wall time {time.time() - t0:.0f} s, '
         f'seed {args.seed}; command: python ' + ' '.join(sys.argv))
   return 0

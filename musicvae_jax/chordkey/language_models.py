@@ -177,3 +177,73 @@ def recurrent_step_log_probs(trainer: RecurrentTrainer, params, seq: Sequence,
 def perplexity(step_log_probs: list[np.ndarray]) -> float:
   """exp of the mean negative log-probability over every step of every sequence."""
   return float(np.exp(-np.concatenate(step_log_probs).mean()))
+
+
+# --- expectations under per-beat distributions (the VAE's prior term) ------------------------
+#
+# The chord/key VAE needs E_q[log p(chords, keys)] where q is the classifier's per-beat
+# distribution, factorised over beats and over chord and key. The key model is a first-order
+# transition over the 24 keys, and its expectation is exact. The chord models are key-relative,
+# and an exact expectation sums over every key of every beat; instead the chord distribution is
+# moved into key-relative classes by the beat's expected tonic (``relative_distribution``) and the
+# mode enters as its probability: a mean-field approximation, exact when q is one-hot.
+
+def transposition_table() -> np.ndarray:
+  """[12, C] int: the absolute class of key-relative chord r in a key with tonic t."""
+  return np.stack([classifier.transpose_chords(np.arange(C), t) for t in range(12)])
+
+
+def relative_distribution(chord_p_BxTxC, key_p_BxTxK):
+  """(key-relative chord distribution [B, T, C], mode distribution [B, T, 2])."""
+  tonic_BxTx12 = key_p_BxTxK[..., :12] + key_p_BxTxK[..., 12:]
+  moved_BxTx12xC = chord_p_BxTxC[..., jnp.asarray(transposition_table())]
+  rel_BxTxC = jnp.einsum('btk,btkc->btc', tonic_BxTx12, moved_BxTx12xC)
+  mode_BxTx2 = jnp.stack([key_p_BxTxK[..., :12].sum(-1), key_p_BxTxK[..., 12:].sum(-1)], -1)
+  return rel_BxTxC, mode_BxTx2
+
+
+def transition_expectation(log_p_2xC1xC, rel_BxTxC, mode_BxTx2):
+  """[B, T] expected log p(c_t | c_{t-1}, mode_t) (step 0: from the start row)."""
+  prev_BxTxC1 = jnp.concatenate([
+      jnp.concatenate([jnp.zeros_like(rel_BxTxC[:, :1]), rel_BxTxC[:, :-1]], axis=1),
+      jnp.zeros_like(rel_BxTxC[..., :1])], axis=-1)
+  prev_BxTxC1 = prev_BxTxC1.at[:, 0, C].set(1.0)
+  scores_BxTx2xC = jnp.einsum('btp,mpc->btmc', prev_BxTxC1, log_p_2xC1xC)
+  return jnp.einsum('btm,btmc,btc->bt', mode_BxTx2, scores_BxTx2xC, rel_BxTxC)
+
+
+def recurrent_expectation(model: Recurrent, rel_BxTxC, mode_BxTx2):
+  """[B, T] expected log p(c_t | c_<t, mode_t) with the LSTM fed the previous beat's
+  distribution (its one-hot input rows weighted by the probabilities)."""
+  batch = rel_BxTxC.shape[0]
+  start_BxTxS = jnp.zeros(rel_BxTxC.shape[:2] + (1,), rel_BxTxC.dtype).at[:, 0].set(1.0)
+  prev_BxTxC = jnp.concatenate([jnp.zeros_like(rel_BxTxC[:, :1]), rel_BxTxC[:, :-1]], axis=1)
+  inputs_BxTxD = jnp.concatenate([prev_BxTxC, start_BxTxS, mode_BxTx2], axis=-1)
+  xw_TxBxG = jnp.einsum('btd,dg->tbg', inputs_BxTxD, model.lstm.w_x) + model.lstm.bias[...]
+  zeros = jnp.zeros((batch, model.lstm.hidden_size), xw_TxBxG.dtype)
+  h_TxBxH, _, _ = lstm.lstm_scan(xw_TxBxG, model.lstm.w_h, zeros, zeros)
+  log_p_BxTxC = jax.nn.log_softmax(model.head(jnp.swapaxes(h_TxBxH, 0, 1)))
+  return (log_p_BxTxC * rel_BxTxC).sum(-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyTransition:
+  """log p(k_t | k_{t-1}) over the 24 keys: ``log_p`` [K + 1, K], row K the start."""
+  log_p: np.ndarray
+
+  @classmethod
+  def fit(cls, keys: list[np.ndarray], alpha: float = 0.5) -> KeyTransition:
+    k = vocabulary.NUM_KEYS
+    counts = np.full((k + 1, k), alpha)
+    for seq in keys:
+      seq = np.asarray(seq)
+      np.add.at(counts, (np.concatenate([[k], seq[:-1]]), seq), 1.0)
+    return cls(np.log(counts / counts.sum(axis=-1, keepdims=True)))
+
+  def expectation(self, key_p_BxTxK):
+    """[B, T] expected log p(k_t | k_{t-1}) (step 0 from the start row)."""
+    log_p = jnp.asarray(self.log_p)
+    first_BxK = key_p_BxTxK[:, 0] @ log_p[-1][:, None]
+    rest_BxT1 = jnp.einsum('btp,pk,btk->bt', key_p_BxTxK[:, :-1], log_p[:-1],
+                           key_p_BxTxK[:, 1:])
+    return jnp.concatenate([first_BxK, rest_BxT1], axis=1)

@@ -59,3 +59,20 @@ def pool(per_song: list, weights) -> dict:
   """Weighted mean of each metric over songs."""
   w = np.asarray(weights, dtype=float)
   return {m: float(np.dot([s[m] for s in per_song], w) / w.sum()) for m in per_song[0]}
+
+
+def evaluate(songs, estimates) -> dict:
+  """Scores of per-beat estimates [(chord labels [B], key labels [B], global key)], one per song:
+  chord metrics pooled by duration, 'key_global' (mean over songs), 'key_region' (mean over
+  the songs with a key change; nan if none) and 'region_songs'."""
+  per_song, glob, region = [], [], []
+  for song, (chords_b, keys_b, global_key) in zip(songs, estimates):
+    per_song.append(song_chord_scores(song, chords_b))
+    glob.append(key_score(song.main_key(), global_key))
+    if len(song.key_segments) > 1:
+      region.append(region_key_score(song, keys_b))
+  out = pool(per_song, [s.beat_times_b1[-1] - s.beat_times_b1[0] for s in songs])
+  out.update(key_global=float(np.mean(glob)),
+             key_region=float(np.mean(region)) if region else float('nan'),
+             region_songs=len(region))
+  return out

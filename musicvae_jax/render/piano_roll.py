@@ -39,6 +39,7 @@ _MIN_SHADE = 0.35  # the shade (opacity over white) of velocity 0; velocity 127 
 _LEFT_IN, _RIGHT_IN, _BOTTOM_IN, _TITLE_IN, _LEGEND_ROW_IN = 0.85, 0.3, 0.5, 0.35, 0.2
 _DRUM_LABEL_IN = 0.75  # extra left margin for drum names
 _MAX_STEP_LINES = 1024  # beyond this many 16th-note steps the step grid is left out
+_LANE_IN = 0.4  # height of a label lane (chords, keys) under the roll
 OFFSETS_GID = 'offsets'  # the strokes from each off-grid drum hit's step to its onset
 
 
@@ -105,10 +106,29 @@ def _draw_boxes(ax, starts, widths, rows, face) -> None:
                                                 antialiaseds=False, zorder=2))
 
 
-def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
-  """The piano roll of ``ns`` as a matplotlib Figure (Agg, ``DPI`` dots per inch)."""
+def _draw_lane(ax, name, segments, x_lo, x_hi, axes_w_in) -> None:
+  """Coloured spans, one per segment (a colour per distinct label), labelled where they fit."""
+  ax.set_xlim(x_lo, x_hi)
+  ax.set_ylim(0, 1)
+  ax.set_yticks([0.5], [name])
+  in_per_s = axes_w_in / (x_hi - x_lo)
+  names = sorted({label for _, _, label in segments})
+  for start, end, label in segments:
+    colour = _COLOURS[names.index(label) % len(_COLOURS)]
+    ax.axvspan(start, end, 0.08, 0.92, facecolor=colour, alpha=0.35, edgecolor='white', lw=0.5)
+    if (end - start) * in_per_s > 0.06 * len(label) + 0.04:
+      ax.text((start + end) / 2, 0.5, label, ha='center', va='center', fontsize=6, clip_on=True)
+
+
+def draw_piano_roll(ns, title: str = '', lanes=()) -> mfigure.Figure:
+  """The piano roll of ``ns`` as a matplotlib Figure (Agg, ``DPI`` dots per inch).
+
+  ``lanes``: (name, [(start s, end s, label), ...]) label lanes drawn under the roll on the same
+  time axis (chords, keys).
+  """
   notes = list(ns.notes)
-  end = max([ns.total_time] + [n.end_time for n in notes] + [1e-3])
+  end = max([ns.total_time] + [n.end_time for n in notes] + [1e-3]
+            + [seg[1] for _, segs in lanes for seg in segs])
   pad = 0.015 * end
   x_lo, x_hi = -pad, end + pad
   parts = sorted({(n.is_drum, n.instrument) for n in notes})
@@ -124,9 +144,10 @@ def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
   pitched_h = float(np.clip(0.09 * (p_hi - p_lo + 3), 2.2, 4.5)) if pitched or not parts else 0
   drum_h = float(np.clip(0.2 * len(drum_pitches), 1.0, 3.5)) if has_drums else 0
   gap_h = 0.15 if pitched_h and drum_h else 0.0
+  lanes_h = _LANE_IN * len(lanes)
   legend_rows = -(-len(parts) // 4)
   top = _TITLE_IN + _LEGEND_ROW_IN * legend_rows + 0.05
-  fig_w, fig_h = left + axes_w + _RIGHT_IN, top + pitched_h + gap_h + drum_h + _BOTTOM_IN
+  fig_w, fig_h = left + axes_w + _RIGHT_IN, top + pitched_h + gap_h + drum_h + lanes_h + _BOTTOM_IN
   fig = mfigure.Figure(figsize=(fig_w, fig_h), dpi=DPI)
   backend_agg.FigureCanvasAgg(fig)
   sec_per_px = (x_hi - x_lo) / (axes_w * DPI)
@@ -136,9 +157,9 @@ def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
 
   axes = {}
   if drum_h:
-    axes['drums'] = add_axes(_BOTTOM_IN, drum_h)
+    axes['drums'] = add_axes(_BOTTOM_IN + lanes_h, drum_h)
   if pitched_h:
-    axes['pitch'] = add_axes(_BOTTOM_IN + drum_h + gap_h, pitched_h)
+    axes['pitch'] = add_axes(_BOTTOM_IN + lanes_h + drum_h + gap_h, pitched_h)
   beat, beats_per_bar = _beat_seconds(ns)
   beats = np.arange(0.0, end + 1e-9, beat)[:4000]
   for ax in axes.values():
@@ -181,12 +202,18 @@ def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
     ax = axes['drums']
     ax.set_ylim(-0.6, len(drum_pitches) - 0.4)
     ax.set_yticks(range(len(drum_pitches)), [drum_name(p) for p in drum_pitches])
+  for i, (name, segments) in enumerate(lanes):
+    ax = add_axes(_BOTTOM_IN + _LANE_IN * (len(lanes) - 1 - i), _LANE_IN * 0.85)
+    _draw_lane(ax, name, segments, x_lo, x_hi, axes_w)
+    axes[f'lane:{name}'] = ax
+  lowest = (f'lane:{lanes[-1][0]}' if lanes else
+            ('drums' if 'drums' in axes else 'pitch'))
   for name, ax in axes.items():
     ax.tick_params(labelsize=7)
     ax.set_gid(name)
-    if ax is not axes.get('drums', axes.get('pitch')):
+    if name != lowest:
       ax.tick_params(labelbottom=False)
-  (axes.get('drums') or axes['pitch']).set_xlabel('seconds', fontsize=8)
+  axes[lowest].set_xlabel('seconds', fontsize=8)
   note = '   (shade: velocity, pale = soft)' if vary else ''
   fig.text(0.08 / fig_w, 1 - 0.08 / fig_h, title + note, ha='left', va='top', fontsize=9)
   if handles:
@@ -196,10 +223,11 @@ def draw_piano_roll(ns, title: str = '') -> mfigure.Figure:
   return fig
 
 
-def write_piano_roll(ns, path: str | pathlib.Path, title: str | None = None) -> pathlib.Path:
-  """Draws ``ns`` to a PNG at ``path`` and returns the path."""
+def write_piano_roll(ns, path: str | pathlib.Path, title: str | None = None,
+                     lanes=()) -> pathlib.Path:
+  """Draws ``ns`` (and any label ``lanes``) to a PNG at ``path`` and returns the path."""
   path = pathlib.Path(path)
-  fig = draw_piano_roll(ns, title or path.stem)
+  fig = draw_piano_roll(ns, title or path.stem, lanes)
   path.parent.mkdir(parents=True, exist_ok=True)
   fig.savefig(path, dpi=DPI)
   return path

@@ -195,3 +195,22 @@ def test_piano_roll_of_a_real_song_is_a_picture_with_notes(shared_midi, tmp_path
 def test_empty_sequence_still_draws(tmp_path):
   path = write_piano_roll(note_seq.NoteSequence(), tmp_path / 'empty.png')
   assert path.stat().st_size > 0
+
+
+def test_label_lanes_sit_under_the_roll_on_its_time_axis(shared_midi, tmp_path):
+  ns = magenta_reference.note_sequence(str(shared_midi / 'multitrack' / 'freedoom_d_map03.mid'))
+  end = ns.total_time
+  chords = [(0.0, end / 3, 'C:maj'), (end / 3, end, 'A:min')]
+  keys = [(0.0, end, 'C:maj')]
+  fig = draw_piano_roll(ns, 'lanes', lanes=[('chord', chords), ('key', keys)])
+  axes = {ax.get_gid(): ax for ax in fig.axes}
+  assert {'pitch', 'lane:chord', 'lane:key'} <= set(axes)
+  bottoms = {name: ax.get_position().y0 for name, ax in axes.items()}
+  assert bottoms['lane:key'] < bottoms['lane:chord'] < bottoms['pitch']
+  assert axes['lane:chord'].get_xlim() == axes['pitch'].get_xlim()
+  # One span per segment, each label written once; seconds under the lowest lane only.
+  assert len(axes['lane:chord'].patches) == 2
+  assert sorted(t.get_text() for t in axes['lane:chord'].texts) == ['A:min', 'C:maj']
+  assert axes['lane:key'].get_xlabel() == 'seconds' and axes['pitch'].get_xlabel() == ''
+  plain = draw_piano_roll(ns, 'plain')
+  assert fig.get_size_inches()[1] > plain.get_size_inches()[1]

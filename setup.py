@@ -79,6 +79,7 @@ setuptools.setup(
             'musicvae-generate=musicvae_jax.cli.generate:run',
             'musicvae-groove=musicvae_jax.cli.groove:run',
             'musicvae-dmelodies=musicvae_jax.cli.dmelodies:run',
+            'musicvae-chords=musicvae_jax.cli.chords:run',
         ],
     },
 )

@@ -93,3 +93,16 @@ def mir_eval_key(label: str) -> str:
   """'Db:maj' -> 'Db major' (mir_eval.key's format)."""
   tonic, mode = label.split(':')
   return f"{tonic} {'minor' if mode == 'min' else 'major'}"
+
+
+_TRIAD_SUFFIX = ('', 'm', 'aug', 'dim')
+
+
+def triad_figure(label: str) -> str:
+  """A chord symbol note-seq parses for the label's triad class ('A:min7' -> 'Am'; 'N' ->
+  note-seq's no-chord 'N.C.')."""
+  index = triad_index(label)
+  if index == 0:
+    return 'N.C.'
+  family, root = divmod(index - 1, 12)
+  return ROOTS[root] + _TRIAD_SUFFIX[family]

@@ -49,6 +49,13 @@ _D = midi_io.MidiLimits()
 _MAX_MB = flags.DEFINE_float('max_file_mb', _D.max_file_bytes / 2**20, 'Skip larger files.')
 _MAX_NOTES = flags.DEFINE_integer('max_num_notes', _D.max_num_notes, 'Skip files with more.')
 _MAX_TIME = flags.DEFINE_float('max_total_time', _D.max_total_time, 'Skip longer files (s).')
+_CHORD_SOURCE = flags.DEFINE_enum(
+    'chord_source', 'file', ['file', 'model'], 'Chord-conditioned configs: file (default): a '
+    "file's own chord symbols, else note-seq's HMM infers them; model: the chord/key estimator "
+    '(musicvae-chords) reads every file first and its chords, reduced to triads, replace the '
+    "file's own.")
+_CHORD_MODEL = flags.DEFINE_string('chord_model', None, 'With --chord_source=model: a chord/key '
+                                   'model folder (default: the bundled POP909 model).')
 _PARSER = flags.DEFINE_enum('midi_parser', 'fast', midi_io.PARSERS, 'fast (default): the '
                             'compiled reader, same notes and windows as note-seq on every shared '
                             'file, several times faster; note_seq: mido + pretty_midi, as Magenta.')
@@ -71,6 +78,10 @@ def main(argv):
   limits = midi_io.MidiLimits(max_file_bytes=int(_MAX_MB.value * 2**20),
                               max_num_notes=_MAX_NOTES.value, max_total_time=_MAX_TIME.value,
                               parser=_PARSER.value)
+  if _CHORD_SOURCE.value == 'model' and _RUNNER.value == 'beam':
+    _die('--chord_source=model runs with --runner=local only.')
+  if _CHORD_MODEL.value and _CHORD_SOURCE.value != 'model':
+    _die('--chord_model needs --chord_source=model.')
   if _BEAM_OPTIONS.value and _RUNNER.value != 'beam':
     _die('--beam_options needs --runner=beam.')
   common = dict(records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,
@@ -81,7 +92,9 @@ def main(argv):
     info = prepare_beam.prepare_beam(run, input_dir, _OUTPUT.value,
                                      beam_options=_BEAM_OPTIONS.value, **common)
   else:
-    info = prepare.prepare(run, input_dir, _OUTPUT.value, workers=_WORKERS.value, **common)
+    info = prepare.prepare(run, input_dir, _OUTPUT.value, workers=_WORKERS.value,
+                           chord_source=_CHORD_SOURCE.value, chord_model=_CHORD_MODEL.value,
+                           **common)
   print(prepare.format_report(info, _OUTPUT.value))
 
 

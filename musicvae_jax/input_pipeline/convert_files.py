@@ -50,9 +50,14 @@ def window_layout(converter) -> tuple[np.dtype, tuple[int, int]]:
   return dtype, (converter.max_seq_len, converter.num_parts)
 
 
-def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits()
-                 ) -> FileResult:
-  """Reads and converts one file. Never raises: any failure becomes a reason and a message."""
+def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimits(),
+                 chords=None) -> FileResult:
+  """Reads and converts one file. Never raises: any failure becomes a reason and a message.
+
+  ``chords``: [(time s, chord symbol)] that replace the file's own chord symbols (from the
+  chord/key model, ``--chord_source=model``); they need note-seq's NoteSequence, so the file is
+  read by note-seq.
+  """
   dtype, (t, p) = window_layout(converter)
   kind = np.floating if np.issubdtype(dtype, np.floating) else np.integer
   empty = np.zeros((0, t, p), dtype)
@@ -60,10 +65,14 @@ def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimit
   # The fast reader keeps notes, tempos and time signatures only; a converter that reads the
   # sustain pedal (hier-multiperf) gets note-seq's reading, whatever --midi_parser says.
   pedal = bool(getattr(converter, 'reads_control_changes', False))
-  arrays = limits.parser == 'fast' and not pedal  # notes as arrays, without NoteSequences
+  # notes as arrays, without NoteSequences
+  arrays = limits.parser == 'fast' and not pedal and chords is None
   try:
     sequence = midi_io.read_midi(path, limits, warnings, arrays=arrays,
-                                 parser='note_seq' if pedal else None)
+                                 parser='note_seq' if pedal or chords is not None else None)
+    if chords is not None:
+      from musicvae_jax.chordkey import model_chords  # pylint: disable=g-import-not-at-top
+      model_chords.apply(sequence, chords)
   except midi_io.MidiReadError as e:
     return FileResult(empty, e.reason, e.message, warnings=dict(warnings))
   except Exception as e:  # read_midi promises not to; a bug there must not kill the job
@@ -93,8 +102,9 @@ def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimit
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(data: specs.DataSpec, input_dir: str, limits: midi_io.MidiLimits) -> None:
-  _WORKER.update(input_dir=input_dir, limits=limits)
+def _init_worker(data: specs.DataSpec, input_dir: str, limits: midi_io.MidiLimits,
+                 chords=None) -> None:
+  _WORKER.update(input_dir=input_dir, limits=limits, chords=chords)
   try:
     _WORKER['converter'] = get_converter(data)
   except Exception as e:  # reported per file; a raising initializer would respawn forever
@@ -104,8 +114,10 @@ def _init_worker(data: specs.DataSpec, input_dir: str, limits: midi_io.MidiLimit
 def _work(rel_path: str) -> FileResult:
   if 'error' in _WORKER:
     return FileResult(np.zeros((0, 1, 1), np.int16), 'converter_error', _WORKER['error'])
+  chords = _WORKER['chords']
   return process_file(os.path.join(_WORKER['input_dir'], rel_path), _WORKER['converter'],
-                      _WORKER['limits'])
+                      _WORKER['limits'],
+                      None if chords is None else chords.get(rel_path, []))
 
 
 class WorkersDiedError(errors.UserError, RuntimeError):
@@ -156,10 +168,12 @@ def _in_order(pool, files: list[str], chunksize: int, window: int):
 
 
 @contextlib.contextmanager
-def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, limits):
-  """FileResults in file order, from a pool (workers > 1) or in-process."""
+def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, limits,
+            chords=None):
+  """FileResults in file order, from a pool (workers > 1) or in-process. ``chords``:
+  {relative path: chord changes} that replace the files' own (see ``process_file``)."""
   if workers <= 1:
-    _init_worker(data, str(input_dir), limits)
+    _init_worker(data, str(input_dir), limits, chords)
     try:
       yield map(_work, files)
     finally:
@@ -181,5 +195,5 @@ def results(data: specs.DataSpec, input_dir, files: list[str], workers: int, lim
     fast_extract.warm_up()
   with concurrent.futures.ProcessPoolExecutor(
       workers, mp_context=ctx, initializer=_init_worker,
-      initargs=(data, str(input_dir), limits)) as pool:
+      initargs=(data, str(input_dir), limits, chords)) as pool:
     yield _in_order(pool, files, chunksize, window=4 * workers)

@@ -295,18 +295,32 @@ def part_depths(converter) -> tuple[int, ...]:
 def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = None,
             records_per_shard: int = 65_536, preview: int = 0, overwrite: bool = False,
             limits: midi_io.MidiLimits = midi_io.MidiLimits(), progress: bool = True,
-            split_csv=None, split_column: str = 'split') -> dict[str, Any]:
+            split_csv=None, split_column: str = 'split', chord_source: str = 'file',
+            chord_model=None) -> dict[str, Any]:
   """Runs the job; returns the dataset.json dict (plus 'run': the run.json dict).
 
   ``split_csv``: a CSV that gives each file its split (see ``splits``); default: the hash split.
+  ``chord_source``: 'file' (a file's chord symbols, else note-seq's HMM) or 'model' (the
+  chord/key estimator at ``chord_model``, default the bundled one; ``chordkey.model_chords``),
+  for chord-conditioned configs only.
   """
   workers = workers or os.cpu_count() or 1
+  if chord_source not in ('file', 'model'):
+    raise PrepareError(f"chord_source must be 'file' or 'model', not {chord_source!r}.")
+  if chord_source == 'model' and not getattr(get_converter(run.data), 'chord_encoding', None):
+    raise PrepareError(f'--chord_source=model: config {run.name!r} takes no chords; it is for '
+                       'the chord-conditioned configs (cat-mel_2bar_med_chords, '
+                       'hier-multiperf_vel_1bar_med_chords, ...).')
   previews = []
   with contextlib.ExitStack() as stack:
     job = Job(run, input_dir, output_dir, records_per_shard, overwrite, limits, split_csv,
               split_column)
     stack.callback(job.close)
-    results = stack.enter_context(convert_files.results(run.data, input_dir, job.files, workers, limits))
+    chords, extra = None, {}
+    if chord_source == 'model':
+      chords, extra = _model_chords(job, input_dir, chord_model, progress)
+    results = stack.enter_context(convert_files.results(run.data, input_dir, job.files, workers,
+                                                        limits, chords))
     writers = {s: shards.SplitWriter(job.out, s, records_per_shard) for s in SPLITS}
     bar = stack.enter_context(progress_bars.bar(total=len(job.files), unit='file', desc='prepare',
                                                 enabled=progress, smoothing=0.1))
@@ -321,7 +335,15 @@ def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = 
       bar.set_postfix_str(f'windows={sum(job.windows.values())}', refresh=False)
     # A split without windows gets no shard files at all.
     shard_names = {s: w.close() for s, w in writers.items()}
-    return job.finish(shard_names, previews, workers=workers)  # before job.close unlocks
+    return job.finish(shard_names, previews, workers=workers, **extra)  # before job.close
+
+
+def _model_chords(job, input_dir, chord_model, progress: bool):
+  """(chords of every file from the chord/key model, what run.json records about them)."""
+  from musicvae_jax.chordkey import model_chords  # pylint: disable=g-import-not-at-top
+  chords = model_chords.annotate_files(input_dir, job.files, chord_model, progress)
+  return chords, {'chord_source': 'model', 'chord_model': str(chord_model or 'bundled'),
+                  'files_with_model_chords': len(chords)}
 
 
 def write_preview(converter, labels, rel_path: str, index: int, out: pathlib.Path) -> str:

@@ -49,13 +49,9 @@ _D = midi_io.MidiLimits()
 _MAX_MB = flags.DEFINE_float('max_file_mb', _D.max_file_bytes / 2**20, 'Skip larger files.')
 _MAX_NOTES = flags.DEFINE_integer('max_num_notes', _D.max_num_notes, 'Skip files with more.')
 _MAX_TIME = flags.DEFINE_float('max_total_time', _D.max_total_time, 'Skip longer files (s).')
-_CHORD_SOURCE = flags.DEFINE_enum(
-    'chord_source', 'file', ['file', 'model'], 'Chord-conditioned configs: file (default): a '
-    "file's own chord symbols, else note-seq's HMM infers them; model: the chord/key estimator "
-    '(musicvae-chords) reads every file first and its chords, reduced to triads, replace the '
-    "file's own.")
-_CHORD_MODEL = flags.DEFINE_string('chord_model', None, 'With --chord_source=model: a chord/key '
-                                   'model folder (default: the bundled POP909 model).')
+_CHORD_SOURCE = flags.DEFINE_enum('chord_source', 'file', ['file', 'model'], 'Chord configs: '
+    "file: a file's chord symbols, else note-seq's HMM; model: musicvae-chords' triads instead.")
+_CHORD_MODEL = flags.DEFINE_string('chord_model', None, '--chord_source=model: its model folder.')
 _PARSER = flags.DEFINE_enum('midi_parser', 'fast', midi_io.PARSERS, 'fast (default): the '
                             'compiled reader, same notes and windows as note-seq on every shared '
                             'file, several times faster; note_seq: mido + pretty_midi, as Magenta.')
@@ -80,8 +76,6 @@ def main(argv):
                               parser=_PARSER.value)
   if _CHORD_SOURCE.value == 'model' and _RUNNER.value == 'beam':
     _die('--chord_source=model runs with --runner=local only.')
-  if _CHORD_MODEL.value and _CHORD_SOURCE.value != 'model':
-    _die('--chord_model needs --chord_source=model.')
   if _BEAM_OPTIONS.value and _RUNNER.value != 'beam':
     _die('--beam_options needs --runner=beam.')
   common = dict(records_per_shard=_PER_SHARD.value, preview=_PREVIEW.value,

@@ -307,6 +307,8 @@ def prepare(run: specs.RunSpec, input_dir, output_dir, *, workers: int | None = 
   workers = workers or os.cpu_count() or 1
   if chord_source not in ('file', 'model'):
     raise PrepareError(f"chord_source must be 'file' or 'model', not {chord_source!r}.")
+  if chord_model and chord_source != 'model':
+    raise PrepareError('--chord_model needs --chord_source=model.')
   if chord_source == 'model' and not getattr(get_converter(run.data), 'chord_encoding', None):
     raise PrepareError(f'--chord_source=model: config {run.name!r} takes no chords; it is for '
                        'the chord-conditioned configs (cat-mel_2bar_med_chords, '

@@ -270,7 +270,10 @@ def train(*, batch_size):
       # Many devices (musicvae_jax.distributed): fsdp=True splits parameters and optimizer
       # state over fsdp_size devices (-1: all) instead of replicating them; compute_dtype
       # 'bfloat16' runs the model in bfloat16 on float32 master parameters.
-      fsdp=False, fsdp_size=-1, compute_dtype='float32'))
+      fsdp=False, fsdp_size=-1, compute_dtype='float32',
+      # A workdir, exported model folder or bundled:<name> whose parameters start a fresh run
+      # (fine-tuning; training/init_from.py). '' (default): random initialisation.
+      init_from=''))
 
 
 def build(name: str, data, model_cfg, train_cfg, arg: str | None):

@@ -193,6 +193,7 @@ class TrainSpec:
   fsdp: bool = False
   fsdp_size: int = -1                   # -1: every device
   compute_dtype: str = 'float32'
+  init_from: str = ''                   # '': random init; else a model whose params start the run
 
   def fsdp_devices(self, num_devices: int) -> int:
     """How many devices share one copy of the state: 1 without FSDP."""

@@ -3,6 +3,7 @@
   musicvae-evaluate --workdir=<model> --data=<musicvae-prepare output>
       [--split=eval|train|all] [--json=<file>] [--step=N] [--batch_size=N]
   musicvae-evaluate --workdir=<model> --midi=<folder of .mid files> [--json=<file>]
+  musicvae-evaluate --workdir=bundled:<name> --card
 
 The model is a training workdir, an exported or imported model's folder, or bundled:<name>
 (e.g. bundled:cat-mel_2bar_small); nothing is written into it. Any prepared dataset whose
@@ -11,7 +12,8 @@ MIDI with the model's own data settings (into a temporary folder) and scores eve
 The table's two accuracy columns are the MusicVAE paper's: teacher-forced (the decoder sees the
 true previous step) and sampled (it sees its own samples). --json writes them under the keys
 teacher_forced_accuracy and sampled_accuracy (for --split=all, over both splits together),
-with every split's figures under "splits".
+with every split's figures under "splits". --card prints a bundled model's card: what it was
+trained on, its held-out figures per style, its known weaknesses.
 """
 
 import json
@@ -31,12 +33,18 @@ _SPLIT = flags.DEFINE_enum('split', 'eval', ['eval', 'train', 'all'], 'Which spl
 _JSON = flags.DEFINE_string('json', None, 'Also write the figures to this JSON file.')
 _STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the latest).')
 _BATCH = flags.DEFINE_integer('batch_size', None, 'Batch size (default: the training one).')
+_CARD = flags.DEFINE_bool('card', False, "Print the model's card (data, training, held-out "
+                          'figures per style, weaknesses) and stop.')
 
 PROG = 'musicvae-evaluate'
 
 
 def main(argv):
   entry.require(PROG, argv, _WORKDIR)
+  if _CARD.value:
+    from musicvae_jax.generation import model_card  # pylint: disable=g-import-not-at-top
+    print(model_card.text(_WORKDIR.value))
+    return
   if bool(_DATA.value) == bool(_MIDI.value):
     entry.die(PROG, 'give one of --data=<prepared dataset> or --midi=<folder of .mid files>.')
   if _MIDI.value and flags.FLAGS['split'].present:

@@ -27,6 +27,7 @@ from musicvae_jax.distributed import preemption
 from musicvae_jax.input_pipeline import pipeline
 from musicvae_jax.training import evaluation
 from musicvae_jax.training import family as family_lib
+from musicvae_jax.training import init_from
 from musicvae_jax.training import metrics_io
 from musicvae_jax.training import optimizer
 from musicvae_jax.training import steps
@@ -208,6 +209,9 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   # Everything that can refuse the run (the data, the mesh, the batch split) before the
   # workdir is written.
   session, state = new_session(run, devices=devices, initialize=False)
+  start_params = None  # config.train.init_from, read (and refused) before anything is written
+  if run.train.init_from and not checkpointing.has_checkpoint(workdir):
+    start_params = init_from.load(run.train.init_from, run.model)
   checkpointing.check_or_write_config(workdir, config, write=lead)
   if lead:
     checkpointing.write_data_dir(workdir, data_dir)
@@ -216,6 +220,9 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   resuming = mgr.latest_step() is not None
   if not resuming:
     state = session.initialize()
+    if start_params is not None:
+      state = dict(state, params=jax.device_put(start_params, session.state_sharding['params']))
+      log(f'parameters from {t.init_from}')
   it = pipeline.train_dataset(
       data_dir, batch_size=host_data.local_batch_size(t.batch_size, session.mesh),
       seed=t.seed, shard_index=jax.process_index(), shard_count=jax.process_count(),

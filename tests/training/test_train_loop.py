@@ -285,3 +285,46 @@ def test_a_run_checkpointed_before_the_optax_chain_resumes_where_it_stopped(melo
   for workdir in (today, before):
     loop.train_and_evaluate(config, melody_dataset, workdir, progress=False)
   run_state.assert_same_final_state(today, before, 4)
+
+
+def test_init_from_starts_a_fresh_run_from_another_models_parameters(melody_dataset, tmp_path):
+  """config.train.init_from: the run's first step starts from the source's parameters (Adam
+  afresh, so one step moves each by at most about the learning rate); resuming ignores it."""
+  config = config_lib.get_config(TINY)
+  config.train.eval_every_steps = 1000
+  config.train.num_steps, config.train.checkpoint_every_steps = 4, 4
+  config.train.seed = 1  # another initialisation than the fine-tuning run's own (seed 0)
+  source = tmp_path / 'source'
+  loop.train_and_evaluate(config, melody_dataset, source, progress=False)
+  source_params = _final_state(source)[0]['params']
+
+  config.train.seed = 0
+  config.train.num_steps, config.train.checkpoint_every_steps = 1, 1
+  config.train.init_from = str(source)
+  messages = []
+  loop.train_and_evaluate(config, melody_dataset, tmp_path / 'tuned', progress=False,
+                          log=messages.append)
+  assert any(f'parameters from {source}' in m for m in messages)
+  tuned_params = _final_state(tmp_path / 'tuned')[0]['params']
+  config.train.init_from = ''
+  loop.train_and_evaluate(config, melody_dataset, tmp_path / 'fresh', progress=False)
+  fresh_params = _final_state(tmp_path / 'fresh')[0]['params']
+
+  def furthest(a, b):
+    return max(jax.tree.leaves(jax.tree.map(lambda x, y: float(np.abs(x - y).max()), a, b)))
+  lr = config.train.learning_rate
+  assert 0 < furthest(tuned_params, source_params) <= 1.5 * lr
+  assert furthest(fresh_params, source_params) > 50 * lr
+  saved = json.loads((tmp_path / 'tuned' / 'config.json').read_text())
+  assert saved['train']['init_from'] == str(source)
+
+  # Resuming the fine-tuned run continues it: the source is not read again.
+  config.train.init_from = str(source)
+  config.train.num_steps = 2
+  loop.train_and_evaluate(config, melody_dataset, tmp_path / 'tuned', progress=False)
+  assert int(_final_state(tmp_path / 'tuned')[0]['step']) == 2
+
+  # A source of other widths is refused, naming it and what to do.
+  config.model.z_size = 4
+  with pytest.raises(checkpointing.WorkdirError, match=r'init_from=.*same config and widths'):
+    loop.train_and_evaluate(config, melody_dataset, tmp_path / 'other', progress=False)

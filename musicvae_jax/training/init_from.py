@@ -1,0 +1,28 @@
+"""``config.train.init_from``: start a fresh run from another model's parameters (fine-tuning).
+
+The source is anything that holds a model's parameters: a training workdir (its latest
+checkpoint), an exported model folder, or ``bundled:<name>``. Only the parameters are taken;
+the optimiser starts afresh (Adam's moments at zero, the step and the learning-rate schedule at
+0), as a fine-tuning run should. A run that resumes from its own checkpoint ignores it: the
+checkpoint already holds everything, so a kill and a resume give the same parameters.
+"""
+
+from musicvae_jax import checkpointing
+from musicvae_jax import specs
+from musicvae_jax.generation import model_files
+
+
+def load(source: str, spec: specs.ModelSpec) -> dict:
+  """Parameters (numpy, the config's dtypes) of ``source`` for a model built from ``spec``."""
+  folder, _ = model_files.resolve(source)
+  if not folder.exists():
+    raise checkpointing.WorkdirError(
+        f'config.train.init_from={source}: no such folder. Pass a training workdir, an exported '
+        'model folder or bundled:<name>.')
+  try:
+    params, _, _ = model_files.load_params(folder, spec)
+  except checkpointing.WorkdirError as error:
+    raise checkpointing.WorkdirError(
+        f'config.train.init_from={source} does not fit this config: {error} Start from a model '
+        'trained with the same config and widths, or drop --config.train.init_from.') from None
+  return params

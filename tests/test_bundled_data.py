@@ -74,3 +74,23 @@ def test_every_bundled_file_has_its_source_and_licence_written_down():
   for row in manifests.values():
     licence = row['license'].split()[0].lower()  # e.g. 'gpl-3.0', 'cc-by-4.0', 'bsd-3-clause'
     assert licence in texts or row['source'] in texts, (row['file'], row['license'])
+
+
+def test_every_bundled_model_has_a_card_and_fits_the_size_budget():
+  """Each model folder: a card (data, training, held-out figures per style, weaknesses) that
+  musicvae-evaluate --card prints, at most 15 MB; data/ at most 60 MB in all."""
+  from musicvae_jax.generation import model_card  # pylint: disable=import-outside-toplevel
+  root = bundled_data.data_dir()
+  folders = sorted(p.parent for p in (root / 'models').rglob('params.npz'))
+  assert len(folders) >= 5
+  for folder in folders:
+    card = model_card.load(folder)
+    for field in model_card.FIELDS + ('heldout', 'weaknesses'):
+      assert card.get(field), (folder.name, field)
+    for row in card['heldout']:
+      assert row['style'] and any(isinstance(v, float) and 0 < v for v in row.values()), row
+    text = model_card.text(f'bundled:{folder.relative_to(root / "models")}')
+    assert 'held out' in text and 'weakness' in text
+    size = sum(p.stat().st_size for p in folder.rglob('*') if p.is_file())
+    assert size <= 15 * 2**20, (folder.name, size)
+  assert sum(p.stat().st_size for p in root.rglob('*') if p.is_file()) <= 60 * 2**20

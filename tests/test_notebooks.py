@@ -163,7 +163,8 @@ def test_quickstart_runs_and_shows_every_result(tmp_path):
   assert all(n.is_drum for n in _check_written(out, 'drums', 2)[0].notes)
   assert images == len(list(out.glob('*.mid'))) == 12
   _wavs_match_synth(out, audio)
-  assert 'cat-mel_2bar_small at step 10000' in text
+  # The model's card: held-out figures per style.
+  assert 'bundled:cat-mel_2bar_small' in text and 'pop:' in text and 'folk:' in text
   # The note-density vector works: more notes at +1 than at -1 (same input, greedy decoding).
   assert len(steered[0].notes) < len(steered[2].notes)
   # The interpolation's middle differs from both ends.

@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from musicvae_jax import progress  # pylint: disable=wrong-import-position
 from musicvae_jax.chordkey import pop909  # pylint: disable=wrong-import-position
-from musicvae_jax.converters import beat_grid  # pylint: disable=wrong-import-position
 from musicvae_jax.input_pipeline import splits  # pylint: disable=wrong-import-position
 
 
@@ -52,7 +51,7 @@ def main():
     # to data/midi/melody is the bare name.
     rows.append((f'folk/{path.name}', 'folk', splits.hashed_split(path.name, 0, 0.1)))
   ids = pop909.song_ids(args.pop909)[:args.max_songs]
-  counts = beat_grid.regrid_pop909(args.pop909, out / 'midi' / 'pop', ids=ids,
+  counts = pop909.regrid_melodies(args.pop909, out / 'midi' / 'pop', ids=ids,
                                    progress=lambda xs: progress.bar(xs, desc='POP909'))
   for name, song_id in sorted(counts.pop('files').items()):
     rows.append((f'pop/{name}', 'pop', 'eval' if pop909.split_of(song_id) == 'test' else 'train'))

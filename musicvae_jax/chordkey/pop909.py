@@ -11,6 +11,7 @@ The split is by song id: ``sha1(id) % 10`` 0-7 train, 8 valid, 9 test (determini
 80/10/10).
 """
 
+import csv
 import dataclasses
 import hashlib
 import os
@@ -18,6 +19,8 @@ import pathlib
 
 import numpy as np
 import pretty_midi
+
+from musicvae_jax.converters import beat_grid
 
 # $POP909_DIR, else $MUSICVAE_SHARED/data/pop909, else ../shared/data/pop909 beside the repo.
 DATA_DIR = pathlib.Path(os.environ.get('POP909_DIR') or pathlib.Path(os.environ.get(
@@ -181,3 +184,40 @@ def chord_labels_per_beat(segments, beat_times_b1: np.ndarray, tol_s=0.01) -> li
   if any(lab is None for lab in labels):
     raise ValueError('beats without a chord label')
   return labels
+
+
+def metre_ok(row: dict) -> bool:
+  """A MANIFEST row in duple metre with duple subdivision (the 4/4 songs): the others' 4/4
+  downbeat flags do not mark their bars."""
+  return row.get('num_beats_per_measure') == '2' and row.get('num_quavers_per_beat') == '2'
+
+
+def melody_pieces(song: Song, tracks=('MELODY',), min_bars: int = 2) -> list:
+  """[(beat_grid.Run, PrettyMIDI)]: the song's ``tracks`` on its beat grid, one per 4/4 run."""
+  return beat_grid.regrid({t: song.notes[t] for t in tracks if t in song.notes},
+                          song.downbeat_b, song.num_beats, min_bars)
+
+
+def regrid_melodies(data_dir, output_dir, *, tracks=('MELODY',), ids=None, progress=None) -> dict:
+  """Writes ``<output_dir>/pop909_<id>[_<k>].mid`` (one per 4/4 run) for the 4/4 songs.
+
+  Returns counts: songs written, songs skipped for metre, runs, bars, and {file: song id}.
+  """
+  data_dir, output_dir = pathlib.Path(data_dir), pathlib.Path(output_dir)
+  rows = {r['id']: r for r in csv.DictReader(open(data_dir / 'MANIFEST.csv', encoding='utf-8'))}
+  ids = sorted(rows) if ids is None else list(ids)
+  output_dir.mkdir(parents=True, exist_ok=True)
+  counts = dict(songs=0, skipped_metre=0, runs=0, bars=0, files={})
+  for song_id in (progress(ids) if progress else ids):
+    if not metre_ok(rows[song_id]):
+      counts['skipped_metre'] += 1
+      continue
+    pieces = melody_pieces(load_song(song_id, data_dir), tracks)
+    counts['songs'] += bool(pieces)
+    for k, (run, midi) in enumerate(pieces):
+      name = f'pop909_{song_id}.mid' if k == 0 else f'pop909_{song_id}_{k}.mid'
+      midi.write(str(output_dir / name))
+      counts['files'][name] = song_id
+      counts['runs'] += 1
+      counts['bars'] += run.num_bars
+  return counts

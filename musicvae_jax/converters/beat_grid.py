@@ -1,25 +1,19 @@
 """Performed MIDI put onto its annotated beat grid: 4/4 bars where the music has them.
 
-POP909's MIDI declares 2/4 and many tempos, so its bar lines mean nothing to a quantiser. Its
-``beat_midi.txt`` marks every beat and the 4/4 downbeats. Here each run of 4-beat bars (downbeat
-to downbeat) becomes one piece of 16th-note steps at a constant 120 qpm with a 4/4 time
-signature, so every converter of this toolkit reads it with the bars where the song has them.
-A bar of another length (a 2/4 or 6/4 bar, a pickup) ends the run; the next run starts at the
-next 4-beat bar. Note times are mapped through the beat grid (``pop909.to_beats``), then
+A performance's MIDI (POP909's declares 2/4 and many tempos) has bar lines that mean nothing to
+a quantiser. Given its notes in beats (fractional beat indices on an annotated grid) and the
+grid's 4/4 downbeat flags, ``regrid`` makes each run of 4-beat bars (downbeat to downbeat) one
+piece of 16th-note steps at a constant 120 qpm with a 4/4 time signature, so every converter of
+this toolkit reads it with the bars where the music has them. A bar of another length (a 2/4 or
+6/4 bar, a pickup) ends the run; the next run starts at the next 4-beat bar. Note positions are
 rounded to the nearest 16th; a note keeps at least one step and is cut at the end of its run.
-
-Songs whose annotation says triple or compound metre (POP909's MANIFEST: beats per measure 3 or
-quavers per beat 3) are skipped by ``regrid_pop909``: their 4/4 flags do not mark their bars.
+``musicvae_jax.chordkey.pop909.regrid_melodies`` applies it to POP909's songs.
 """
 
-import csv
 import dataclasses
-import pathlib
 
 import numpy as np
 import pretty_midi
-
-from musicvae_jax.chordkey import pop909
 
 STEPS_PER_BEAT = 4
 QPM = 120.0
@@ -81,41 +75,13 @@ def to_midi(tracks: dict, program: int = 0) -> pretty_midi.PrettyMIDI:
   return midi
 
 
-def regrid_song(song: pop909.Song, tracks=('MELODY',), min_bars: int = 2) -> list:
-  """[(Run, PrettyMIDI)] for each 4/4 run of a song that holds a note of ``tracks``."""
+def regrid(notes_by_track: dict, downbeat_b: np.ndarray, num_beats: int,
+           min_bars: int = 2) -> list:
+  """[(Run, PrettyMIDI)] for each 4/4 run holding a note; ``notes_by_track``: {name: [N, 3]
+  (start_beat, end_beat, pitch)}."""
   out = []
-  for run in four_four_runs(song.downbeat_b, song.num_beats, min_bars):
-    parts = {t: run_notes(song.notes[t], run) for t in tracks if t in song.notes}
+  for run in four_four_runs(downbeat_b, num_beats, min_bars):
+    parts = {t: run_notes(n, run) for t, n in notes_by_track.items()}
     if any(len(v) for v in parts.values()):
       out.append((run, to_midi({t: v for t, v in parts.items() if len(v)})))
   return out
-
-
-def metre_ok(row: dict) -> bool:
-  """A POP909 MANIFEST row in duple metre with duple subdivision (the 4/4 songs)."""
-  return row.get('num_beats_per_measure') == '2' and row.get('num_quavers_per_beat') == '2'
-
-
-def regrid_pop909(data_dir, output_dir, *, tracks=('MELODY',), ids=None, progress=None) -> dict:
-  """Writes ``<output_dir>/pop909_<id>[_<k>].mid`` (one per 4/4 run) for POP909 songs.
-
-  Returns counts: songs written, songs skipped for metre, runs, bars, and {file: song id}.
-  """
-  data_dir, output_dir = pathlib.Path(data_dir), pathlib.Path(output_dir)
-  rows = {r['id']: r for r in csv.DictReader(open(data_dir / 'MANIFEST.csv', encoding='utf-8'))}
-  ids = sorted(rows) if ids is None else list(ids)
-  output_dir.mkdir(parents=True, exist_ok=True)
-  counts = dict(songs=0, skipped_metre=0, runs=0, bars=0, files={})
-  for song_id in (progress(ids) if progress else ids):
-    if not metre_ok(rows[song_id]):
-      counts['skipped_metre'] += 1
-      continue
-    pieces = regrid_song(pop909.load_song(song_id, data_dir), tracks)
-    counts['songs'] += bool(pieces)
-    for k, (run, midi) in enumerate(pieces):
-      name = f'pop909_{song_id}.mid' if k == 0 else f'pop909_{song_id}_{k}.mid'
-      midi.write(str(output_dir / name))
-      counts['files'][name] = song_id
-      counts['runs'] += 1
-      counts['bars'] += run.num_bars
-  return counts

@@ -46,7 +46,7 @@ def test_regridded_melody_reads_back_on_the_grid_with_chord_changes_on_bar_lines
     songs, tmp_path):
   position = []  # beat of the bar at which each chord change falls
   for song in (songs[0], songs[1], songs[3]):  # plain, key change, most tempo changes
-    pieces = beat_grid.regrid_song(song)
+    pieces = pop909.melody_pieces(song)
     assert pieces, song.song_id
     melody_n3 = song.notes['MELODY']
     for k, (run, midi) in enumerate(pieces):
@@ -74,7 +74,7 @@ def test_regridded_melody_reads_back_on_the_grid_with_chord_changes_on_bar_lines
 
 def test_regridded_pop909_songs_give_2_bar_melody_windows(pop909_dir, tmp_path):
   ids = pop909.song_ids(pop909_dir)[:6]
-  counts = beat_grid.regrid_pop909(pop909_dir, tmp_path, ids=ids)
+  counts = pop909.regrid_melodies(pop909_dir, tmp_path, ids=ids)
   assert counts['songs'] + counts['skipped_metre'] == len(ids)
   assert counts['songs'] >= 4 and sorted(p.name for p in tmp_path.glob('*.mid')) == sorted(
       counts['files'])

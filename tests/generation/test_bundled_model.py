@@ -11,7 +11,6 @@ import pytest
 from conftest import SHARED
 from conftest import held_out_midi
 from musicvae_jax.chordkey import pop909
-from musicvae_jax.converters import beat_grid
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import attribute_metrics
 from musicvae_jax.generation import attribute_vectors
@@ -75,7 +74,7 @@ def test_scores_held_out_pop_melodies(model, tmp_path):
   trained on), put on their beat grids, teacher-forced (the folk-only model scored 0.58)."""
   data_dir = SHARED / 'data' / 'pop909'
   ids = [i for i in pop909.song_ids(data_dir) if pop909.split_of(i) == 'test'][:16]
-  counts = beat_grid.regrid_pop909(data_dir, tmp_path, ids=ids)
+  counts = pop909.regrid_melodies(data_dir, tmp_path, ids=ids)
   assert counts['songs'] >= 10
   result = evaluate.evaluate_midi(model.info['workdir'], tmp_path, workers=1, progress=False)
   assert result['prepared']['windows'] > 200

@@ -46,8 +46,9 @@ def test_keys_are_the_documented_ones(model, pieces):
 
 def test_agreement_is_the_share_of_steps_equal_to_the_input(model, pieces):
   labels = pieces[1]
+  # Temperature 2: at 1.0 the bundled model returns this tune exactly, every repeat.
   got = model.reconstruct_windows(labels, key=jax.random.key(1), num_outputs=3,
-                                  temperature=1.0)
+                                  temperature=2.0)
   assert len(got.agreement) == 3
   for mine, agree in zip(got.labels, got.agreement):
     assert agree == np.count_nonzero(mine == labels) / labels.size

@@ -71,7 +71,8 @@ def test_samples_look_like_the_tunes(model, eval_windows):
 
 def test_scores_held_out_pop_melodies(model, tmp_path):
   """Pop, a style it trained on beside folk: the MELODY tracks of POP909 test songs (never
-  trained on), put on their beat grids, teacher-forced (the folk-only model scored 0.58)."""
+  trained on), put on their beat grids, teacher-forced (the folk-only model scored 0.568 on
+  161 such files)."""
   data_dir = SHARED / 'data' / 'pop909'
   ids = [i for i in pop909.song_ids(data_dir) if pop909.split_of(i) == 'test'][:16]
   counts = pop909.regrid_melodies(data_dir, tmp_path, ids=ids)

@@ -53,6 +53,8 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
   m = config.model
   data = data or data_spec(config.data)
   converter = converters.get_converter(data)
+  if m.get('family', 'musicvae') == 'dsae':
+    return _dsae_spec(m, data, converter)
   multiperf = data.converter == 'multiperf'
   if m.encoder not in specs.ENCODER_KINDS:
     raise ModelConfigError(f'model.encoder={m.encoder!r}: choose one of '
@@ -162,6 +164,30 @@ def _nade_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
       encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
       decoder=specs.DecoderSpec('nade_lstm', _sizes(m.dec_rnn_size), nade_hidden=hidden),
       z_size=int(m.z_size), seq_len=data.seq_len)
+
+
+def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
+  """DSAE / TS-DSAE over one categorical part (dMelodies tokens, melody classes)."""
+  depths = tuple(getattr(converter, 'part_depths', ()))
+  if len(depths) != 1 or getattr(converter, 'roll_output', False):
+    raise ModelConfigError(
+        f'model.family=dsae reads windows of one categorical part (data.converter '
+        f"'dmelodies' or 'melody'); the {data.converter} converter gives parts {list(depths)}.")
+  weights = tuple(float(w) for w in m.swap_weights)
+  if len(weights) != 4 or min(weights) < 0:
+    raise ModelConfigError(f'model.swap_weights={list(weights)}: four weights >= 0 (global '
+                           'swap v, global swap z, local swap v, local swap z).')
+  if any(weights) and int(m.stage1_steps) <= 0:
+    raise ModelConfigError('model.swap_weights > 0 need model.stage1_steps > 0: the swap terms '
+                           "are TS-DSAE's second stage.")
+  dsae = specs.DsaeSpec(v_size=int(m.v_size), prior_rnn_size=int(m.prior_rnn_size),
+                        stage1_steps=int(m.stage1_steps), swap_weights=weights)
+  return specs.ModelSpec(
+      heads=(specs.Head('categorical', int(depths[0])),),
+      input=specs.StepInput('one_hot', int(depths[0])),
+      encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
+      decoder=specs.DecoderSpec('mlp', _sizes(m.dec_rnn_size)),
+      z_size=int(m.z_size), seq_len=data.seq_len, family='dsae', dsae=dsae)
 
 
 def loss_spec(config) -> specs.LossSpec:

@@ -187,6 +187,13 @@ def melody_data(*, slice_bars: int, valid_programs=None, transpose_range=(0, 0))
       transpose_range=transpose_range, eval_fraction=0.1, split_seed=0))
 
 
+def dmelodies_data():
+  """dMelodies items: 16 eighth-note tokens (``musicvae-dmelodies --dataset``)."""
+  return ml_collections.ConfigDict(dict(
+      converter='dmelodies', slice_bars=2, steps_per_quarter=2, quarters_per_bar=4,
+      transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
+
+
 def drums_data(*, slice_bars: int):
   return ml_collections.ConfigDict(dict(
       converter='drums', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
@@ -257,6 +264,18 @@ def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_s
       sampling_rate=sampling_rate, dropout_keep_prob=dropout_keep_prob, **nade))
 
 
+def dsae_model(*, enc_rnn_size=256, dec_rnn_size=(256,), z_size=16, v_size=16,
+               prior_rnn_size=64, stage1_steps=0, swap_weights=(0.0, 0.0, 0.0, 0.0)):
+  """The model section of DSAE / TS-DSAE (``models.dsae``): ``enc_rnn_size`` per direction of
+  both encoders, ``dec_rnn_size`` the decoder MLP's hidden widths, ``z_size`` each z_t's size,
+  ``v_size`` the global latent's; TS-DSAE: ``stage1_steps`` > 0 and ``swap_weights``."""
+  return ml_collections.ConfigDict(dict(
+      family='dsae', enc_rnn_size=(int(enc_rnn_size),), dec_rnn_size=tuple(dec_rnn_size),
+      z_size=z_size, v_size=v_size, prior_rnn_size=prior_rnn_size, stage1_steps=stage1_steps,
+      swap_weights=tuple(float(w) for w in swap_weights), free_bits=0.0, max_beta=1.0,
+      beta_rate=0.0, sampling_schedule='constant', sampling_rate=0.0))
+
+
 def train(*, batch_size):
   return ml_collections.ConfigDict(dict(
       batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
@@ -291,6 +310,10 @@ def build(name: str, data, model_cfg, train_cfg, arg: str | None):
   config.model.z_size = 8
   if 'nade_num_hidden' in config.model:
     config.model.nade_num_hidden = 16
+  if config.model.get('family') == 'dsae':
+    config.model.prior_rnn_size = 16
+    if config.model.stage1_steps:
+      config.model.stage1_steps = 10  # both stages within the tiny run's 20 steps
   config.train.batch_size = 8
   config.train.num_steps = 20
   config.train.checkpoint_every_steps = 10

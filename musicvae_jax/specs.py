@@ -114,6 +114,24 @@ class DecoderSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class DsaeSpec:
+  """What a disentangled sequential autoencoder (DSAE, TS-DSAE) adds to a model: the global
+  latent v's size, the local prior LSTM's size, and TS-DSAE's two stages: for the first
+  ``stage1_steps`` steps only v's encoder and the decoder train (z_t is masked to zero); then v's
+  prior becomes a frozen copy of v's encoder, and the four swap-consistency KL terms enter with
+  ``swap_weights`` (global swap: v's manifestation, z's invariance; local swap: v's invariance,
+  z's manifestation). ``stage1_steps=0`` with zero weights is the vanilla DSAE."""
+  v_size: int = 16
+  prior_rnn_size: int = 64
+  stage1_steps: int = 0
+  swap_weights: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+  @property
+  def two_stage(self) -> bool:
+    return self.stage1_steps > 0
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """Everything the model needs to be built: the config stops before this."""
   heads: tuple[Head, ...]
@@ -124,6 +142,7 @@ class ModelSpec:
   seq_len: int
   controls: tuple[Control, ...] = ()
   family: str = 'musicvae'
+  dsae: DsaeSpec | None = None     # family 'dsae' only: z_size is then the size of each z_t
   dropout_keep_prob: float = 1.0   # input dropout on every LSTM layer, training only
 
   # ---- derived ------------------------------------------------------------------------------

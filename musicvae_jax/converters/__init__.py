@@ -12,7 +12,8 @@ from musicvae_jax.converters.base import Converter, Extraction, Tensors
 # Converter name (a config's data.converter) -> (module, class).
 CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'DrumsConverter'),
               'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter'),
-              'multiperf': ('multiperf', 'MultiPerformanceConverter')}
+              'multiperf': ('multiperf', 'MultiPerformanceConverter'),
+              'dmelodies': ('dmelodies_windows', 'DMelodiesConverter')}
 # The drums converter with ``roll_output=True`` (the nade-drums configs): [T, D] drum rolls.
 ROLL_OUTPUT = ('drum_roll', 'DrumRollConverter')
 # The melody converter with ``chord_encoding`` (cat-mel_2bar_med_chords): [T, 2] melody + chord.

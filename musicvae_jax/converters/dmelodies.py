@@ -143,6 +143,69 @@ def generate(index=None, *, split_seed: int = 0) -> DMelodies:
   return DMelodies(tokens, factors, index, vocabulary, _split_of(index, split_seed))
 
 
+@functools.lru_cache(maxsize=1)
+def _parse_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Token id -> MIDI pitch (-1: rest, hold), bar onset mask -> rhythm (-1: none), and the 108
+  (tonic, octave, scale) combinations [108, 3] with their notes all chords up [108, 4, 3]."""
+  vocabulary, _ = _vocabulary_and_ids()
+  pitch_of_id = np.array([-1, -1] + [_pitch_of(n) for n in vocabulary[2:]], np.int16)
+  rhythm_of_mask = np.full(256, -1, np.int32)
+  rhythm_of_mask[(1 << ONSETS).sum(1)] = np.arange(len(ONSETS))
+  combos = np.stack(np.meshgrid(*map(np.arange, SIZES[:3]), indexing='ij'), -1).reshape(-1, 3)
+  factors = np.zeros((len(combos), len(SIZES)), np.int64)
+  factors[:, :3] = combos
+  pitches = pitches_of(factors)  # rhythm 0, every chord up
+  up = pitches[pitches >= 0].reshape(len(combos), 4, 3).astype(np.int16)
+  return pitch_of_id, rhythm_of_mask, combos.astype(np.int32), up
+
+
+def parse(tokens_NxS: np.ndarray, chunk: int = 4096) -> np.ndarray:
+  """[N, 9] int32 factors read back from token rows [N, 16]; -1 where a factor cannot be read.
+
+  A bar's rhythm is read from its non-rest slots (exactly 6 of 8, else -1). Tonic, octave,
+  scale and the arp directions are read from the 12 played pitches in order (a row with another
+  count, a hold or an unknown id gives -1): they are set when exactly one of the 108 (tonic,
+  octave, scale) combinations has each 3-note chord equal to its chord up or reversed (down).
+  So a row that is some item gives exactly that item's factors. Works ``chunk`` rows at a time.
+  """
+  tokens = np.asarray(tokens_NxS, np.int64)
+  if tokens.ndim != 2 or tokens.shape[1] != SLOTS:
+    raise ValueError(f'parse wants token rows [N, {SLOTS}]; got shape {tokens.shape}')
+  pitch_of_id, rhythm_of_mask, combos, up = _parse_tables()
+  out = np.full((len(tokens), len(SIZES)), -1, np.int32)
+  played = tokens != REST
+  bits = 1 << np.arange(8)
+  out[:, 3] = rhythm_of_mask[played[:, :8] @ bits]
+  out[:, 4] = rhythm_of_mask[played[:, 8:] @ bits]
+  known = (tokens >= 0) & (tokens < len(pitch_of_id))
+  pitch = np.where(known, pitch_of_id[np.where(known, tokens, REST)], -1)
+  rows = np.flatnonzero((played.sum(1) == 12) & ((pitch >= 0) == played).all(1))
+  notes = pitch[rows][played[rows]].reshape(-1, 4, 3)  # played pitches in slot order
+  code = np.array([1 << 14, 1 << 7, 1])  # a chord (pitches < 128) as one number
+  chords = (notes @ code)[:, :, None]  # [n, 4, 1]
+  up_code, down_code = (up @ code).T, (up[..., ::-1] @ code).T  # [4, 108]
+  for start in range(0, len(rows), chunk):
+    x = chords[start:start + chunk]
+    down_fit = x == down_code  # [n, 4, 108]
+    fits = ((x == up_code) | down_fit).all(1)  # [n, 108]
+    one = fits.sum(1) == 1
+    combo = fits.argmax(1)[one]
+    at = rows[start:start + chunk][one]
+    out[at, :3] = combos[combo]
+    out[at, 5:] = down_fit[one, :, combo]
+  return out
+
+
+def factor_matches(parsed_Nx9: np.ndarray, expected_Nx9: np.ndarray) -> dict[str, np.ndarray]:
+  """[N] booleans parsed == expected per factor of ``FACTOR_NAMES``, plus 'rhythm' (both bars)
+  and 'arpeggio' (all four chords' directions)."""
+  same = np.asarray(parsed_Nx9) == np.asarray(expected_Nx9)
+  matches = {name: same[:, i] for i, name in enumerate(FACTOR_NAMES)}
+  matches['rhythm'] = same[:, 3:5].all(1)
+  matches['arpeggio'] = same[:, 5:9].all(1)
+  return matches
+
+
 def sha256(array: np.ndarray) -> str:
   """The checksum the reference gives: little-endian int32, C order."""
   return hashlib.sha256(np.ascontiguousarray(array, '<i4').tobytes()).hexdigest()

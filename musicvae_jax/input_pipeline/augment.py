@@ -40,6 +40,8 @@ PITCHED_PARTS = {
                         ('trio', vocabulary.TRIO))}
 PITCHED_PARTS['groove'] = ()  # drum classes with velocities and offsets: nothing to transpose
 PITCHED_PARTS['multiperf'] = (0,)  # event tokens; moved by the converter (``converter=``)
+# dMelodies tokens are numbered by first appearance, not pitch; tonic is one of its factors.
+PITCHED_PARTS['dmelodies'] = ()
 
 
 def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Prepare, the grain pipeline, checkpointing with exact resume, metrics, sharding and
 ``musicvae-evaluate`` are written once; a model family (MusicVAE today; the chord/key VAE, the
-masked-pretraining transformer and the disentangled sequential autoencoder to come) plugs in by
+masked-pretraining transformer to come; DSAE / TS-DSAE) plugs in by
 providing what differs:
 
 - ``build(seed)``: its Flax NNX module, parameters from ``seed``;
@@ -13,6 +13,8 @@ providing what differs:
   its own seeded numpy Generator (GrooVAE derives its encoder inputs there);
 - ``loss(model, batch, key, step)``: the scalar to minimise and the metrics to log (pure, traced
   inside the jitted train step);
+- ``after_update(params, step)``: optionally, a pure map of the parameters after each
+  optimiser update (TS-DSAE copies its frozen prior there when its first stage ends);
 - ``eval_sums(model, batch, key, step)``: per-batch sums over real examples, so batches of any
   padding combine exactly; ``summarize(totals)`` turns the summed totals into the metrics, and
   ``format_table(rows)`` / ``headline(metrics)`` into what a person reads.
@@ -53,6 +55,11 @@ class Family(abc.ABC):
   def loss(self, model, batch: dict, key, step):
     """(scalar loss, {metric: scalar}) for one batch; traced inside the train step."""
 
+  def after_update(self, params: dict, step):
+    """The parameters after the update that made ``step`` (traced inside the train step)."""
+    del step
+    return params
+
   @abc.abstractmethod
   def eval_sums(self, model, batch: dict, key, step) -> dict:
     """{name: sum over the batch's real examples} for one evaluation batch."""
@@ -73,11 +80,12 @@ class Family(abc.ABC):
 def for_spec(run: specs.RunSpec) -> Family:
   """The family that builds, trains and scores ``run.model``."""
   # pylint: disable=g-import-not-at-top
+  from musicvae_jax.training import dsae_family
   from musicvae_jax.training import groove_family
   from musicvae_jax.training import musicvae_family
   from musicvae_jax.training import nade_family
   families = {'musicvae': musicvae_family.MusicVAEFamily, 'groove': groove_family.GrooveFamily,
-              'nade': nade_family.NadeFamily}
+              'nade': nade_family.NadeFamily, 'dsae': dsae_family.DsaeFamily}
   # GrooVAE and nade-drums are MusicVAE's network with another decoder; their batches (GrooVAE),
   # losses and metrics differ.
   by_decoder = {'groove_lstm': 'groove', 'nade_lstm': 'nade'}

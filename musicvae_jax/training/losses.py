@@ -85,6 +85,13 @@ def kl_divergence(mu_BxZ, sigma_BxZ):
   return jnp.sum(0.5 * (mu_BxZ ** 2 + sigma_BxZ ** 2 - 1.0) - jnp.log(sigma_BxZ), axis=-1)
 
 
+def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p, min_sigma: float = 1e-4):
+  """KL(N(mu_q, sigma_q²) ‖ N(mu_p, sigma_p²)) in nats, summed over the last axis."""
+  sigma_q, sigma_p = jnp.maximum(sigma_q, min_sigma), jnp.maximum(sigma_p, min_sigma)
+  return jnp.sum(jnp.log(sigma_p / sigma_q)
+                 + (sigma_q ** 2 + (mu_q - mu_p) ** 2) / (2.0 * sigma_p ** 2) - 0.5, axis=-1)
+
+
 def kl_cost(kl_B, free_bits):
   return jnp.maximum(kl_B - free_bits * math.log(2.0), 0.0)
 

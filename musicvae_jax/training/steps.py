@@ -67,7 +67,7 @@ def make_train_step(graphdef, fam: family_lib.Family, tx: optax.GradientTransfor
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state['params'])
     updates, opt_state = tx.update(grads, state['opt_state'], state['params'])
-    params = optax.apply_updates(state['params'], updates)
+    params = fam.after_update(optax.apply_updates(state['params'], updates), step + 1)
     metrics = dict(metrics, global_norm=optimizer.global_norm(grads),
                    learning_rate=optimizer.learning_rate(opt_state))
     return dict(params=params, opt_state=opt_state, step=step + 1), metrics

@@ -300,6 +300,9 @@ CASES = [
          ('--items=0', 'not a positive integer')),
     Case('dmelodies-output-is-a-file', 'musicvae-dmelodies', ('--output={text_mid}', '--items=5'),
          ('--output={text_mid} is an existing file, not a folder',)),
+    Case('dmelodies-dataset-too-large', 'musicvae-dmelodies',
+         ('--output=dm', '--items=5', '--dataset=ds', '--train_items=2000000'),
+         ("--train_items=2000000: dMelodies' train pool has 948326 items",)),
     # ---- musicvae-chords ----------------------------------------------------------------------
     Case('chords-missing-input', 'musicvae-chords', ('--output_dir=out',),
          ('--input_midi is required',)),

@@ -32,14 +32,39 @@ CHORD_CONFIGS = ('cat-mel_2bar_med_chords',)
 # (tests/models/test_multiperf_reference, tests/converters/test_multiperf).
 MULTIPERF_CONFIGS = ('hier-multiperf_vel_1bar_med', 'hier-multiperf_vel_1bar_big',
                      'hier-multiperf_vel_1bar_med_chords', 'hier-multiperf_vel_1bar_big_chords')
+# DSAE / TS-DSAE on dMelodies tokens (test_dsae_shapes; training in tests/training/test_dsae).
+DSAE_CONFIGS = ('dsae-dmelodies', 'tsdsae-dmelodies')
 B = 2
 
 
 def test_every_config_is_covered():
   """The lists above are the full set of configs (a new config must be added here)."""
-  named = CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS + MULTIPERF_CONFIGS
+  named = (CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS + MULTIPERF_CONFIGS
+           + DSAE_CONFIGS)
   assert sorted(named) == sorted(
       config_lib.config_names())
+
+
+@pytest.mark.parametrize('name', DSAE_CONFIGS)
+def test_dsae_shapes(name):
+  """v [B, V_] and z [B, T, Z] posteriors, z prior [B, T, Z], logits [B, T, 52], prior samples
+  [B, T, Z]; only TS-DSAE has the frozen prior copy of v's encoder."""
+  from musicvae_jax.converters import dmelodies  # pylint: disable=import-outside-toplevel
+  from musicvae_jax.models import dsae  # pylint: disable=import-outside-toplevel
+  spec = config_boundary.model_spec(config_lib.get_config(f'{name}:tiny'))
+  model = dsae.build(spec)
+  tokens = jnp.asarray(dmelodies.generate([0, 1_000_000]).tokens)
+  x = model.one_hot(tokens)
+  t, z_size, v_size = spec.seq_len, spec.z_size, spec.dsae.v_size
+  mu_v, sigma_v = model.encode_v(x)
+  mu_z, sigma_z = model.encode_z(x)
+  assert (t, spec.output_depth) == (16, 52)
+  assert mu_v.shape == sigma_v.shape == (B, v_size) and np.all(np.asarray(sigma_v) > 0)
+  assert mu_z.shape == sigma_z.shape == (B, t, z_size)
+  assert [a.shape for a in model.z_prior(mu_z)] == [(B, t, z_size)] * 2
+  assert model.decode(mu_v, mu_z).shape == (B, t, 52)
+  assert model.sample_z(jax.random.PRNGKey(0), B).shape == (B, t, z_size)
+  assert (model.v_prior is not None) == (name == 'tsdsae-dmelodies')
 
 
 @pytest.mark.parametrize('name,depth', [(NADE_CONFIGS[0], 9), (NADE_CONFIGS[1], 61)])

@@ -1,0 +1,99 @@
+"""DSAE against TS-DSAE on dMelodies: LDA macro-F1 of v before and after swaps, per z size and
+seed, with the exact parse of the swapped melodies (``training/dsae_eval.py``).
+
+  musicvae-dmelodies --output=runs/dsae/items --items=1 --dataset=runs/dsae/data \
+      --train_items=100000 --eval_items=10000
+  python bench/dsae_dmelodies.py --data=runs/dsae/data --out=runs/dsae/bench \
+      --models=dsae,tsdsae --z_sizes=8,16,32 --seeds=0,1,2
+
+Each run trains ``<model>-dmelodies`` in ``<out>/<model>_z<Z>_s<seed>`` (a finished workdir is
+only evaluated; an interrupted one resumes), then scores it; ``<out>/results.json`` keeps every
+run's figures and ``<out>/results.md`` the table BENCHMARKS.md quotes, with the mean and the
+minimum over seeds per model and z size.
+"""
+
+import json
+import pathlib
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from musicvae_jax import config_lib
+from musicvae_jax.training import dsae_eval
+from musicvae_jax.training import loop
+
+_DATA = flags.DEFINE_string('data', None, 'A dMelodies dataset (musicvae-dmelodies --dataset).')
+_OUT = flags.DEFINE_string('out', None, 'Folder for the workdirs and the results.')
+_MODELS = flags.DEFINE_list('models', ['dsae', 'tsdsae'], 'dsae and/or tsdsae.')
+_Z = flags.DEFINE_list('z_sizes', ['8', '16', '32'], 'Sizes of z_t.')
+_SEEDS = flags.DEFINE_list('seeds', ['0', '1', '2'], 'Training seeds.')
+_STEPS = flags.DEFINE_integer('steps', 3000, 'Training steps of each run.')
+_STAGE1 = flags.DEFINE_integer('stage1_steps', 1000, "TS-DSAE's first stage, in steps.")
+_BATCH = flags.DEFINE_integer('batch_size', 128, 'Batch size.')
+_ENC = flags.DEFINE_integer('enc_rnn_size', 128, 'Encoder LSTM size per direction.')
+_DEC = flags.DEFINE_integer('dec_size', 256, 'Decoder MLP width.')
+_LDA = flags.DEFINE_integer('lda_items', 20000, 'Training items the LDA is fitted on.')
+
+
+def config_for(model: str, z: int, seed: int):
+  config = config_lib.get_config(f'{model}-dmelodies')
+  config.model.z_size = z
+  config.model.enc_rnn_size = (_ENC.value,)
+  config.model.dec_rnn_size = (_DEC.value,)
+  if model == 'tsdsae':
+    config.model.stage1_steps = _STAGE1.value
+  config.train.update(seed=seed, num_steps=_STEPS.value, batch_size=_BATCH.value,
+                      eval_every_steps=_STEPS.value, checkpoint_every_steps=_STEPS.value,
+                      log_every_steps=100)
+  return config
+
+
+def summary_rows(results: dict) -> list[str]:
+  """Per model and z size: the mean and the minimum over seeds of every figure."""
+  rows = []
+  groups = {}
+  for name, r in results.items():
+    groups.setdefault(name.rsplit('_s', 1)[0], []).append(r)
+  for group, runs in groups.items():
+    for label, reduce in (('mean', np.mean), ('min', np.min)):
+      merged = json.loads(json.dumps(runs[0]))
+      for key in ('f1', 'parse'):
+        for cond, figures in merged[key].items():
+          for f in figures:
+            figures[f] = float(reduce([r[key][cond][f] for r in runs]))
+      merged['reconstruction_accuracy'] = float(reduce([r['reconstruction_accuracy']
+                                                        for r in runs]))
+      rows.append(dsae_eval.format_row(f'{group} ({len(runs)} seeds, {label})', merged))
+  return rows
+
+
+def main(argv):
+  del argv
+  out = pathlib.Path(_OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  path = out / 'results.json'
+  results = json.loads(path.read_text()) if path.exists() else {}
+  for model in _MODELS.value:
+    for z in map(int, _Z.value):
+      for seed in map(int, _SEEDS.value):
+        name = f'{model}_z{z}_s{seed}'
+        start = time.time()
+        loop.train_and_evaluate(config_for(model, z, seed), _DATA.value, out / name,
+                                progress=False, log=lambda *a: None)
+        results[name] = dict(dsae_eval.evaluate(out / name, _DATA.value,
+                                                lda_items=_LDA.value, seed=seed),
+                             wall_s=round(time.time() - start, 1))
+        path.write_text(json.dumps(results, indent=1) + '\n')
+        print(dsae_eval.format_row(name, results[name]), flush=True)
+  table = '\n'.join([dsae_eval.TABLE_HEAD] + [dsae_eval.format_row(n, r)
+                                              for n, r in results.items()])
+  summary = '\n'.join([dsae_eval.TABLE_HEAD] + summary_rows(results))
+  (out / 'results.md').write_text(table + '\n\n' + summary + '\n')
+  print(summary)
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['data', 'out'])
+  app.run(main)

@@ -1,0 +1,96 @@
+"""DSAE and TS-DSAE train through the toolkit's loop on real dMelodies items: TS-DSAE's two
+stages (local parameters untouched in stage 1), the frozen copy of v's encoder taken when stage
+1 ends, the swap terms entering only then, and an exact resume across the switch."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from musicvae_jax import config_boundary
+from musicvae_jax import config_lib
+from musicvae_jax.input_pipeline import dmelodies_dataset
+from musicvae_jax.training import dsae_family
+from musicvae_jax.training import loop
+
+LOCAL = ('z_rnn', 'z_head', 'prior_rnn', 'prior_head')
+
+
+@pytest.fixture(scope='module')
+def dm_data(tmp_path_factory):
+  out = tmp_path_factory.mktemp('dmelodies') / 'data'
+  dmelodies_dataset.write(out, train_items=512, eval_items=64)
+  return out
+
+
+def _config(name, **train):
+  config = config_lib.get_config(f'{name}:tiny')
+  config.train.update(train)
+  return config
+
+
+def _params(workdir, step):
+  _, params, at = loop.restore_params(workdir, step=step)
+  assert at == step
+  return jax.device_get(params)
+
+
+def _equal(a, b):
+  return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.fixture(scope='module')
+def ts_run(dm_data, tmp_path_factory):
+  """tsdsae-dmelodies:tiny for 20 steps (stage 1: steps 0-9), checkpoints at 10 and 20."""
+  workdir = tmp_path_factory.mktemp('ts') / 'run'
+  loop.train_and_evaluate(_config('tsdsae-dmelodies'), dm_data, workdir, progress=False,
+                          log=lambda *a: None)
+  return workdir
+
+
+def test_stage_one_trains_v_and_the_decoder_only_then_copies_v_into_the_prior(ts_run):
+  config = _config('tsdsae-dmelodies')
+  run = config_boundary.run_spec(config)
+  assert run.model.dsae.stage1_steps == 10
+  _, state = loop.new_session(run)  # the parameters a run starts from
+  init = jax.device_get(state['params'])
+  at10, at20 = _params(ts_run, 10), _params(ts_run, 20)
+  for name in LOCAL:  # exactly zero gradient through stage 1
+    assert _equal(at10[name], init[name]), name
+    assert not _equal(at20[name], init[name]), name
+  assert not _equal(at10['v_encoder'], init['v_encoder'])
+  assert _equal(at10['v_prior'], at10['v_encoder'])        # copied when stage 1 ended
+  assert _equal(at20['v_prior'], at10['v_encoder'])        # and frozen since
+  assert not _equal(at20['v_encoder'], at10['v_encoder'])  # while v's encoder trains on
+
+
+def test_swap_terms_enter_with_stage_two(ts_run):
+  rows = [json.loads(line) for line in (ts_run / 'metrics.jsonl').read_text().splitlines()]
+  train = [r for r in rows if r.get('split') == 'train']
+  assert [r['stage'] for r in train] == [1.0, 1.0, 2.0, 2.0]  # logged at steps 5, 10, 15, 20
+  for r in train:
+    terms = [r[name] for name in dsae_family.SWAP_TERMS]
+    assert all(t == 0 for t in terms) if r['stage'] == 1 else all(t > 0 for t in terms), r
+    assert (r['kl_z_bits'] == 0) == (r['stage'] == 1)
+
+
+def test_a_run_stopped_in_stage_one_resumes_to_the_same_parameters(ts_run, dm_data, tmp_path):
+  workdir = tmp_path / 'resumed'
+  loop.train_and_evaluate(_config('tsdsae-dmelodies', num_steps=7), dm_data, workdir,
+                          progress=False, log=lambda *a: None)
+  loop.train_and_evaluate(_config('tsdsae-dmelodies'), dm_data, workdir, progress=False,
+                          log=lambda *a: None)
+  assert _equal(_params(workdir, 20), _params(ts_run, 20))
+
+
+def test_vanilla_dsae_has_no_prior_copy_and_no_swap_terms(dm_data, tmp_path):
+  result = loop.train_and_evaluate(_config('dsae-dmelodies', num_steps=10), dm_data,
+                                   tmp_path / 'dsae', progress=False, log=lambda *a: None)
+  params = _params(tmp_path / 'dsae', 10)
+  assert 'v_prior' not in params and set(LOCAL) <= set(params)
+  rows = [json.loads(line) for line in (tmp_path / 'dsae' / 'metrics.jsonl').read_text()
+          .splitlines()]
+  train = [r for r in rows if r.get('split') == 'train']
+  assert train and all(r['kl_z_bits'] > 0 and 'v_global_swap' not in r for r in train)
+  assert 0.0 <= result['eval_eval']['accuracy'] <= 1.0

@@ -80,6 +80,7 @@ setuptools.setup(
             'musicvae-groove=musicvae_jax.cli.groove:run',
             'musicvae-dmelodies=musicvae_jax.cli.dmelodies:run',
             'musicvae-chords=musicvae_jax.cli.chords:run',
+            'musicvae-swap=musicvae_jax.cli.swap:run',
         ],
     },
 )

@@ -31,9 +31,11 @@ _Z = flags.DEFINE_list('z_sizes', ['8', '16', '32'], 'Sizes of z_t.')
 _SEEDS = flags.DEFINE_list('seeds', ['0', '1', '2'], 'Training seeds.')
 _STEPS = flags.DEFINE_integer('steps', 3000, 'Training steps of each run.')
 _STAGE1 = flags.DEFINE_integer('stage1_steps', 1000, "TS-DSAE's first stage, in steps.")
-_BATCH = flags.DEFINE_integer('batch_size', 128, 'Batch size.')
-_ENC = flags.DEFINE_integer('enc_rnn_size', 128, 'Encoder LSTM size per direction.')
+_BATCH = flags.DEFINE_integer('batch_size', 64, 'Batch size.')
+_ENC = flags.DEFINE_integer('enc_rnn_size', 64, 'Encoder LSTM size per direction.')
 _DEC = flags.DEFINE_integer('dec_size', 256, 'Decoder MLP width.')
+_FREE = flags.DEFINE_float('free_bits', 24.0, 'Free bits of z_1:T.')
+_LR = flags.DEFINE_float('learning_rate', 3e-3, 'Adam learning rate.')
 _LDA = flags.DEFINE_integer('lda_items', 20000, 'Training items the LDA is fitted on.')
 
 
@@ -42,9 +44,11 @@ def config_for(model: str, z: int, seed: int):
   config.model.z_size = z
   config.model.enc_rnn_size = (_ENC.value,)
   config.model.dec_rnn_size = (_DEC.value,)
+  config.model.free_bits = _FREE.value
   if model == 'tsdsae':
     config.model.stage1_steps = _STAGE1.value
   config.train.update(seed=seed, num_steps=_STEPS.value, batch_size=_BATCH.value,
+                      learning_rate=_LR.value,
                       eval_every_steps=_STEPS.value, checkpoint_every_steps=_STEPS.value,
                       log_every_steps=100)
   return config

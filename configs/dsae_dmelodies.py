@@ -4,7 +4,8 @@
   musicvae-train --config=dsae-dmelodies --data=<dataset dir> --workdir=<dir>
 
 Global v (16) from a bidirectional LSTM [256], local z_t (16 each) with an LSTM prior [64],
-an MLP decoder [256] of [v, z_t]; p(v) = N(0, I), one stage, no swap terms.
+an MLP decoder [256] of [v, z_t]; p(v) = N(0, I), one stage, no swap terms; 16 free bits on
+z_1:T's KL.
 """
 from musicvae_jax import config_lib as c
 

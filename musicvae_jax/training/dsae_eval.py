@@ -17,55 +17,18 @@ Shapes: N = items, T = 16 slots, V_ = size of v, Z = size of z_t.
 
 from __future__ import annotations
 
-import functools
-
-import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from musicvae_jax.converters import dmelodies
 from musicvae_jax.generation import disentanglement
 from musicvae_jax.input_pipeline import dmelodies_dataset
-from musicvae_jax.training import loop
+from musicvae_jax.training import dsae_model
 
 GLOBAL_FACTORS = ('tonic', 'octave', 'scale')
 CONDITIONS = ('pre_swap', 'global_swap', 'local_swap')
 
 
-class DsaeModel:
-  """A trained DSAE's encoders and decoder as jitted batch functions of numpy arrays."""
-
-  def __init__(self, workdir, step=None):
-    session, params, self.step = loop.restore_params(workdir, step=step)
-    if params is None:
-      raise FileNotFoundError(f'{workdir} has no checkpoint yet; train it first.')
-    self.model = nnx.merge(session.graphdef, nnx.State(params))
-    self.spec = session.spec
-
-  @functools.cached_property
-  def _encode(self):
-    return jax.jit(lambda x: (self.model.encode_v(x)[0], self.model.encode_z(x)[0]))
-
-  @functools.cached_property
-  def _decode(self):
-    return jax.jit(lambda v, z: jnp.argmax(self.model.decode(v, z), axis=-1))
-
-  def encode(self, tokens_NxT, batch: int = 4096):
-    """Posterior means (v [N, V_], z [N, T, Z]) of token rows (or of distributions [N, T, V])."""
-    vs, zs = [], []
-    for lo in range(0, len(tokens_NxT), batch):
-      x = np.asarray(tokens_NxT[lo:lo + batch])
-      x = jax.nn.one_hot(x, self.model.vocab) if x.ndim == 2 else x
-      v, z = self._encode(x)
-      vs.append(np.asarray(v))
-      zs.append(np.asarray(z))
-    return np.concatenate(vs), np.concatenate(zs)
-
-  def decode(self, v_NxV, z_NxTxZ, batch: int = 4096):
-    """Greedy tokens [N, T] of p(x_t | v, z_t)."""
-    return np.concatenate([np.asarray(self._decode(v_NxV[lo:lo + batch], z_NxTxZ[lo:lo + batch]))
-                           for lo in range(0, len(v_NxV), batch)])
+DsaeModel = dsae_model.DsaeModel
 
 
 def evaluate(workdir, data_dir, *, lda_items: int = 20_000, seed: int = 0, step=None) -> dict:

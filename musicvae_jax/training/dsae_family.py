@@ -5,7 +5,11 @@ Shapes: B = batch, T = steps, V = token classes, Z = size of z_t, V_ = size of v
 One training pass (``models.dsae`` has the network): v ~ q(v | x), z_t ~ q(z_t | x), logits of
 p(x_t | v, z_t); loss = mean over the batch of
 
-  Σ_t CE(x_t) + β·KL(q(v) ‖ p(v)) + β·Σ_t KL(q(z_t) ‖ p(z_t | z_<t)) + swap terms.
+  Σ_t CE(x_t) + β·KL(q(v) ‖ p(v)) + β·max(Σ_t KL(q(z_t) ‖ p(z_t | z_<t)) - free bits, 0)
+  + swap terms,
+
+the z prior held fixed in that KL and trained by its own term, Σ_t KL(q(z_t) ‖ p(z_t | z_<t))
+with q held fixed (so it learns whether or not the posterior is under its free bits).
 
 TS-DSAE (``spec.dsae.stage1_steps`` = S > 0) trains in two stages inside the one jitted step:
 
@@ -64,11 +68,16 @@ def forward(model: dsae.DSAE, tokens_BxT, key, step):
     p_mu, p_sigma = p_mu * stage2, p_sigma * stage2 + (1.0 - stage2)  # N(0, I) in stage 1
   else:
     p_mu, p_sigma = jnp.zeros_like(mu_v), jnp.ones_like(sigma_v)
-  zp_mu, zp_sigma = model.z_prior(z)
+  zp_mu, zp_sigma = model.z_prior(jax.lax.stop_gradient(z))
+  sg = jax.lax.stop_gradient
+  kl_z = lambda *a: jnp.sum(losses.gaussian_kl(*a), axis=-1) * stage2
   return dict(x=x, mu_v=mu_v, sigma_v=sigma_v, mu_z=mu_z, sigma_z=sigma_z, v=v, z=z,
               logits=logits.astype(jnp.float32), stage2=stage2,
               kl_v=losses.gaussian_kl(mu_v, sigma_v, p_mu, p_sigma),
-              kl_z=jnp.sum(losses.gaussian_kl(mu_z, sigma_z, zp_mu, zp_sigma), axis=-1) * stage2)
+              # The posterior's KL (free bits apply) against the prior held fixed, and the
+              # prior's fit to the posterior held fixed: the prior learns even below free bits.
+              kl_z=kl_z(mu_z, sigma_z, sg(zp_mu), sg(zp_sigma)),
+              prior_fit=kl_z(sg(mu_z), sg(sigma_z), zp_mu, zp_sigma))
 
 
 def swap_terms(model: dsae.DSAE, out: dict, key) -> dict:
@@ -124,7 +133,11 @@ class DsaeFamily(family.Family):
     out = forward(model, tokens, k_pass, step)
     r_loss, hits = reconstruction(out['logits'], tokens, mask)
     beta = losses.beta(step, self.run.loss.max_beta, self.run.loss.beta_rate)
-    total = r_loss + beta * (out['kl_v'] + out['kl_z'])
+    # Free bits on z_1:T as MusicVAE's on z: below them the local latents cost nothing, so a
+    # decoder that stage 1 trained on z = 0 does not learn to shut them out before they carry
+    # anything (v keeps its full KL: TS-DSAE's informed prior or N(0, I)).
+    total = r_loss + beta * (out['kl_v'] + losses.kl_cost(out['kl_z'], self.run.loss.free_bits)
+                             + out['prior_fit'])
     terms = dict(r_loss=r_loss, kl_v=out['kl_v'], kl_z=out['kl_z'])
     weights = self.run.model.dsae.swap_weights
     if swaps and any(weights):

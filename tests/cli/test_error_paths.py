@@ -303,6 +303,13 @@ CASES = [
     Case('dmelodies-dataset-too-large', 'musicvae-dmelodies',
          ('--output=dm', '--items=5', '--dataset=ds', '--train_items=2000000'),
          ("--train_items=2000000: dMelodies' train pool has 948326 items",)),
+    # ---- musicvae-swap ------------------------------------------------------------------------
+    Case('swap-missing-global', 'musicvae-swap', ('--workdir={mel2}', '--local_midi=b.mid'),
+         ('--global_midi is required',)),
+    Case('swap-not-a-dsae-workdir', 'musicvae-swap',
+         ('--workdir={mel2}', '--global_midi={midi}/melody/nottingham_ashover1.mid',
+          '--local_midi={midi}/melody/nottingham_ashover10.mid'),
+         ('{mel2} holds a cat-mel_2bar_small model; swaps need a DSAE or TS-DSAE workdir',)),
     # ---- musicvae-chords ----------------------------------------------------------------------
     Case('chords-missing-input', 'musicvae-chords', ('--output_dir=out',),
          ('--input_midi is required',)),

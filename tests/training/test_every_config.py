@@ -68,8 +68,9 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
     assert all(moved.values()), 'every parameter gets a gradient'
   sums = jax.device_get(session.eval_step(state['params'], batch, key, jnp.int32(3)))
   assert sums['examples'] == config.train.batch_size
-  if config.data.converter == 'dmelodies':
-    assert 0 <= sums['hits'] <= sums['steps'] == config.train.batch_size * 16
+  if config.model.get('family') == 'dsae':
+    t = config.data.slice_bars * config.data.steps_per_quarter * 4
+    assert 0 <= sums['hits'] <= sums['steps'] == config.train.batch_size * t
   elif config.data.converter == 'groove':
     t = config.data.slice_bars * 16
     assert sums['cells'] == config.train.batch_size * t * 9

@@ -34,8 +34,11 @@ _STAGE1 = flags.DEFINE_integer('stage1_steps', 1000, "TS-DSAE's first stage, in 
 _BATCH = flags.DEFINE_integer('batch_size', 64, 'Batch size.')
 _ENC = flags.DEFINE_integer('enc_rnn_size', 64, 'Encoder LSTM size per direction.')
 _DEC = flags.DEFINE_integer('dec_size', 256, 'Decoder MLP width.')
-_FREE = flags.DEFINE_float('free_bits', 24.0, 'Free bits of z_1:T.')
+_FREE = flags.DEFINE_float('free_bits', 48.0, 'Free bits of z_1:T.')
+_WARM = flags.DEFINE_integer('swap_warmup_steps', 1000, "TS-DSAE's swap-weight warm-up.")
 _LR = flags.DEFINE_float('learning_rate', 3e-3, 'Adam learning rate.')
+_COLLECT = flags.DEFINE_list('collect', [], 'Only merge these folders\' results.json (runs '
+                             'split over several processes) into --out\'s tables.')
 _LDA = flags.DEFINE_integer('lda_items', 20000, 'Training items the LDA is fitted on.')
 
 
@@ -47,6 +50,7 @@ def config_for(model: str, z: int, seed: int):
   config.model.free_bits = _FREE.value
   if model == 'tsdsae':
     config.model.stage1_steps = _STAGE1.value
+    config.model.swap_warmup_steps = _WARM.value
   config.train.update(seed=seed, num_steps=_STEPS.value, batch_size=_BATCH.value,
                       learning_rate=_LR.value,
                       eval_every_steps=_STEPS.value, checkpoint_every_steps=_STEPS.value,
@@ -58,7 +62,7 @@ def summary_rows(results: dict) -> list[str]:
   """Per model and z size: the mean and the minimum over seeds of every figure."""
   rows = []
   groups = {}
-  for name, r in results.items():
+  for name, r in sorted(results.items()):
     groups.setdefault(name.rsplit('_s', 1)[0], []).append(r)
   for group, runs in groups.items():
     for label, reduce in (('mean', np.mean), ('min', np.min)):
@@ -79,7 +83,9 @@ def main(argv):
   out.mkdir(parents=True, exist_ok=True)
   path = out / 'results.json'
   results = json.loads(path.read_text()) if path.exists() else {}
-  for model in _MODELS.value:
+  for folder in _COLLECT.value:
+    results.update(json.loads((pathlib.Path(folder) / 'results.json').read_text()))
+  for model in [] if _COLLECT.value else _MODELS.value:
     for z in map(int, _Z.value):
       for seed in map(int, _SEEDS.value):
         name = f'{model}_z{z}_s{seed}'
@@ -91,8 +97,9 @@ def main(argv):
                              wall_s=round(time.time() - start, 1))
         path.write_text(json.dumps(results, indent=1) + '\n')
         print(dsae_eval.format_row(name, results[name]), flush=True)
+  path.write_text(json.dumps(results, indent=1) + '\n')
   table = '\n'.join([dsae_eval.TABLE_HEAD] + [dsae_eval.format_row(n, r)
-                                              for n, r in results.items()])
+                                              for n, r in sorted(results.items())])
   summary = '\n'.join([dsae_eval.TABLE_HEAD] + summary_rows(results))
   (out / 'results.md').write_text(table + '\n\n' + summary + '\n')
   print(summary)

@@ -15,9 +15,9 @@ def get_config(arg=None):
   config = c.build(
       'tsdsae-mel_2bar',
       c.melody_data(slice_bars=2, valid_programs=c.MEL_PROGRAMS, transpose_range=(-5, 5)),
-      c.dsae_model(stage1_steps=2000, swap_weights=(1.0, 1.0, 1.0, 1.0), free_bits=48.0),
+      c.dsae_model(stage1_steps=1000, swap_weights=(1.0, 1.0, 1.0, 1.0), free_bits=48.0,
+                   swap_warmup_steps=1000),
       c.train(batch_size=128), arg)
   if arg != 'tiny':
-    config.train.num_steps = 6000
-    config.train.eval_every_steps = 1000
+    config.train.update(num_steps=4000, eval_every_steps=1000, learning_rate=3e-3)
   return config

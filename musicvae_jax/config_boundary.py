@@ -181,7 +181,8 @@ def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
     raise ModelConfigError('model.swap_weights > 0 need model.stage1_steps > 0: the swap terms '
                            "are TS-DSAE's second stage.")
   dsae = specs.DsaeSpec(v_size=int(m.v_size), prior_rnn_size=int(m.prior_rnn_size),
-                        stage1_steps=int(m.stage1_steps), swap_weights=weights)
+                        stage1_steps=int(m.stage1_steps), swap_weights=weights,
+                        swap_warmup_steps=int(m.get('swap_warmup_steps', 0)))
   return specs.ModelSpec(
       heads=(specs.Head('categorical', int(depths[0])),),
       input=specs.StepInput('one_hot', int(depths[0])),

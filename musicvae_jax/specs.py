@@ -120,11 +120,13 @@ class DsaeSpec:
   ``stage1_steps`` steps only v's encoder and the decoder train (z_t is masked to zero); then v's
   prior becomes a frozen copy of v's encoder, and the four swap-consistency KL terms enter with
   ``swap_weights`` (global swap: v's manifestation, z's invariance; local swap: v's invariance,
-  z's manifestation). ``stage1_steps=0`` with zero weights is the vanilla DSAE."""
+  z's manifestation), reaching them over ``swap_warmup_steps``. ``stage1_steps=0`` with zero
+  weights is the vanilla DSAE."""
   v_size: int = 16
   prior_rnn_size: int = 64
   stage1_steps: int = 0
   swap_weights: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+  swap_warmup_steps: int = 0   # the swap weights rise linearly over this many stage-2 steps
 
   @property
   def two_stage(self) -> bool:

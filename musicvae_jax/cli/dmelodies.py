@@ -8,8 +8,8 @@ canonical order, as the authors' arrays; ``index``: each item's place in the ful
 0 train, 1 validation, 2 test), <dir>/dmelodies.json (token names, factor names and values, split
 sizes, the arrays' sha256) and, with --midi_examples, that many items spread over the set as MIDI
 with a piano roll beside each. --items=N keeps the first N items (a slice for tests); without it
-all 1,354,752 (about 140 MB, a few seconds). --dataset also writes a prepared dataset for
-musicvae-train (dsae-dmelodies, tsdsae-dmelodies): --train_items drawn from dMelodies' train
+all 1,354,752 (about 140 MB, a few seconds). --dataset also writes a prepared dataset that the
+configs dsae-dmelodies and tsdsae-dmelodies train on: --train_items drawn from dMelodies' train
 split, --eval_items from its test split (``input_pipeline/dmelodies_dataset.py``).
 """
 

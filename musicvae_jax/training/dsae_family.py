@@ -20,19 +20,26 @@ TS-DSAE (``spec.dsae.stage1_steps`` = S > 0) trains in two stages inside the one
   never reaches it). From then on p(v) = that copy's q(v | x) instead of N(0, I), and the four
   swap-consistency terms enter. With a seeded permutation j of the batch:
   global swap x̃ = decode(v_j, z_i): KL(q(v | x̃) ‖ q(v_j)) (v shows up) and
-  Σ_t KL(q(z_t | x̃) ‖ q(z_t,i)) (z stays); local swap x̃ = decode(v_i, z_j):
-  KL(q(v | x̃) ‖ q(v_i)) (v stays) and Σ_t KL(q(z_t | x̃) ‖ q(z_t,j)) (z shows up), x̃ being
-  the decoder's softmax, so the terms are differentiable end to end.
+  mean_t KL(q(z_t | x̃) ‖ q(z_t,i)) (z stays); local swap x̃ = decode(v_i, z_j):
+  KL(q(v | x̃) ‖ q(v_i)) (v stays) and mean_t KL(q(z_t | x̃) ‖ q(z_t,j)) (z shows up), x̃
+  being the decoder's softmax, so the terms are differentiable end to end.
+
+Three choices of this project's, each from a failed run on dMelodies (BENCHMARKS.md): the
+swap weights rise from 0 over ``swap_warmup_steps`` of stage 2 (at full weight at once the z
+terms keep z_1:T empty); the targets q(v_j), q(z_t,i), ... are held fixed, the z terms are
+means over t (the authors' are sums), and standard deviations in them are floored at
+``SWAP_MIN_SIGMA`` (a sharp posterior otherwise turns small misses into thousands of nats).
 
 With S = 0 and zero swap weights this is the vanilla DSAE: p(v) = N(0, I), one stage.
 
 Metrics: ``accuracy`` (argmax = token over steps), ``kl_v_bits``, ``kl_z_bits`` and the swap
 terms in nats. Evaluation sums the same over an eval split; the disentanglement scores
-(LDA on v, F1 after swaps) are ``generation/disentanglement_eval.py``'s.
+(LDA on v, F1 after swaps) are ``training/dsae_eval.py``'s.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -44,6 +51,10 @@ from musicvae_jax.models import dsae
 from musicvae_jax.training import family
 from musicvae_jax.training import losses
 
+# Standard deviations below this count as this in the swap KLs: a posterior that has grown
+# sharp (sigma ~ 1e-3) would otherwise turn a small miss into thousands of nats and the terms
+# into the whole gradient (measured on dMelodies: accuracy fell as they rose past 900 nats).
+SWAP_MIN_SIGMA = 0.1
 SWAP_TERMS = ('v_global_swap', 'z_global_swap', 'v_local_swap', 'z_local_swap')
 
 
@@ -90,11 +101,14 @@ def swap_terms(model: dsae.DSAE, out: dict, key) -> dict:
     probs = jax.nn.softmax(model.decode(v, z).astype(jnp.float32), axis=-1)
     mu_v, sigma_v = model.encode_v(probs)
     mu_z, sigma_z = model.encode_z(probs)
-    pick = lambda a, p: a if p is None else a[p]
-    terms[f'v_{name}_swap'] = losses.gaussian_kl(
-        mu_v, sigma_v, pick(out['mu_v'], v_target), pick(out['sigma_v'], v_target))
-    terms[f'z_{name}_swap'] = jnp.sum(losses.gaussian_kl(
-        mu_z, sigma_z, pick(out['mu_z'], z_target), pick(out['sigma_z'], z_target)), axis=-1)
+    # The targets are the originals' posteriors held fixed: the terms train the decoder and
+    # the encoders on decoded input, not the encoders' reading of the data.
+    pick = lambda a, p: jax.lax.stop_gradient(a if p is None else a[p])
+    kl = functools.partial(losses.gaussian_kl, min_sigma=SWAP_MIN_SIGMA)
+    terms[f'v_{name}_swap'] = kl(mu_v, sigma_v, pick(out['mu_v'], v_target),
+                                 pick(out['sigma_v'], v_target))
+    terms[f'z_{name}_swap'] = jnp.mean(kl(mu_z, sigma_z, pick(out['mu_z'], z_target),
+                                          pick(out['sigma_z'], z_target)), axis=-1)
   return terms
 
 
@@ -148,9 +162,12 @@ class DsaeFamily(family.Family):
           out['stage2'] > 0,
           lambda st, o, k: swap_terms(nnx.merge(graphdef, st), o, k),
           lambda st, o, k: zeros, state, out, k_swap)
+      d = self.run.model.dsae
+      ramp = jnp.clip((jnp.asarray(step, jnp.float32) - d.stage1_steps + 1.0)
+                      / max(d.swap_warmup_steps, 1), 0.0, 1.0)
       for name, w in zip(SWAP_TERMS, weights):
         terms[name] = swapped[name]
-        total = total + w * terms[name]
+        total = total + w * ramp * terms[name]
     return dict(terms, loss=total), hits, out
 
   def loss(self, model, batch, key, step):

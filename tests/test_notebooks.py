@@ -161,10 +161,13 @@ def test_quickstart_runs_and_shows_every_result(tmp_path):
   steered = _check_written(out, 'note_density', 3)   # amounts -1, 0, +1
   _check_written(out, 'drums', 2)
   assert all(n.is_drum for n in _check_written(out, 'drums', 2)[0].notes)
-  assert images == len(list(out.glob('*.mid'))) == 12
+  long = _check_written(out, 'sample16', 2)
+  assert all(ns.total_time > 8 * 2.0 for ns in long)  # more than 8 bars at 120 qpm
+  assert images == len(list(out.glob('*.mid'))) == 14
   _wavs_match_synth(out, audio)
   # The model's card: held-out figures per style.
   assert 'bundled:cat-mel_2bar_small' in text and 'pop:' in text and 'folk:' in text
+  assert 'bundled:hierdec-mel_16bar' in text
   # The note-density vector works: more notes at +1 than at -1 (same input, greedy decoding).
   assert len(steered[0].notes) < len(steered[2].notes)
   # The interpolation's middle differs from both ends.

@@ -189,7 +189,7 @@ CASES = [
     Case('reconstruct-unknown-bundled-model', 'musicvae-reconstruct',
          ('--workdir=bundled:cat-mel_16bar', '--input_midi={midi}/' + TUNE),
          ("no bundled model is called 'cat-mel_16bar'",
-          'Did you mean bundled:cat-mel_2bar_small?', 'Bundled: {bundled}',
+          'Did you mean bundled:hierdec-mel_16bar?', 'Bundled: {bundled}',
           '--workdir=<a training workdir>')),
     Case('attributes-unknown-bundled-model', 'musicvae-attributes',
          ('apply', '--workdir=bundled:cat-mel_16bar', '--input_midi={midi}/' + TUNE,

@@ -23,11 +23,10 @@ class DMelodiesVocabulary:
   """dMelodies' 52 tokens as one categorical part."""
 
   def __init__(self):
-    self.names, ids = dmelodies._vocabulary_and_ids()  # pylint: disable=protected-access
+    self.names, _ = dmelodies._vocabulary_and_ids()  # pylint: disable=protected-access
     self.pitch_of_token = np.array([-1, -1] + [dmelodies._pitch_of(n)  # pylint: disable=protected-access
                                                for n in self.names[2:]])
     self.token_of_pitch = {int(p): int(t) for t, p in enumerate(self.pitch_of_token) if p >= 0}
-    del ids
 
   @property
   def part_depths(self) -> tuple[int, ...]:

@@ -14,3 +14,12 @@ from __future__ import annotations
 
 class UserError(Exception):
   """A mistake in the user's input: a bad file, flag, config or workdir. Its text is the fix."""
+
+
+def innermost(error: BaseException, kind) -> BaseException | None:
+  """The last ``kind`` in ``error``'s chain of causes and contexts (the original), or None."""
+  found = None
+  while error is not None:
+    found = error if isinstance(error, kind) else found
+    error = error.__cause__ or error.__context__
+  return found

@@ -1,10 +1,10 @@
-"""What every musicvae-* command shares: config names, --help, and one-line errors.
+"""What every musicvae-* command shares: config names, --help, one-line errors, Ctrl-C.
 
 ``run(main, module, prog)`` maps ``--config=<name>`` to its config file, prints the command's
 own docstring and flags for ``--help``/``-h``/``--helpshort`` (absl would otherwise describe
-the console-script wrapper), and turns flag and config mistakes, and every ``errors.UserError``
-the command raises, into one line ``<prog>: error: ...`` with exit status 2. Any other
-exception is a bug and keeps its traceback.
+the console-script wrapper), turns flag and config mistakes and every ``errors.UserError`` into
+one line ``<prog>: error: ...`` (exit 2) and Ctrl-C into ``<prog>: interrupted`` (exit 130,
+never lost: ``ctrl_c``). Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from absl import logging
 
 from musicvae_jax import config_lib
 from musicvae_jax import errors
+from musicvae_jax.cli import ctrl_c
 from musicvae_jax.cli import help_text
 
 HELP_FLAGS = ('--help', '-h', '--helpshort', '-?')
@@ -37,15 +38,6 @@ def require(prog: str, argv: list[str], *required) -> None:
   for flag in required:
     if not flag.value:
       die(prog, f'--{flag.name} is required.')
-
-
-def _innermost(error: BaseException, kind) -> BaseException | None:
-  """The last ``kind`` in ``error``'s chain of causes and contexts (the original), or None."""
-  found = None
-  while error is not None:
-    found = error if isinstance(error, kind) else found
-    error = error.__cause__ or error.__context__
-  return found
 
 
 def _overrides(args, error) -> str:
@@ -79,7 +71,7 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
     except (flags.Error, config_lib.UnknownConfigError) as e:
       # A config file's own refusal (an unknown ':variant') comes back from ml_collections
       # re-raised with a whole traceback as its text; the user needs only the original.
-      die(prog, _innermost(e, config_lib.UnknownConfigError) or e)
+      die(prog, errors.innermost(e, config_lib.UnknownConfigError) or e)
     except (AttributeError, KeyError, TypeError, ValueError) as e:  # a --config.* override
       die(prog, f'cannot apply {_overrides(args, e)} ({e}): a key the config lacks, or a value '
           'of the wrong type.')
@@ -97,4 +89,5 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
       print(f'{prog}: interrupted', file=sys.stderr)
       sys.exit(130)
 
+  ctrl_c.keep()
   app.run(quiet_main, argv=argv, flags_parser=parse)

@@ -81,6 +81,8 @@ setuptools.setup(
             'musicvae-dmelodies=musicvae_jax.cli.dmelodies:run',
             'musicvae-chords=musicvae_jax.cli.chords:run',
             'musicvae-swap=musicvae_jax.cli.swap:run',
+            'musicvae-pretrain=musicvae_jax.cli.pretrain:run',
+            'musicvae-finetune=musicvae_jax.cli.finetune:run',
         ],
     },
 )

@@ -55,6 +55,8 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
   converter = converters.get_converter(data)
   if m.get('family', 'musicvae') == 'dsae':
     return _dsae_spec(m, data, converter)
+  if m.get('family', 'musicvae') == 'musicoder':
+    return _musicoder_spec(m, data, converter)
   multiperf = data.converter == 'multiperf'
   if m.encoder not in specs.ENCODER_KINDS:
     raise ModelConfigError(f'model.encoder={m.encoder!r}: choose one of '
@@ -189,6 +191,35 @@ def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
       encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
       decoder=specs.DecoderSpec('mlp', _sizes(m.dec_rnn_size)),
       z_size=int(m.z_size), seq_len=data.seq_len, family='dsae', dsae=dsae)
+
+
+def _musicoder_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
+  """MusiCoder's transformer over piano-roll frames (data.converter 'pianoroll')."""
+  if data.converter != 'pianoroll':
+    raise ModelConfigError(f"model.family=musicoder reads piano-roll frames: set "
+                           f"data.converter='pianoroll' (it is {data.converter!r}).")
+  objectives = tuple(str(o) for o in m.objectives)
+  if not objectives or set(objectives) - set(specs.MASKING_OBJECTIVES):
+    raise ModelConfigError(f'model.objectives={list(objectives)}: one or both of '
+                           f'{", ".join(specs.MASKING_OBJECTIVES)}.')
+  if int(m.width) % int(m.num_heads):
+    raise ModelConfigError(f'model.width={m.width} must be a multiple of model.num_heads='
+                           f'{m.num_heads}.')
+  for name in ('frame_fraction', 'channel_fraction'):
+    if not 0.0 < float(m[name]) < 1.0:
+      raise ModelConfigError(f'model.{name}={m[name]}: a fraction between 0 and 1.')
+  coder = specs.MusiCoderSpec(
+      width=int(m.width), num_heads=int(m.num_heads), num_layers=int(m.num_layers),
+      mlp_width=int(m.mlp_width), objectives=objectives,
+      frame_fraction=float(m.frame_fraction), frame_span=int(m.frame_span),
+      channel_fraction=float(m.channel_fraction), channel_span=int(m.channel_span))
+  depths = tuple(converter.part_depths)
+  return specs.ModelSpec(
+      heads=tuple(specs.Head('categorical', d) for d in depths),
+      input=specs.StepInput('dense', 4 * len(depths)),
+      encoder=specs.EncoderSpec('transformer', (coder.width,) * coder.num_layers),
+      decoder=specs.DecoderSpec('linear', ()), z_size=0, seq_len=data.seq_len,
+      family='musicoder', musicoder=coder)
 
 
 def loss_spec(config) -> specs.LossSpec:

@@ -55,7 +55,7 @@ def config_names() -> list[str]:
 
 
 # Families Magenta names without a hyphen after the family (groovae_4bar).
-_UNHYPHENATED_FAMILIES = ('groovae',)
+_UNHYPHENATED_FAMILIES = ('groovae', 'musicoder')
 # Other names Magenta gives a config here: its configs.py names the GrooVAE hits-control config
 # after the TFDS data set it reads.
 CONFIG_ALIASES = {'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control'}
@@ -194,6 +194,16 @@ def dmelodies_data():
       transpose_range=(0, 0), eval_fraction=0.1, split_seed=0))
 
 
+def pianoroll_data(*, slice_bars: int = 4):
+  """Piano-roll frames (MusiCoder): 16th-note frames x 88 pitches with onsets and 8 velocity
+  bins, read on the tempo map whatever the meter; non-overlapping windows of ``slice_bars``
+  4/4 bars' worth of frames holding at least 4 onsets."""
+  return ml_collections.ConfigDict(dict(
+      converter='pianoroll', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
+      min_pitch=21, max_pitch=108, velocity_bins=8, hop_bars=0, min_notes=4,
+      max_windows_per_sequence=None, transpose_range=(0, 0), eval_fraction=0.05, split_seed=0))
+
+
 def drums_data(*, slice_bars: int):
   return ml_collections.ConfigDict(dict(
       converter='drums', slice_bars=slice_bars, steps_per_quarter=4, quarters_per_bar=4,
@@ -280,6 +290,34 @@ def dsae_model(*, enc_rnn_size=256, dec_rnn_size=(256,), z_size=16, v_size=16,
       beta_rate=0.0, sampling_schedule='constant', sampling_rate=0.0))
 
 
+def musicoder_model(*, width=256, num_heads=4, num_layers=4, mlp_width=1024,
+                    objectives=('cfm', 'ccm'), frame_fraction=0.15, frame_span=4,
+                    channel_fraction=0.15, channel_span=12):
+  """The model section of MusiCoder (``models.musicoder``): a transformer encoder pretrained by
+  reconstructing masked cells; ``objectives`` any of 'cfm' (contiguous frames masked) and
+  'ccm' (contiguous pitch channels masked). The VAE loss fields are kept for the shared
+  machinery and unused."""
+  return ml_collections.ConfigDict(dict(
+      family='musicoder', width=width, num_heads=num_heads, num_layers=num_layers,
+      mlp_width=mlp_width, objectives=tuple(objectives), frame_fraction=frame_fraction,
+      frame_span=frame_span, channel_fraction=channel_fraction, channel_span=channel_span,
+      enc_rnn_size=(), dec_rnn_size=(), z_size=0, free_bits=0.0, max_beta=1.0,
+      beta_rate=0.0, sampling_schedule='constant', sampling_rate=0.0))
+
+
+def musicoder_config(name: str, arg, objectives=('cfm', 'ccm')):
+  """The musicoder configs: width 128, 4 heads, 4 layers, MLP 512 over four-bar windows;
+  Adam at 1e-3, batch 64, 6,000 steps; ``objectives`` what each names."""
+  config = build(name, pianoroll_data(slice_bars=4),
+                 musicoder_model(width=128, num_heads=4, num_layers=4, mlp_width=512,
+                                 objectives=objectives),
+                 train(batch_size=64), arg)
+  if arg != 'tiny':
+    config.train.update(num_steps=6000, eval_every_steps=1000, learning_rate=1e-3,
+                        checkpoint_every_steps=1000)
+  return config
+
+
 def train(*, batch_size):
   return ml_collections.ConfigDict(dict(
       batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
@@ -312,6 +350,8 @@ def build(name: str, data, model_cfg, train_cfg, arg: str | None):
   config.model.enc_rnn_size = (16,) * len(config.model.enc_rnn_size)
   config.model.dec_rnn_size = (16,) * len(config.model.dec_rnn_size)
   config.model.z_size = 8
+  if config.model.get('family') == 'musicoder':
+    config.model.update(width=16, num_heads=2, num_layers=1, mlp_width=32, z_size=0)
   if 'nade_num_hidden' in config.model:
     config.model.nade_num_hidden = 16
   if config.model.get('family') == 'dsae':

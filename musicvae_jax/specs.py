@@ -133,6 +133,26 @@ class DsaeSpec:
     return self.stage1_steps > 0
 
 
+MASKING_OBJECTIVES = ('cfm', 'ccm')
+
+
+@dataclasses.dataclass(frozen=True)
+class MusiCoderSpec:
+  """MusiCoder's transformer and its masked-reconstruction pretraining: ``objectives`` names
+  which maskings apply (``cfm``: contiguous frames, spans of ``frame_span`` frames covering
+  about ``frame_fraction`` of a window; ``ccm``: contiguous pitch channels, bands of
+  ``channel_span`` semitones covering about ``channel_fraction`` of the channels)."""
+  width: int = 256
+  num_heads: int = 4
+  num_layers: int = 4
+  mlp_width: int = 1024
+  objectives: tuple[str, ...] = MASKING_OBJECTIVES
+  frame_fraction: float = 0.15
+  frame_span: int = 4
+  channel_fraction: float = 0.15
+  channel_span: int = 12
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """Everything the model needs to be built: the config stops before this."""
@@ -145,6 +165,7 @@ class ModelSpec:
   controls: tuple[Control, ...] = ()
   family: str = 'musicvae'
   dsae: DsaeSpec | None = None     # family 'dsae' only: z_size is then the size of each z_t
+  musicoder: MusiCoderSpec | None = None   # family 'musicoder' only (no latent: z_size 0)
   dropout_keep_prob: float = 1.0   # input dropout on every LSTM layer, training only
 
   # ---- derived ------------------------------------------------------------------------------

@@ -44,32 +44,32 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --multihost off TPU
 PROG = 'musicvae-train'
 
 
-def main(argv):
-  entry.require(PROG, argv, _WORKDIR)
+def main(argv, prog=PROG):
+  entry.require(prog, argv, _WORKDIR)
   from musicvae_jax import output_paths  # pylint: disable=g-import-not-at-top
   workdir = output_paths.check_dir(_WORKDIR.value, 'workdir')
   from musicvae_jax.distributed import preemption, runtime  # pylint: disable=g-import-not-at-top
   spec = runtime.ProcessSpec(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   if spec != runtime.ProcessSpec() and not _MULTIHOST.value:
-    entry.die(PROG, '--coordinator_address/--num_processes/--process_id need --multihost.')
+    entry.die(prog, '--coordinator_address/--num_processes/--process_id need --multihost.')
   if _MULTIHOST.value:
     runtime.initialize(spec)
   from musicvae_jax import checkpointing  # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import loop  # pylint: disable=g-import-not-at-top
   data = _DATA.value or checkpointing.data_dir(workdir)  # resuming: the workdir knows its data
   if not data:
-    entry.die(PROG, '--data is required.')
+    entry.die(prog, '--data is required.')
   config = _CONFIG.value  # without --config, resume_argv made it the workdir's config.json
   if config is None:
-    entry.die(PROG, '--config is required for a new workdir, e.g. --config=cat-mel_2bar_small; '
+    entry.die(prog, '--config is required for a new workdir, e.g. --config=cat-mel_2bar_small; '
               'known configs: ' + ', '.join(config_lib.config_names()))
   try:
     last = loop.train_and_evaluate(config, data, workdir, progress=_PROGRESS.value)
   except loop.TrainingDiverged as e:
-    print(f'{PROG}: stopped: {e}', file=sys.stderr)
+    print(f'{prog}: stopped: {e}', file=sys.stderr)
     sys.exit(1)
   if 'interrupted_at' in last:
-    print(f'{PROG}: interrupted at step {last["interrupted_at"]}; saved in {workdir}; run the '
+    print(f'{prog}: interrupted at step {last["interrupted_at"]}; saved in {workdir}; run the '
           'same command to resume.', file=sys.stderr)
     sys.exit(preemption.EXIT_INTERRUPTED)
   if 'preempted_at' in last:

@@ -13,7 +13,8 @@ from musicvae_jax.converters.base import Converter, Extraction, Tensors
 CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'DrumsConverter'),
               'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter'),
               'multiperf': ('multiperf', 'MultiPerformanceConverter'),
-              'dmelodies': ('dmelodies_windows', 'DMelodiesConverter')}
+              'dmelodies': ('dmelodies_windows', 'DMelodiesConverter'),
+              'pianoroll': ('pianoroll', 'PianoRollConverter')}
 # The drums converter with ``roll_output=True`` (the nade-drums configs): [T, D] drum rolls.
 ROLL_OUTPUT = ('drum_roll', 'DrumRollConverter')
 # The melody converter with ``chord_encoding`` (cat-mel_2bar_med_chords): [T, 2] melody + chord.

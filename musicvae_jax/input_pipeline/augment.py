@@ -42,6 +42,8 @@ PITCHED_PARTS['groove'] = ()  # drum classes with velocities and offsets: nothin
 PITCHED_PARTS['multiperf'] = (0,)  # event tokens; moved by the converter (``converter=``)
 # dMelodies tokens are numbered by first appearance, not pitch; tonic is one of its factors.
 PITCHED_PARTS['dmelodies'] = ()
+# Piano-roll frames: MusiCoder's pretraining reads them as they are.
+PITCHED_PARTS['pianoroll'] = ()
 
 
 def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Prepare, the grain pipeline, checkpointing with exact resume, metrics, sharding and
 ``musicvae-evaluate`` are written once; a model family (MusicVAE today; the chord/key VAE, the
-masked-pretraining transformer to come; DSAE / TS-DSAE) plugs in by
+MusiCoder's masked-pretraining transformer; DSAE / TS-DSAE) plugs in by
 providing what differs:
 
 - ``build(seed)``: its Flax NNX module, parameters from ``seed``;
@@ -82,10 +82,12 @@ def for_spec(run: specs.RunSpec) -> Family:
   # pylint: disable=g-import-not-at-top
   from musicvae_jax.training import dsae_family
   from musicvae_jax.training import groove_family
+  from musicvae_jax.training import musicoder_family
   from musicvae_jax.training import musicvae_family
   from musicvae_jax.training import nade_family
   families = {'musicvae': musicvae_family.MusicVAEFamily, 'groove': groove_family.GrooveFamily,
-              'nade': nade_family.NadeFamily, 'dsae': dsae_family.DsaeFamily}
+              'nade': nade_family.NadeFamily, 'dsae': dsae_family.DsaeFamily,
+              'musicoder': musicoder_family.MusiCoderFamily}
   # GrooVAE and nade-drums are MusicVAE's network with another decoder; their batches (GrooVAE),
   # losses and metrics differ.
   by_decoder = {'groove_lstm': 'groove', 'nade_lstm': 'nade'}

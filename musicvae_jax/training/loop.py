@@ -301,8 +301,9 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
           metrics['steps_per_sec'] = t.log_every_steps / max(time.perf_counter() - t0, 1e-9)
           t0 = time.perf_counter()
           last['train'] = writer.write(step, 'train', metrics)
-          bar.set_postfix(loss=f'{metrics["loss"]:.2f}',
-                          acc=f'{metrics[session.family.progress_metric]:.3f}')
+          shown = session.family.progress_metric
+          bar.set_postfix({'loss': f'{metrics["loss"]:.2f}',
+                           'acc' if shown == 'accuracy' else shown: f'{metrics[shown]:.3f}'})
         # The same decision on every process: the clock is process 0's (see SaveClock).
         saved = (step % t.checkpoint_every_steps == 0 or step == t.num_steps
                  or clock.due(synced=logged))

@@ -310,6 +310,23 @@ CASES = [
          ('--workdir={mel2}', '--global_midi={midi}/melody/nottingham_ashover1.mid',
           '--local_midi={midi}/melody/nottingham_ashover10.mid'),
          ('{mel2} holds a cat-mel_2bar_small model; swaps need a DSAE or TS-DSAE workdir',)),
+    # ---- musicvae-pretrain / musicvae-finetune -------------------------------------------------
+    Case('pretrain-not-a-pretraining-config', 'musicvae-pretrain', MELODY_ARGS,
+         ('--config=cat-mel_2bar_small:tiny is not a pretraining config: use one of musicoder',)),
+    Case('finetune-missing-split-file', 'musicvae-finetune',
+         ('--task=melody', '--pretrained={mel2}', '--output=out'),
+         ('--split_file is required',)),
+    Case('finetune-not-a-musicoder-workdir', 'musicvae-finetune',
+         ('--task=melody', '--pretrained={mel2}', '--split_file=s.csv', '--output=out'),
+         ('{mel2} holds a cat-mel_2bar_small model; --pretrained needs a musicvae-pretrain '
+          'workdir',)),
+    Case('finetune-no-such-split-file', 'musicvae-finetune',
+         ('--task=composer', '--config=musicoder:tiny', '--split_file=s.csv', '--output=out'),
+         ('--split_file=s.csv: no such file',)),
+    Case('finetune-pretrained-and-config', 'musicvae-finetune',
+         ('--task=composer', '--config=musicoder:tiny', '--pretrained={mel2}',
+          '--split_file=s.csv', '--output=out'),
+         ('give --pretrained=<musicvae-pretrain workdir>, or --config=musicoder',)),
     # ---- musicvae-chords ----------------------------------------------------------------------
     Case('chords-missing-input', 'musicvae-chords', ('--output_dir=out',),
          ('--input_midi is required',)),

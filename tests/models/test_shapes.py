@@ -34,13 +34,16 @@ MULTIPERF_CONFIGS = ('hier-multiperf_vel_1bar_med', 'hier-multiperf_vel_1bar_big
                      'hier-multiperf_vel_1bar_med_chords', 'hier-multiperf_vel_1bar_big_chords')
 # DSAE / TS-DSAE on dMelodies tokens (test_dsae_shapes; training in tests/training/test_dsae).
 DSAE_CONFIGS = ('dsae-dmelodies', 'tsdsae-dmelodies', 'tsdsae-mel_2bar')
+# MusiCoder's transformer over piano-roll frames (test_musicoder_shapes; pretraining in
+# tests/training/test_musicoder_training).
+MUSICODER_CONFIGS = ('musicoder', 'musicoder_cfm', 'musicoder_ccm')
 B = 2
 
 
 def test_every_config_is_covered():
   """The lists above are the full set of configs (a new config must be added here)."""
   named = (CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS + MULTIPERF_CONFIGS
-           + DSAE_CONFIGS)
+           + DSAE_CONFIGS + MUSICODER_CONFIGS)
   assert sorted(named) == sorted(
       config_lib.config_names())
 
@@ -65,6 +68,29 @@ def test_dsae_shapes(name):
   assert model.decode(mu_v, mu_z).shape == (B, t, 52)
   assert model.sample_z(jax.random.PRNGKey(0), B).shape == (B, t, z_size)
   assert (model.v_prior is not None) == (name == 'tsdsae-dmelodies')
+
+
+@pytest.mark.parametrize('name', MUSICODER_CONFIGS)
+def test_musicoder_shapes(name):
+  """Frames [B, 64, 88] -> hidden [B, 64, D] -> cell logits [B, 64, 88, 10]; the fine-tuning
+  heads give [B, C] and [B, 64, 88]; a shorter window uses the first positions."""
+  from musicvae_jax.models import musicoder  # pylint: disable=import-outside-toplevel
+  from flax import nnx  # pylint: disable=import-outside-toplevel
+  config = config_lib.get_config(name)
+  spec = config_boundary.model_spec(config)
+  assert spec.musicoder.objectives == {'musicoder': ('cfm', 'ccm'), 'musicoder_cfm': ('cfm',),
+                                       'musicoder_ccm': ('ccm',)}[name]
+  assert spec.musicoder.width == 128 and spec.musicoder.num_layers == 4
+  tiny = config_boundary.model_spec(config_lib.get_config(f'{name}:tiny'))
+  model = musicoder.build(tiny)
+  frames = jnp.asarray(np.random.default_rng(0).integers(0, 10, (B, 64, 88)), jnp.int16)
+  hidden = model.encode(frames)
+  assert hidden.shape == (B, 64, tiny.musicoder.width)
+  assert model.reconstruct(hidden).shape == (B, 64, 88, 10)
+  assert model.encode(frames[:, :16]).shape == (B, 16, tiny.musicoder.width)
+  rngs = nnx.Rngs(0)
+  assert musicoder.ClassifierHead(tiny.musicoder.width, 5, rngs=rngs)(hidden).shape == (B, 5)
+  assert musicoder.CellHead(tiny.musicoder.width, 88, rngs=rngs)(hidden).shape == (B, 64, 88)
 
 
 @pytest.mark.parametrize('name,depth', [(NADE_CONFIGS[0], 9), (NADE_CONFIGS[1], 61)])

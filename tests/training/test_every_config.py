@@ -14,7 +14,7 @@ from musicvae_jax.training import loop
 import magenta_reference
 
 FOLDERS = {'melody': 'melody', 'drums': 'drums', 'trio': 'multitrack', 'groove': 'drums',
-           'multiperf': 'multitrack'}
+           'multiperf': 'multitrack', 'pianoroll': 'multitrack'}
 
 
 def _real_batch(config, shared_midi, batch_size):
@@ -71,6 +71,10 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
   if config.model.get('family') == 'dsae':
     t = config.data.slice_bars * config.data.steps_per_quarter * 4
     assert 0 <= sums['hits'] <= sums['steps'] == config.train.batch_size * t
+  elif config.model.get('family') == 'musicoder':
+    hidden_max = config.train.batch_size * config.data.slice_bars * 16 * 88
+    assert 0 < sums['cells'] < hidden_max and 0 <= sums['hits'] <= sums['cells']
+    assert 0 <= sums['found'] <= min(sums['onsets'], sums['said'])
   elif config.data.converter == 'groove':
     t = config.data.slice_bars * 16
     assert sums['cells'] == config.train.batch_size * t * 9

@@ -1,0 +1,80 @@
+"""musicvae-finetune: MusiCoder's encoder on a labelled task, from few labels.
+
+  musicvae-finetune --task=melody --pretrained=<musicvae-pretrain workdir> --split_file=<csv>
+      --output=<dir> [--labels_fraction=0.1] [--mode=finetune|probe] [--seed=0] [--steps=600]
+  musicvae-finetune --task=composer --config=musicoder --split_file=<csv> --output=<dir>   # scratch
+
+--task=composer: a class per window (the CSV's label column, e.g. music21's corpus as written by
+python -m musicvae_jax.musicoder.composer_corpus), scored by macro-F1 over the test windows;
+--task=melody: which notes of a POP909-style arrangement are its MELODY track, scored by note
+F1. The split file (header path,label,split) names every file's split, so anyone scores on their
+own; --labels_fraction keeps that share of the train files, whole. --mode=probe trains a linear
+head on the frozen encoder. Without --pretrained, --config gives the same transformer freshly
+initialised (the from-scratch control). Writes <output>/result.json and prints the score.
+"""
+
+import json
+import pathlib
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+from musicvae_jax.cli import entry
+
+_TASK = flags.DEFINE_enum('task', None, ['composer', 'melody'], 'The labelled task.')
+_PRETRAINED = flags.DEFINE_string('pretrained', None, 'A musicvae-pretrain workdir.')
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Without --pretrained: the musicoder config whose transformer starts fresh.')
+_SPLIT = flags.DEFINE_string('split_file', None, 'CSV path,label,split naming every file.')
+_OUTPUT = flags.DEFINE_string('output', None, 'Where result.json goes.')
+_FRACTION = flags.DEFINE_float('labels_fraction', 1.0, 'Share of the train files used.',
+                               lower_bound=0.0, upper_bound=1.0)
+_MODE = flags.DEFINE_enum('mode', 'finetune', ['finetune', 'probe'],
+                          'finetune: head and encoder; probe: a head on the frozen encoder.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seeds the head, the file subsample and the batches.')
+_STEPS = flags.DEFINE_integer('steps', 600, 'Training batches.', lower_bound=1)
+_BATCH = flags.DEFINE_integer('batch_size', 32, 'Windows a batch.', lower_bound=1)
+_ENCODER_LR = flags.DEFINE_float('encoder_lr', None, "The encoder's learning rate (default "
+                                 '3e-4 pretrained, 1e-3 from scratch).')
+
+PROG = 'musicvae-finetune'
+
+
+def main(argv):
+  entry.require(PROG, argv, _TASK, _SPLIT, _OUTPUT)
+  if bool(_PRETRAINED.value) == bool(_CONFIG.value):
+    entry.die(PROG, 'give --pretrained=<musicvae-pretrain workdir>, or --config=musicoder to '
+              'train the same transformer from scratch (one of the two).')
+  from musicvae_jax import config_boundary  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.models import musicoder  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.musicoder import finetune, tasks  # pylint: disable=g-import-not-at-top
+  from musicvae_jax import progress  # pylint: disable=g-import-not-at-top
+  if _PRETRAINED.value:
+    encoder, lr = finetune.load_encoder(_PRETRAINED.value), 3e-4
+  else:
+    spec = config_boundary.model_spec(_CONFIG.value)
+    if spec.family != 'musicoder':
+      entry.die(PROG, f'--config={_CONFIG.value.name} is not a musicoder config.')
+    encoder, lr = musicoder.build(spec, _SEED.value), 1e-3
+  data = tasks.load(_TASK.value, _SPLIT.value, progress=progress.wanted())
+  settings = finetune.Settings(mode=_MODE.value, steps=_STEPS.value, batch_size=_BATCH.value,
+                               encoder_lr=_ENCODER_LR.value or lr, seed=_SEED.value)
+  bar = lambda steps: progress.bar(steps, desc=_TASK.value, unit='step')
+  result = finetune.run(_TASK.value, data, encoder=encoder, settings=settings,
+                        labels_fraction=_FRACTION.value, progress=bar)
+  result.update(pretrained=_PRETRAINED.value or '', split_file=str(_SPLIT.value))
+  out = pathlib.Path(_OUTPUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  (out / 'result.json').write_text(json.dumps(result, indent=1) + '\n')
+  figure = 'macro_f1' if _TASK.value == 'composer' else 'note_f1'
+  print(f'{_TASK.value}: {figure} {result[figure]:.4f} on {result["windows"]} test windows '
+        f'({result["train_files"]} train files); wrote {out / "result.json"}')
+
+
+def run():
+  entry.run(main, sys.modules[__name__], PROG)
+
+
+if __name__ == '__main__':
+  run()

@@ -10,6 +10,7 @@ import pytest
 
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax import errors
 from musicvae_jax.converters import midi_io
 from musicvae_jax.training import musicoder_family
 
@@ -95,3 +96,26 @@ def test_tiny_pretraining_learns_and_resumes_bit_for_bit(shared_midi, tmp_path):
   assert at == 30
   for x, y in zip(jax.tree.leaves(whole), jax.tree.leaves(jax.device_get(split))):
     np.testing.assert_array_equal(x, y)
+
+
+def test_a_pretrained_workdir_embeds_a_midi_file_window_by_window(shared_midi, tmp_path):
+  from musicvae_jax.input_pipeline import prepare  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.musicoder import embedding  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.training import loop  # pylint: disable=g-import-not-at-top
+  config = config_lib.get_config('musicoder:tiny')
+  data = tmp_path / 'data'
+  prepare.prepare(config_boundary.run_spec(config), shared_midi / 'multitrack', data, workers=1)
+  config.train.num_steps = 10
+  loop.train_and_evaluate(config, data, tmp_path / 'run', progress=False)
+  embedder = embedding.Embedder.load(tmp_path / 'run')
+  song = sorted((shared_midi / 'multitrack').glob('*.mid'))[0]
+  windows = embedder.windows(song)
+  vectors = embedder.embed(song)
+  frames = embedder.embed(song, pool=False)
+  assert vectors.shape == (len(windows), 16) and frames.shape == (len(windows), 64, 16)
+  np.testing.assert_allclose(vectors, frames.mean(axis=1), rtol=1e-5, atol=1e-6)
+  # Each window is embedded on its own: the same window alone gives the same vector.
+  np.testing.assert_allclose(embedder.embed_windows(windows[1:2]), vectors[1:2], atol=1e-5)
+  assert not np.allclose(vectors[0], vectors[1])
+  with pytest.raises(errors.UserError, match='no window to embed'):
+    embedder.embed(sorted((shared_midi / 'drums').glob('*.mid'))[0])

@@ -35,8 +35,7 @@ _MODE = flags.DEFINE_enum('mode', 'finetune', ['finetune', 'probe'],
 _SEED = flags.DEFINE_integer('seed', 0, 'Seeds the head, the file subsample and the batches.')
 _STEPS = flags.DEFINE_integer('steps', 600, 'Training batches.', lower_bound=1)
 _BATCH = flags.DEFINE_integer('batch_size', 32, 'Windows a batch.', lower_bound=1)
-_ENCODER_LR = flags.DEFINE_float('encoder_lr', None, "The encoder's learning rate (default "
-                                 '3e-4 pretrained, 1e-3 from scratch).')
+_ENCODER_LR = flags.DEFINE_float('encoder_lr', 1e-3, "The encoder's learning rate (finetune).")
 
 PROG = 'musicvae-finetune'
 
@@ -51,15 +50,15 @@ def main(argv):
   from musicvae_jax.musicoder import finetune, tasks  # pylint: disable=g-import-not-at-top
   from musicvae_jax import progress  # pylint: disable=g-import-not-at-top
   if _PRETRAINED.value:
-    encoder, lr = finetune.load_encoder(_PRETRAINED.value), 3e-4
+    encoder = finetune.load_encoder(_PRETRAINED.value)
   else:
     spec = config_boundary.model_spec(_CONFIG.value)
     if spec.family != 'musicoder':
       entry.die(PROG, f'--config={_CONFIG.value.name} is not a musicoder config.')
-    encoder, lr = musicoder.build(spec, _SEED.value), 1e-3
+    encoder = musicoder.build(spec, _SEED.value)
   data = tasks.load(_TASK.value, _SPLIT.value, progress=progress.wanted())
   settings = finetune.Settings(mode=_MODE.value, steps=_STEPS.value, batch_size=_BATCH.value,
-                               encoder_lr=_ENCODER_LR.value or lr, seed=_SEED.value)
+                               encoder_lr=_ENCODER_LR.value, seed=_SEED.value)
   bar = lambda steps: progress.bar(steps, desc=_TASK.value, unit='step')
   result = finetune.run(_TASK.value, data, encoder=encoder, settings=settings,
                         labels_fraction=_FRACTION.value, progress=bar)

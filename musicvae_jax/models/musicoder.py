@@ -109,14 +109,33 @@ class ClassifierHead(nnx.Module):
     return self.out(pooled)
 
 
+def cell_features(labels_BxTxP):
+  """[B, T, P, 6] per cell: onset, sounding, velocity, and how many notes sound above it, start
+  above it and sound below it in its frame (each / 8), the context a melody rule reads."""
+  labels = labels_BxTxP.astype(jnp.int32)
+  onset = (labels >= 2).astype(jnp.float32)
+  sounding = (labels >= 1).astype(jnp.float32)
+  velocity = onset * (jnp.maximum(labels - 2, 0).astype(jnp.float32) + 0.5) / 8.0
+  above = lambda x: jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1) - x
+  below = jnp.cumsum(sounding, -1) - sounding
+  return jnp.stack([onset, sounding, velocity, above(sounding) / 8.0, above(onset) / 8.0,
+                    below / 8.0], axis=-1)
+
+
 class CellHead(nnx.Module):
-  """One logit per frame and pitch: [B, T, D] -> [B, T, P] (melody note or not)."""
+  """One logit per frame and pitch, [B, T, D] -> [B, T, P] (melody note or not): an MLP of the
+  frame's hidden vector, the pitch's embedding and the cell's own features."""
 
-  def __init__(self, width: int, num_pitches: int, *, rngs: nnx.Rngs):
-    self.out = nnx.Linear(width, num_pitches, rngs=rngs)
+  def __init__(self, width: int, num_pitches: int, *, hidden: int = 64, rngs: nnx.Rngs):
+    self.frame = nnx.Linear(width, hidden, rngs=rngs)
+    self.pitch = nnx.Embed(num_pitches, hidden, rngs=rngs)
+    self.cell = nnx.Linear(6, hidden, rngs=rngs)
+    self.out = nnx.Linear(hidden, 1, rngs=rngs)
 
-  def __call__(self, hidden_BxTxD):
-    return self.out(hidden_BxTxD)
+  def __call__(self, hidden_BxTxD, labels_BxTxP):
+    x = (self.frame(hidden_BxTxD)[:, :, None, :] + self.pitch.embedding[...][None, None]
+         + self.cell(cell_features(labels_BxTxP)))
+    return self.out(jax.nn.gelu(x))[..., 0]
 
 
 def build(spec: specs.ModelSpec, seed: int = 0) -> MusiCoder:

@@ -5,11 +5,18 @@ Shapes: B = batch, T = frames, P = pitch channels, D = width, C = classes.
 ``TaskModel`` is the encoder (``models.musicoder.MusiCoder``, pretrained or freshly initialised)
 with a task head: ``composer`` a class per window from the frames' mean, trained with
 class-balanced cross-entropy (each class weighs as much, as macro-F1 scores them); ``melody``
-a logit per onset cell, trained with binary cross-entropy over the window's onset cells.
+a logit per onset cell from the frame's hidden vector, the pitch and the cell's neighbourhood
+(``models.musicoder.CellHead``), trained with binary cross-entropy over the window's onset cells.
 
 ``mode='probe'`` trains the head alone on the frozen encoder (a linear probe);
 ``mode='finetune'`` trains both, the encoder at ``encoder_lr``. One jitted step with donated
 state; batches are drawn from ``seed``, so a run is reproducible.
+
+Early stopping stays inside the labels budget: ``valid_fraction`` of the labelled train files
+(whole files, per class for classification, at least one) are held out, scored every
+``eval_every`` steps (window macro-F1 or note F1), and the parameters of the best check are the
+ones kept and tested. A transformer fitted to a few dozen songs otherwise learns them by heart
+(train loss 0.06, test note F1 0.50 on POP909 melody identification).
 """
 
 from __future__ import annotations
@@ -63,7 +70,8 @@ class TaskModel(nnx.Module):
       self.head = musicoder.CellHead(encoder.width, encoder.num_pitches, rngs=rngs)
 
   def __call__(self, windows_BxTxP):
-    return self.head(self.encoder.encode(windows_BxTxP))
+    hidden = self.encoder.encode(windows_BxTxP)
+    return self.head(hidden) if self.task == 'composer' else self.head(hidden, windows_BxTxP)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +80,10 @@ class Settings:
   steps: int = 600
   batch_size: int = 32
   head_lr: float = 1e-3
-  encoder_lr: float = 3e-4
+  encoder_lr: float = 1e-3
   seed: int = 0
+  eval_every: int = 50
+  valid_fraction: float = 0.2
 
 
 def task_loss(task: str, outputs, labels, windows, class_weights):
@@ -127,8 +137,10 @@ class Trainer:
   def _predict(self):
     return jax.jit(lambda trainable, frozen, windows: self._model(trainable, frozen)(windows))
 
-  def fit(self, train: tasks.Split, progress=None) -> list[float]:
-    """Trains for ``settings.steps`` batches drawn from ``train``; the losses."""
+  def fit(self, train: tasks.Split, valid: tasks.Split | None = None,
+          progress=None) -> list[float]:
+    """Trains for ``settings.steps`` batches drawn from ``train``; the losses. With ``valid``,
+    keeps the parameters that scored best on it (``best_step``, ``best_valid``)."""
     s = self.settings
     rng = np.random.default_rng(s.seed)
     if self.task == 'composer':
@@ -139,8 +151,9 @@ class Trainer:
     weights = jnp.asarray(weights, jnp.float32)
     order = np.zeros(0, int)
     losses = []
+    self.best_step, self.best_valid, best = 0, -1.0, None
     steps = range(s.steps) if progress is None else progress(range(s.steps))
-    for _ in steps:
+    for step in steps:
       if len(order) < s.batch_size:
         order = np.concatenate([order, rng.permutation(len(train))])
       pick, order = order[:s.batch_size], order[s.batch_size:]
@@ -148,10 +161,17 @@ class Trainer:
           self.trainable, self.opt_state, self.frozen, jnp.asarray(train.windows[pick]),
           jnp.asarray(train.labels[pick]), weights)
       losses.append(loss)
+      if valid is not None and ((step + 1) % s.eval_every == 0 or step + 1 == s.steps):
+        figure = headline(self.task, score(self.task, self.predict(valid.windows), valid))
+        if figure > self.best_valid:
+          self.best_step, self.best_valid = step + 1, figure
+          best = jax.tree.map(lambda x: jnp.array(x, copy=True), self.trainable)
+    if best is not None:
+      self.trainable = best
     return [float(x) for x in losses]
 
   def predict(self, windows_NxTxP, batch: int = 256) -> np.ndarray:
-    """Composer: class ids [N]; melody: melody cells [N, T, P] bool."""
+    """Composer: class probabilities [N, C]; melody: melody cells [N, T, P] bool."""
     out = []
     for lo in range(0, len(windows_NxTxP), batch):
       chunk = windows_NxTxP[lo:lo + batch]
@@ -159,17 +179,20 @@ class Trainer:
       padded = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
       logits = np.asarray(self._predict(self.trainable, self.frozen, jnp.asarray(padded)))
       logits = logits[:len(chunk)]
-      out.append(np.argmax(logits, -1) if self.task == 'composer' else logits > 0.0)
+      out.append(np.asarray(jax.nn.softmax(logits, -1)) if self.task == 'composer'
+                 else logits > 0.0)
     return np.concatenate(out)
 
 
+def headline(task: str, scores: dict) -> float:
+  """The figure a task is judged by: window macro-F1 (composer) or note F1 (melody)."""
+  return scores['macro_f1' if task == 'composer' else 'note_f1']
+
+
 def score(task: str, predicted, split: tasks.Split) -> dict:
-  """Composer: macro-F1 and accuracy over windows; melody: note F1, precision, recall."""
+  """Composer: macro-F1 over windows and over pieces; melody: note F1, precision, recall."""
   if task == 'composer':
-    from sklearn import metrics  # pylint: disable=g-import-not-at-top
-    return dict(macro_f1=float(metrics.f1_score(split.labels, predicted, average='macro',
-                                                labels=range(len(split.classes)))),
-                accuracy=float(np.mean(predicted == split.labels)), windows=len(split))
+    return tasks.composer_scores(predicted, split)
   counts = tasks.note_counts(predicted, split.labels, split.windows)
   return dict(note_f1=tasks.note_f1(counts),
               precision=counts['tp'] / max(counts['tp'] + counts['fp'], 1),
@@ -184,13 +207,16 @@ def run(task: str, data: dict, *, encoder: musicoder.MusiCoder, settings: Settin
   if missing:
     raise tasks.SplitFileError(f'the split file has no {" and no ".join(missing)} rows; '
                                'fine-tuning trains on the train rows and scores the test rows.')
-  train = tasks.subsample_groups(data['train'], labels_fraction, settings.seed)
+  labelled = tasks.subsample_groups(data['train'], labels_fraction, settings.seed)
+  train, valid = tasks.hold_out(labelled, settings.valid_fraction, settings.seed)
   num_classes = len(data['train'].classes) or 1
   model = TaskModel(encoder, task, num_classes, rngs=nnx.Rngs(settings.seed + 1))
   trainer = Trainer(model, settings)
-  losses = trainer.fit(train, progress=progress)
+  losses = trainer.fit(train, valid, progress=progress)
   result = dict(task=task, mode=settings.mode, seed=settings.seed,
-                labels_fraction=labels_fraction, train_files=len(np.unique(train.groups)),
-                train_windows=len(train), steps=settings.steps, final_loss=losses[-1],
+                labels_fraction=labels_fraction, train_files=len(np.unique(labelled.groups)),
+                valid_files=len(np.unique(valid.groups)) if valid is not None else 0,
+                train_windows=len(labelled), steps=settings.steps, final_loss=losses[-1],
+                best_step=trainer.best_step, best_valid=trainer.best_valid,
                 **score(task, trainer.predict(data['test'].windows), data['test']))
   return result

@@ -150,6 +150,28 @@ def subsample_groups(split: Split, fraction: float, seed: int) -> Split:
   return split.take(np.isin(split.groups, chosen))
 
 
+def hold_out(split: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:
+  """(train, valid): ``fraction`` of the split's files (per class for classification, at least
+  one where a class has two or more) held out whole; valid is None when nothing can be."""
+  if fraction <= 0.0:
+    return split, None
+  rng = np.random.default_rng(seed + 1_000_003)  # not the subsample's draw
+  groups = np.unique(split.groups)
+  if split.labels.ndim == 1:
+    by_class = {}
+    for g in groups:
+      by_class.setdefault(int(split.labels[split.groups == g][0]), []).append(g)
+    members = list(by_class.values())
+  else:
+    members = [list(groups)]
+  held = [g for m in members if len(m) > 1
+          for g in rng.permutation(m)[:max(1, round(fraction * len(m)))]]
+  if not held:
+    return split, None
+  is_held = np.isin(split.groups, held)
+  return split.take(~is_held), split.take(is_held)
+
+
 def pop909_split_file(songs_dir, out_csv) -> pathlib.Path:
   """Writes the split file of POP909's songs (``<id>/<id>.mid``) by song id."""
   from musicvae_jax.chordkey import pop909  # pylint: disable=g-import-not-at-top
@@ -162,6 +184,26 @@ def pop909_split_file(songs_dir, out_csv) -> pathlib.Path:
       writer.writerow([str((songs_dir / song / f'{song}.mid').resolve()), '',
                        pop909.split_of(song)])
   return out_csv
+
+
+# ---- composer classification: scoring by window and by piece --------------------------------
+def composer_scores(probs_NxC, split: Split) -> dict:
+  """Macro-F1 (and accuracy) over the windows, and over the files: a file's class is the
+  argmax of its windows' mean probabilities."""
+  from sklearn import metrics  # pylint: disable=g-import-not-at-top
+  probs = np.asarray(probs_NxC, np.float64)
+  classes = list(range(len(split.classes)))
+  f1 = lambda truth, guess: float(metrics.f1_score(truth, guess, average='macro', labels=classes,
+                                                   zero_division=0))
+  window_guess = np.argmax(probs, -1)
+  files = np.unique(split.groups)
+  file_guess = np.array([np.argmax(probs[split.groups == g].mean(0)) for g in files])
+  file_truth = np.array([split.labels[split.groups == g][0] for g in files])
+  return dict(macro_f1=f1(split.labels, window_guess),
+              accuracy=float(np.mean(window_guess == split.labels)),
+              piece_macro_f1=f1(file_truth, file_guess),
+              piece_accuracy=float(np.mean(file_guess == file_truth)),
+              windows=len(split), pieces=len(files))
 
 
 # ---- melody identification: scoring and the skyline rule -----------------------------------

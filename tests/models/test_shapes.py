@@ -90,7 +90,8 @@ def test_musicoder_shapes(name):
   assert model.encode(frames[:, :16]).shape == (B, 16, tiny.musicoder.width)
   rngs = nnx.Rngs(0)
   assert musicoder.ClassifierHead(tiny.musicoder.width, 5, rngs=rngs)(hidden).shape == (B, 5)
-  assert musicoder.CellHead(tiny.musicoder.width, 88, rngs=rngs)(hidden).shape == (B, 64, 88)
+  cells = musicoder.CellHead(tiny.musicoder.width, 88, rngs=rngs)(hidden, frames)
+  assert cells.shape == (B, 64, 88)
 
 
 @pytest.mark.parametrize('name,depth', [(NADE_CONFIGS[0], 9), (NADE_CONFIGS[1], 61)])

@@ -98,12 +98,35 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
   if chords and kind != 'lstm':
     raise ModelConfigError(f'model.decoder={m.decoder!r}: chord controls '
                            "(data.chord_encoding) are built for 'categorical_lstm' only.")
+  encoder, coder = specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)), None
+  if m.encoder == 'musicoder':
+    encoder, coder = _musicoder_encoder(config, depths, roll or chords)
   return specs.ModelSpec(
-      heads=heads, input=step_input,
-      encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
+      heads=heads, input=step_input, encoder=encoder,
       decoder=specs.DecoderSpec(kind, _sizes(m.dec_rnn_size), levels, split),
       z_size=int(m.z_size), seq_len=data.seq_len,
-      controls=(specs.Control('chords', chords),) if chords else ())
+      controls=(specs.Control('chords', chords),) if chords else (), musicoder=coder)
+
+
+def _musicoder_encoder(config, depths, other_input) -> tuple[specs.EncoderSpec,
+                                                              specs.MusiCoderSpec]:
+  """The encoder seam: MusiCoder's pretrained transformer as a melody model's encoder, its
+  architecture (and, at the start of training, its weights) from config.train.init_from."""
+  if tuple(depths) != (90,) or other_input:
+    raise ModelConfigError("model.encoder='musicoder' reads one-part melody windows (90 "
+                           'classes, no chords): use it with the cat-mel and *-mel_16bar '
+                           'configs.')
+  source = str(config.train.get('init_from', ''))
+  if not source:
+    raise ModelConfigError("model.encoder='musicoder' takes its architecture and weights from a "
+                           'musicvae-pretrain workdir: pass --config.train.init_from=<that dir>.')
+  from musicvae_jax import checkpointing  # pylint: disable=g-import-not-at-top  (it imports us)
+  pretrained = checkpointing.load_run_spec(source)
+  if pretrained.model.family != 'musicoder':
+    raise ModelConfigError(f"model.encoder='musicoder': config.train.init_from={source} holds a "
+                           f'{pretrained.name} model, not a musicvae-pretrain workdir.')
+  coder = pretrained.model.musicoder
+  return specs.EncoderSpec('musicoder', (coder.width,) * coder.num_layers), coder
 
 
 def _multiperf_spec(m, data: specs.DataSpec, converter, kind: str, split: bool,
@@ -212,7 +235,8 @@ def _musicoder_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
       width=int(m.width), num_heads=int(m.num_heads), num_layers=int(m.num_layers),
       mlp_width=int(m.mlp_width), objectives=objectives,
       frame_fraction=float(m.frame_fraction), frame_span=int(m.frame_span),
-      channel_fraction=float(m.channel_fraction), channel_span=int(m.channel_span))
+      channel_fraction=float(m.channel_fraction), channel_span=int(m.channel_span),
+      frames=data.seq_len)
   depths = tuple(converter.part_depths)
   return specs.ModelSpec(
       heads=tuple(specs.Head('categorical', d) for d in depths),

@@ -26,7 +26,7 @@ import math
 
 HEAD_KINDS = ('categorical', 'multi_label', 'continuous')
 INPUT_KINDS = ('one_hot', 'drum_roll', 'dense')
-ENCODER_KINDS = ('bidirectional_lstm', 'hierarchical_lstm')
+ENCODER_KINDS = ('bidirectional_lstm', 'hierarchical_lstm', 'musicoder')
 DECODER_KINDS = ('lstm', 'hierarchical', 'groove_lstm', 'nade_lstm')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 
@@ -151,6 +151,7 @@ class MusiCoderSpec:
   frame_span: int = 4
   channel_fraction: float = 0.15
   channel_span: int = 12
+  frames: int = 64   # the frames of a pretraining window (the positions the encoder knows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +166,9 @@ class ModelSpec:
   controls: tuple[Control, ...] = ()
   family: str = 'musicvae'
   dsae: DsaeSpec | None = None     # family 'dsae' only: z_size is then the size of each z_t
-  musicoder: MusiCoderSpec | None = None   # family 'musicoder' only (no latent: z_size 0)
+  # Family 'musicoder' (no latent: z_size 0), or a MusicVAE whose encoder is MusiCoder's
+  # (encoder kind 'musicoder').
+  musicoder: MusiCoderSpec | None = None
   dropout_keep_prob: float = 1.0   # input dropout on every LSTM layer, training only
 
   # ---- derived ------------------------------------------------------------------------------

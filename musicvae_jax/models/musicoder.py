@@ -138,5 +138,54 @@ class CellHead(nnx.Module):
     return self.out(jax.nn.gelu(x))[..., 0]
 
 
+def coder_spec(coder: specs.MusiCoderSpec) -> specs.ModelSpec:
+  """The ModelSpec of a MusiCoder with ``coder``'s architecture over 88 pitches x 10 classes."""
+  return specs.ModelSpec(
+      heads=(specs.Head('categorical', 10),) * 88, input=specs.StepInput('dense', 4 * 88),
+      encoder=specs.EncoderSpec('transformer', (coder.width,) * coder.num_layers),
+      decoder=specs.DecoderSpec('linear', ()), z_size=0, seq_len=coder.frames,
+      family='musicoder', musicoder=coder)
+
+
+MELODY_VELOCITY_LABEL = 2 + 4  # an onset at velocity 80 (bin 4 of 8), as melodies are written
+
+
+def melody_roll(classes_BxT, lengths_B=None):
+  """Melody classes [B, T] (0 no event, 1 note-off, 2 + k the onset of pitch 21 + k; -1
+  padding) -> piano-roll labels [B, T, 88]: the onset cell, then 'sounding' while the note
+  holds, silence after a note-off (and past ``lengths_B``)."""
+  classes = classes_BxT.astype(jnp.int32)
+  T = classes.shape[1]
+  steps = jnp.arange(T)
+  if lengths_B is not None:
+    classes = jnp.where(steps[None] < lengths_B[:, None], classes, 1)
+  classes = jnp.maximum(classes, 0)
+  last_event = jax.lax.cummax(jnp.where(classes != 0, steps[None], -1), axis=1)
+  state = jnp.where(last_event >= 0,
+                    jnp.take_along_axis(classes, jnp.maximum(last_event, 0), axis=1), 1)
+  sounding = state >= 2
+  value = jnp.where(classes >= 2, MELODY_VELOCITY_LABEL, 1) * sounding
+  return (jax.nn.one_hot(jnp.where(sounding, state - 2, -1), 88, dtype=jnp.int32)
+          * value[..., None]).astype(jnp.int16)
+
+
+class MusiCoderEncoder(nnx.Module):
+  """MusicVAE's encoder seam: melody windows read by a (pretrained) MusiCoder, its hidden
+  frames averaged over the window's valid steps -> [B, width] for the Gaussian head."""
+
+  def __init__(self, coder: specs.MusiCoderSpec, *, rngs: nnx.Rngs):
+    self.coder = MusiCoder(coder_spec(coder), rngs=rngs)
+
+  @property
+  def output_size(self) -> int:
+    return self.coder.width
+
+  def __call__(self, lengths_B, *, labels_BxTxP):
+    hidden = self.coder.encode(melody_roll(labels_BxTxP[..., 0], lengths_B))
+    valid = (jnp.arange(hidden.shape[1])[None] < lengths_B[:, None]).astype(hidden.dtype)
+    return (jnp.sum(hidden * valid[..., None], axis=1)
+            / jnp.maximum(jnp.sum(valid, axis=1, keepdims=True), 1.0))
+
+
 def build(spec: specs.ModelSpec, seed: int = 0) -> MusiCoder:
   return MusiCoder(spec, rngs=nnx.Rngs(seed))

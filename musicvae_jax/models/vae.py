@@ -35,6 +35,7 @@ from musicvae_jax.models import encoders
 from musicvae_jax.models import groove_decoder
 from musicvae_jax.models import hierarchical
 from musicvae_jax.models import hierarchical_encoder
+from musicvae_jax.models import musicoder
 from musicvae_jax.models import nade_decoder
 
 # The spec's name for the model's hyperparameters (models take specs only; see config_boundary).
@@ -61,6 +62,7 @@ def check_buildable(spec: specs.ModelSpec) -> None:
   chords = ([c.name for c in spec.controls] == ['chords']
             and spec.decoder.kind in ('lstm', 'hierarchical'))
   encoder = spec.encoder.kind == 'bidirectional_lstm' or (
+      spec.encoder.kind == 'musicoder' and spec.part_depths == (90,) and not spec.controls) or (
       spec.encoder.kind == 'hierarchical_lstm' and spec.input.kind == 'one_hot')
   if unbuilt or (spec.controls and not chords) or not encoder:
     what = unbuilt or [c.name for c in spec.controls] or [spec.encoder.kind]
@@ -86,7 +88,9 @@ class MusicVAE(nnx.Module):
     check_buildable(spec)
     self.spec = spec
     encoder_input = spec.input_depth + spec.control_depth
-    if spec.encoder.kind == 'hierarchical_lstm':
+    if spec.encoder.kind == 'musicoder':
+      self.encoder = musicoder.MusiCoderEncoder(spec.musicoder, rngs=rngs)
+    elif spec.encoder.kind == 'hierarchical_lstm':
       self.encoder = hierarchical_encoder.HierarchicalLstmEncoder(
           encoder_input, spec.enc_rnn_size, spec.encoder.level_lengths, rngs=rngs)
     else:
@@ -131,7 +135,9 @@ class MusicVAE(nnx.Module):
     each step's chord class ``controls_BxT``, one-hot after the parts as Magenta concatenates.
     The hierarchical encoder counts each segment's length from the labels (rows with no -1
     part, within ``lengths_B``), or takes ``lengths_B`` [B, N] as the segment lengths."""
-    if self.spec.input.kind == 'dense':
+    if self.spec.encoder.kind == 'musicoder':  # melody windows as MusiCoder's piano roll
+      encoding = self.encoder(lengths_B, labels_BxTxP=labels_BxTxP)
+    elif self.spec.input.kind == 'dense':
       dense = labels_BxTxP.astype(jnp.float32)
       if self.spec.controls:
         if controls_BxTxC is None:

@@ -221,6 +221,7 @@ def train_and_evaluate(config, data_dir, workdir, *, progress: bool = True, devi
   if not resuming:
     state = session.initialize()
     if start_params is not None:
+      start_params = init_from.place(jax.device_get(state['params']), start_params)
       state = dict(state, params=jax.device_put(start_params, session.state_sharding['params']))
       log(f'parameters from {t.init_from}')
   it = pipeline.train_dataset(

@@ -56,17 +56,21 @@ def _baseline(task, data, fraction, seed):
   return histogram_baseline.fit_and_score(train, test)
 
 
-def _table(rows, figure):
+def _table(rows, figures):
   groups = {}
   for r in rows:
     groups.setdefault((r['labels_fraction'], r['encoder'], r['mode']), []).append(r)
-  lines = [f'| labels | encoder | mode | {figure} mean ± std | per seed | train files |',
-           '| ---: | --- | --- | ---: | --- | ---: |']
+  head = ' | '.join(f'{f} mean ± std | per seed' for f in figures)
+  lines = [f'| labels | encoder | mode | {head} | train files |',
+           '| ---: | --- | --- |' + ' ---: | --- |' * len(figures) + ' ---: |']
   for (fraction, encoder, mode), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
     rs = sorted(rs, key=lambda r: r['seed'])
-    values = np.array([r[figure] for r in rs])
-    lines.append(f'| {fraction:.0%} | {encoder} | {mode} | {values.mean():.3f} ± '
-                 f'{values.std():.3f} | {", ".join(f"{v:.3f}" for v in values)} | '
+    cells = []
+    for figure in figures:
+      values = np.array([r[figure] for r in rs])
+      cells.append(f'{values.mean():.3f} ± {values.std():.3f} | '
+                   f'{", ".join(f"{v:.3f}" for v in values)}')
+    lines.append(f'| {fraction:.0%} | {encoder} | {mode} | {" | ".join(cells)} | '
                  f'{rs[0].get("train_files", "")} |')
   return '\n'.join(lines)
 
@@ -122,8 +126,8 @@ def main():
           figure = 'note_f1' if a.task == 'melody' else 'macro_f1'
           print(f'{name} {mode} {fraction:.0%} seed {seed}: {figure} {row[figure]:.4f} '
                 f'({row["seconds"]:.0f} s)', flush=True)
-  figure = 'note_f1' if a.task == 'melody' else 'macro_f1'
-  table = _table(done, figure)
+  figures = ('note_f1',) if a.task == 'melody' else ('piece_macro_f1', 'macro_f1')
+  table = _table(done, figures)
   (out / 'results.md').write_text(table + '\n')
   print(table)
 

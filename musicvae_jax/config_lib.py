@@ -307,13 +307,13 @@ def musicoder_model(*, width=256, num_heads=4, num_layers=4, mlp_width=1024,
 
 def musicoder_config(name: str, arg, objectives=('cfm', 'ccm')):
   """The musicoder configs: width 128, 4 heads, 4 layers, MLP 512 over four-bar windows;
-  Adam at 1e-3, batch 64, 6,000 steps; ``objectives`` what each names."""
+  Adam at 1e-3, batch 64, 3,000 steps; ``objectives`` what each names."""
   config = build(name, pianoroll_data(slice_bars=4),
                  musicoder_model(width=128, num_heads=4, num_layers=4, mlp_width=512,
                                  objectives=objectives),
                  train(batch_size=64), arg)
   if arg != 'tiny':
-    config.train.update(num_steps=6000, eval_every_steps=1000, learning_rate=1e-3,
+    config.train.update(num_steps=3000, eval_every_steps=1000, learning_rate=1e-3,
                         checkpoint_every_steps=1000)
   return config
 

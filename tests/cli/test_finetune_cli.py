@@ -1,44 +1,23 @@
 """musicvae-finetune as a user runs it: a split file of real POP909 songs, a pretrained tiny
 MusiCoder (musicvae-pretrain) and the from-scratch control; result.json holds what it printed."""
 
-import csv
 import json
 import subprocess
 
 import pytest
 
-from musicvae_jax import config_boundary
-from musicvae_jax import config_lib
-from musicvae_jax.training import loop
-
 import cli_process
-from conftest import SHARED
-
-SONGS = SHARED / 'data' / 'pop909' / 'songs'
+import musicoder_workdirs
 
 
 @pytest.fixture(scope='module')
 def split_csv(tmp_path_factory):
-  ids = sorted(p.name for p in SONGS.iterdir())[:6]
-  path = tmp_path_factory.mktemp('split') / 'split.csv'
-  with path.open('w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow(['path', 'label', 'split'])
-    for k, song in enumerate(ids):
-      w.writerow([str(SONGS / song / f'{song}.mid'), '', 'test' if k == 5 else 'train'])
-  return path
+  return musicoder_workdirs.pop909_split(tmp_path_factory.mktemp('split') / 'split.csv', 5, 1)
 
 
 @pytest.fixture(scope='module')
 def pretrained(tmp_path_factory, shared_midi):
-  from musicvae_jax.input_pipeline import prepare  # pylint: disable=g-import-not-at-top
-  config = config_lib.get_config('musicoder:tiny')
-  root = tmp_path_factory.mktemp('pretrain')
-  prepare.prepare(config_boundary.run_spec(config), shared_midi / 'multitrack', root / 'data',
-                  workers=1, progress=False)
-  config.train.num_steps = 5
-  loop.train_and_evaluate(config, root / 'data', root / 'run', progress=False)
-  return root / 'run'
+  return musicoder_workdirs.tiny_pretrained(tmp_path_factory.mktemp('pretrain'), shared_midi, 5)
 
 
 @pytest.mark.parametrize('start', ['pretrained', 'scratch'])

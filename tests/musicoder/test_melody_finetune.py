@@ -2,8 +2,6 @@
 skyline rule is scored as the baseline, and fine-tuning is seeded, trains what its mode says
 and beats a head on random features."""
 
-import csv
-
 import jax
 from flax import nnx
 import note_seq
@@ -17,6 +15,7 @@ from musicvae_jax.models import musicoder
 from musicvae_jax.musicoder import finetune
 from musicvae_jax.musicoder import tasks
 
+import musicoder_workdirs
 from conftest import SHARED
 
 SONGS = SHARED / 'data' / 'pop909' / 'songs'
@@ -25,14 +24,7 @@ SONGS = SHARED / 'data' / 'pop909' / 'songs'
 @pytest.fixture(scope='module')
 def split_csv(tmp_path_factory):
   """Eight real songs for training, three for testing."""
-  ids = sorted(p.name for p in SONGS.iterdir())[:11]
-  path = tmp_path_factory.mktemp('split') / 'split.csv'
-  with path.open('w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow(['path', 'label', 'split'])
-    for k, song in enumerate(ids):
-      w.writerow([str(SONGS / song / f'{song}.mid'), '', 'train' if k < 8 else 'test'])
-  return path
+  return musicoder_workdirs.pop909_split(tmp_path_factory.mktemp('split') / 'split.csv', 8, 3)
 
 
 @pytest.fixture(scope='module')

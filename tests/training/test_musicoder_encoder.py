@@ -12,17 +12,12 @@ from musicvae_jax.converters import midi_io
 from musicvae_jax.models import musicoder
 from musicvae_jax.training import loop
 
+import musicoder_workdirs
+
 
 @pytest.fixture(scope='module')
 def pretrained(tmp_path_factory, shared_midi):
-  from musicvae_jax.input_pipeline import prepare  # pylint: disable=g-import-not-at-top
-  config = config_lib.get_config('musicoder:tiny')
-  root = tmp_path_factory.mktemp('musicoder')
-  prepare.prepare(config_boundary.run_spec(config), shared_midi / 'multitrack', root / 'data',
-                  workers=1, progress=False)
-  config.train.num_steps = 10
-  loop.train_and_evaluate(config, root / 'data', root / 'run', progress=False)
-  return root / 'run'
+  return musicoder_workdirs.tiny_pretrained(tmp_path_factory.mktemp('musicoder'), shared_midi, 10)
 
 
 def _config(pretrained, steps):

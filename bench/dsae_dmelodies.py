@@ -37,6 +37,10 @@ _DEC = flags.DEFINE_integer('dec_size', 256, 'Decoder MLP width.')
 _FREE = flags.DEFINE_float('free_bits', 48.0, 'Free bits of z_1:T.')
 _WARM = flags.DEFINE_integer('swap_warmup_steps', 1000, "TS-DSAE's swap-weight warm-up.")
 _LR = flags.DEFINE_float('learning_rate', 3e-3, 'Adam learning rate.')
+_V = flags.DEFINE_integer('v_size', None, "Size of v (default: the config's).")
+_V_BETA = flags.DEFINE_float('v_beta', None, "Weight of v's KL term (default: the config's).")
+_SWAP = flags.DEFINE_list('swap_weights', None, "TS-DSAE's four swap weights (default: the "
+                          "config's).")
 _COLLECT = flags.DEFINE_list('collect', [], 'Only merge these folders\' results.json (runs '
                              'split over several processes) into --out\'s tables.')
 _LDA = flags.DEFINE_integer('lda_items', 20000, 'Training items the LDA is fitted on.')
@@ -48,7 +52,12 @@ def config_for(model: str, z: int, seed: int):
   config.model.enc_rnn_size = (_ENC.value,)
   config.model.dec_rnn_size = (_DEC.value,)
   config.model.free_bits = _FREE.value
+  for field, value in (('v_size', _V.value), ('v_beta', _V_BETA.value)):
+    if value is not None:
+      config.model[field] = value
   if model == 'tsdsae':
+    if _SWAP.value:
+      config.model.swap_weights = tuple(float(w) for w in _SWAP.value)
     config.model.stage1_steps = _STAGE1.value
     config.model.swap_warmup_steps = _WARM.value
   config.train.update(seed=seed, num_steps=_STEPS.value, batch_size=_BATCH.value,

@@ -207,7 +207,11 @@ def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
                            "are TS-DSAE's second stage.")
   dsae = specs.DsaeSpec(v_size=int(m.v_size), prior_rnn_size=int(m.prior_rnn_size),
                         stage1_steps=int(m.stage1_steps), swap_weights=weights,
-                        swap_warmup_steps=int(m.get('swap_warmup_steps', 0)))
+                        swap_warmup_steps=int(m.get('swap_warmup_steps', 0)),
+                        v_beta=float(m.get('v_beta', 1.0)))
+  if dsae.v_beta <= 0:
+    raise ModelConfigError(f'model.v_beta={dsae.v_beta}: the weight of KL(q(v) || p(v)) must be '
+                           '> 0 (1 is the ELBO).')
   return specs.ModelSpec(
       heads=(specs.Head('categorical', int(depths[0])),),
       input=specs.StepInput('one_hot', int(depths[0])),

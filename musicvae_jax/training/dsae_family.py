@@ -150,7 +150,11 @@ class DsaeFamily(family.Family):
     # Free bits on z_1:T as MusicVAE's on z: below them the local latents cost nothing, so a
     # decoder that stage 1 trained on z = 0 does not learn to shut them out before they carry
     # anything (v keeps its full KL: TS-DSAE's informed prior or N(0, I)).
-    total = r_loss + beta * (out['kl_v'] + losses.kl_cost(out['kl_z'], self.run.loss.free_bits)
+    # v_beta weighs v's KL where its prior is N(0, I): the vanilla DSAE, TS-DSAE's stage 1.
+    d = self.run.model.dsae
+    v_beta = d.v_beta + (1.0 - d.v_beta) * out['stage2'] if d.two_stage else d.v_beta
+    kl_v = v_beta * out['kl_v']
+    total = r_loss + beta * (kl_v + losses.kl_cost(out['kl_z'], self.run.loss.free_bits)
                              + out['prior_fit'])
     terms = dict(r_loss=r_loss, kl_v=out['kl_v'], kl_z=out['kl_z'])
     weights = self.run.model.dsae.swap_weights
@@ -162,7 +166,6 @@ class DsaeFamily(family.Family):
           out['stage2'] > 0,
           lambda st, o, k: swap_terms(nnx.merge(graphdef, st), o, k),
           lambda st, o, k: zeros, state, out, k_swap)
-      d = self.run.model.dsae
       ramp = jnp.clip((jnp.asarray(step, jnp.float32) - d.stage1_steps + 1.0)
                       / max(d.swap_warmup_steps, 1), 0.0, 1.0)
       for name, w in zip(SWAP_TERMS, weights):

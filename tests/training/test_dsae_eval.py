@@ -70,6 +70,7 @@ def test_swap_scores_tell_disentangled_from_collapsed(dm_data, monkeypatch, coll
     # A global swap keeps i's rhythm and arpeggios and takes j's tonic, octave and scale.
     assert all(glob[k] == 1.0 for k in ('rhythm', 'arpeggio', 'tonic', 'octave', 'scale'))
     assert all(loc[k] == 1.0 for k in ('rhythm', 'arpeggio', 'tonic', 'octave', 'scale'))
+    assert glob['target_exact'] == loc['target_exact'] == glob['target_tokens'] == 1.0
   else:
     chance = {f: 1.5 / s for f, s in zip(dsae_eval.GLOBAL_FACTORS, dmelodies.SIZES)}
     # v holds nothing: LDA on it is at chance before a swap and after either swap ...
@@ -79,3 +80,6 @@ def test_swap_scores_tell_disentangled_from_collapsed(dm_data, monkeypatch, coll
     # a local swap item j (not i's tonic).
     assert glob['rhythm'] == glob['arpeggio'] == loc['rhythm'] == loc['arpeggio'] == 1.0
     assert glob['tonic'] < 0.2 and loc['tonic'] < 0.2
+    # Item i back instead of the swap: right only where the two items agree (rests, shared
+    # pitches), whole items almost never.
+    assert glob['target_exact'] < 0.2 and glob['target_tokens'] < 0.6

@@ -5,13 +5,16 @@ stages (local parameters untouched in stage 1), the frozen copy of v's encoder t
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
+from musicvae_jax.converters import dmelodies
 from musicvae_jax.input_pipeline import dmelodies_dataset
 from musicvae_jax.training import dsae_family
+from musicvae_jax.training import family
 from musicvae_jax.training import loop
 
 LOCAL = ('z_rnn', 'z_head', 'prior_rnn', 'prior_head')
@@ -94,3 +97,25 @@ def test_vanilla_dsae_has_no_prior_copy_and_no_swap_terms(dm_data, tmp_path):
   train = [r for r in rows if r.get('split') == 'train']
   assert train and all(r['kl_z_bits'] > 0 and 'v_global_swap' not in r for r in train)
   assert 0.0 <= result['eval_eval']['accuracy'] <= 1.0
+
+
+def test_v_beta_weighs_only_vs_kl_term(dm_data):
+  """model.v_beta scales KL(q(v) || p(v)) in the loss and nothing else (same draws)."""
+  items = dmelodies_dataset.items(dm_data, 'train')[:16]
+  tokens = jnp.asarray(dmelodies.generate(items).tokens)
+  batch = dict(labels=tokens[..., None], lengths=jnp.full((16,), tokens.shape[1]),
+               mask=jnp.ones(tokens.shape, jnp.float32))
+  losses, kls = [], []
+  for v_beta in (1.0, 0.25):
+    config = _config('dsae-dmelodies')
+    config.model.v_beta = v_beta
+    fam = family.for_spec(config_boundary.run_spec(config))
+    loss, metrics = fam.loss(fam.build(0), batch, jax.random.key(3), 5)
+    losses.append(float(loss))
+    kls.append(float(metrics['kl_v_bits']) * np.log(2.0))
+  assert kls[0] == pytest.approx(kls[1]) and kls[0] > 0.01
+  assert losses[0] - losses[1] == pytest.approx(0.75 * kls[0], rel=1e-3, abs=1e-4)
+  bad = _config('dsae-dmelodies')
+  bad.model.v_beta = 0.0
+  with pytest.raises(config_boundary.ModelConfigError, match='v_beta'):
+    config_boundary.run_spec(bad)

@@ -281,7 +281,8 @@ def dsae_model(*, enc_rnn_size=256, dec_rnn_size=(256,), z_size=16, v_size=16,
   both encoders, ``dec_rnn_size`` the decoder MLP's hidden widths, ``z_size`` each z_t's size,
   ``v_size`` the global latent's; TS-DSAE: ``stage1_steps`` > 0 and ``swap_weights``;
   ``free_bits`` apply to z_1:T's KL (summed over the sequence); the swap weights rise from 0
-  over ``swap_warmup_steps`` steps of stage 2; ``v_beta`` weighs v's KL term (1: the ELBO)."""
+  over ``swap_warmup_steps`` steps of stage 2; ``v_beta`` weighs v's KL against N(0, I) (the
+  vanilla DSAE, TS-DSAE's stage 1; 1: the ELBO)."""
   return ml_collections.ConfigDict(dict(
       family='dsae', enc_rnn_size=(int(enc_rnn_size),), dec_rnn_size=tuple(dec_rnn_size),
       z_size=z_size, v_size=v_size, prior_rnn_size=prior_rnn_size, stage1_steps=stage1_steps,

@@ -121,13 +121,14 @@ class DsaeSpec:
   prior becomes a frozen copy of v's encoder, and the four swap-consistency KL terms enter with
   ``swap_weights`` (global swap: v's manifestation, z's invariance; local swap: v's invariance,
   z's manifestation), reaching them over ``swap_warmup_steps``. ``stage1_steps=0`` with zero
-  weights is the vanilla DSAE. ``v_beta`` weighs v's KL term on its own (z's keeps beta)."""
+  weights is the vanilla DSAE. ``v_beta`` weighs v's KL where p(v) = N(0, I): the vanilla
+  DSAE throughout, TS-DSAE's stage 1 (the informed prior of stage 2 keeps weight 1)."""
   v_size: int = 16
   prior_rnn_size: int = 64
   stage1_steps: int = 0
   swap_weights: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
   swap_warmup_steps: int = 0   # the swap weights rise linearly over this many stage-2 steps
-  v_beta: float = 1.0   # the weight of v's KL term (times the loss's beta); 1 is the ELBO
+  v_beta: float = 1.0   # v's KL weight against N(0, I) (times the loss's beta); 1 is the ELBO
 
   @property
   def two_stage(self) -> bool:

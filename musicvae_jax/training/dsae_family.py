@@ -5,11 +5,12 @@ Shapes: B = batch, T = steps, V = token classes, Z = size of z_t, V_ = size of v
 One training pass (``models.dsae`` has the network): v ~ q(v | x), z_t ~ q(z_t | x), logits of
 p(x_t | v, z_t); loss = mean over the batch of
 
-  Σ_t CE(x_t) + β·KL(q(v) ‖ p(v)) + β·max(Σ_t KL(q(z_t) ‖ p(z_t | z_<t)) - free bits, 0)
-  + swap terms,
+  Σ_t CE(x_t) + β·β_v·KL(q(v) ‖ p(v))
+  + β·max(Σ_t KL(q(z_t) ‖ p(z_t | z_<t)) - free bits, 0) + swap terms,
 
 the z prior held fixed in that KL and trained by its own term, Σ_t KL(q(z_t) ‖ p(z_t | z_<t))
-with q held fixed (so it learns whether or not the posterior is under its free bits).
+with q held fixed (so it learns whether or not the posterior is under its free bits); β_v is
+``spec.dsae.v_beta`` where p(v) = N(0, I) and 1 against TS-DSAE's informed prior.
 
 TS-DSAE (``spec.dsae.stage1_steps`` = S > 0) trains in two stages inside the one jitted step:
 

@@ -39,6 +39,10 @@ _WARM = flags.DEFINE_integer('swap_warmup_steps', 1000, "TS-DSAE's swap-weight w
 _LR = flags.DEFINE_float('learning_rate', 3e-3, 'Adam learning rate.')
 _V = flags.DEFINE_integer('v_size', None, "Size of v (default: the config's).")
 _V_BETA = flags.DEFINE_float('v_beta', None, "Weight of v's KL term (default: the config's).")
+_ST = flags.DEFINE_bool('straight_through_swaps', None, 'Swap terms re-encode greedy decodes '
+                        "(default: the config's).")
+_ZT = flags.DEFINE_bool('swap_z_targets_train', None, "z's swap targets pass gradient "
+                        "(default: the config's).")
 _SWAP = flags.DEFINE_list('swap_weights', None, "TS-DSAE's four swap weights (default: the "
                           "config's).")
 _COLLECT = flags.DEFINE_list('collect', [], 'Only merge these folders\' results.json (runs '
@@ -52,7 +56,9 @@ def config_for(model: str, z: int, seed: int):
   config.model.enc_rnn_size = (_ENC.value,)
   config.model.dec_rnn_size = (_DEC.value,)
   config.model.free_bits = _FREE.value
-  for field, value in (('v_size', _V.value), ('v_beta', _V_BETA.value)):
+  for field, value in (('v_size', _V.value), ('v_beta', _V_BETA.value),
+                       ('straight_through_swaps', _ST.value),
+                       ('swap_z_targets_train', _ZT.value)):
     if value is not None:
       config.model[field] = value
   if model == 'tsdsae':

@@ -208,7 +208,9 @@ def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
   dsae = specs.DsaeSpec(v_size=int(m.v_size), prior_rnn_size=int(m.prior_rnn_size),
                         stage1_steps=int(m.stage1_steps), swap_weights=weights,
                         swap_warmup_steps=int(m.get('swap_warmup_steps', 0)),
-                        v_beta=float(m.get('v_beta', 1.0)))
+                        v_beta=float(m.get('v_beta', 1.0)),
+                        straight_through_swaps=bool(m.get('straight_through_swaps', False)),
+                        swap_z_targets_train=bool(m.get('swap_z_targets_train', False)))
   if dsae.v_beta <= 0:
     raise ModelConfigError(f'model.v_beta={dsae.v_beta}: the weight of KL(q(v) || p(v)) must be '
                            '> 0 (1 is the ELBO).')

@@ -122,13 +122,19 @@ class DsaeSpec:
   ``swap_weights`` (global swap: v's manifestation, z's invariance; local swap: v's invariance,
   z's manifestation), reaching them over ``swap_warmup_steps``. ``stage1_steps=0`` with zero
   weights is the vanilla DSAE. ``v_beta`` weighs v's KL where p(v) = N(0, I): the vanilla
-  DSAE throughout, TS-DSAE's stage 1 (the informed prior of stage 2 keeps weight 1)."""
+  DSAE throughout, TS-DSAE's stage 1 (the informed prior of stage 2 keeps weight 1).
+  ``straight_through_swaps``: the swap terms re-encode the greedy decode (one-hot rows, the
+  softmax's gradient passed straight through) rather than the softmax itself, which can hold
+  two keys at once. ``swap_z_targets_train``: the z terms' targets q(z_t) of the data pass
+  gradient, so z's code on the data moves towards one that a swap keeps."""
   v_size: int = 16
   prior_rnn_size: int = 64
   stage1_steps: int = 0
   swap_weights: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
   swap_warmup_steps: int = 0   # the swap weights rise linearly over this many stage-2 steps
   v_beta: float = 1.0   # v's KL weight against N(0, I) (times the loss's beta); 1 is the ELBO
+  straight_through_swaps: bool = False   # swap terms re-encode greedy decodes (softmax's grad)
+  swap_z_targets_train: bool = False   # z swap terms' targets q(z_t) pass gradient
 
   @property
   def two_stage(self) -> bool:

@@ -30,6 +30,10 @@ swap weights rise from 0 over ``swap_warmup_steps`` of stage 2 (at full weight a
 terms keep z_1:T empty); the targets q(v_j), q(z_t,i), ... are held fixed, the z terms are
 means over t (the authors' are sums), and standard deviations in them are floored at
 ``SWAP_MIN_SIGMA`` (a sharp posterior otherwise turns small misses into thousands of nats).
+Two options (``spec.dsae``): ``swap_z_targets_train`` lets the z terms' targets pass gradient
+(z's code on the data then moves towards one a swap keeps), ``straight_through_swaps``
+re-encodes the greedy decode rather than the softmax (which can carry two keys at once and
+so satisfy both v terms with a melody whose argmax is neither).
 
 With S = 0 and zero swap weights this is the vanilla DSAE: p(v) = N(0, I), one stage.
 
@@ -93,23 +97,31 @@ def forward(model: dsae.DSAE, tokens_BxT, key, step):
 
 
 def swap_terms(model: dsae.DSAE, out: dict, key) -> dict:
-  """The four swap-consistency KLs [B] (nats), each decoded pair re-encoded from its softmax."""
+  """The four swap-consistency KLs [B] (nats), each decoded pair re-encoded from its softmax
+  (``straight_through_swaps``: from its greedy decode)."""
   perm = jax.random.permutation(key, out['v'].shape[0])
+  d = model.spec.dsae
   terms = {}
   for name, v, z, v_target, z_target in (
       ('global', out['v'][perm], out['z'], perm, None),
       ('local', out['v'], out['z'][perm], None, perm)):
     probs = jax.nn.softmax(model.decode(v, z).astype(jnp.float32), axis=-1)
+    if d.straight_through_swaps:
+      # Re-encode the greedy decode (what a user gets), the softmax's gradient passed through.
+      probs = probs + jax.lax.stop_gradient(
+          jax.nn.one_hot(jnp.argmax(probs, -1), probs.shape[-1]) - probs)
     mu_v, sigma_v = model.encode_v(probs)
     mu_z, sigma_z = model.encode_z(probs)
-    # The targets are the originals' posteriors held fixed: the terms train the decoder and
-    # the encoders on decoded input, not the encoders' reading of the data.
+    # The targets are the originals' posteriors, v's held fixed: the terms train the decoder
+    # and the encoders on decoded input, not v's reading of the data; z's pass gradient to z's
+    # encoder with ``swap_z_targets_train`` (its code on the data moves towards one a swap keeps).
     pick = lambda a, p: jax.lax.stop_gradient(a if p is None else a[p])
+    zpick = (lambda a, p: a if p is None else a[p]) if d.swap_z_targets_train else pick
     kl = functools.partial(losses.gaussian_kl, min_sigma=SWAP_MIN_SIGMA)
     terms[f'v_{name}_swap'] = kl(mu_v, sigma_v, pick(out['mu_v'], v_target),
                                  pick(out['sigma_v'], v_target))
-    terms[f'z_{name}_swap'] = jnp.mean(kl(mu_z, sigma_z, pick(out['mu_z'], z_target),
-                                          pick(out['sigma_z'], z_target)), axis=-1)
+    terms[f'z_{name}_swap'] = jnp.mean(kl(mu_z, sigma_z, zpick(out['mu_z'], z_target),
+                                          zpick(out['sigma_z'], z_target)), axis=-1)
   return terms
 
 

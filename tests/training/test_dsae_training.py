@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
@@ -119,3 +120,41 @@ def test_v_beta_weighs_only_vs_kl_term(dm_data):
   bad.model.v_beta = 0.0
   with pytest.raises(config_boundary.ModelConfigError, match='v_beta'):
     config_boundary.run_spec(bad)
+
+
+def _swap_setup(dm_data, **options):
+  items = dmelodies_dataset.items(dm_data, 'train')[:16]
+  tokens = jnp.asarray(dmelodies.generate(items).tokens)
+  config = _config('tsdsae-dmelodies')
+  config.model.update(options)
+  model = family.for_spec(config_boundary.run_spec(config)).build(0)
+  return model, dsae_family.forward(model, tokens, jax.random.key(1), 10_000)
+
+
+def test_straight_through_swaps_re_encode_the_greedy_decode(dm_data):
+  """The global swap's v term is KL(q(v | argmax decode(v_j, z_i)) || q(v_j)), and its
+  gradient still reaches the decoder through the softmax."""
+  model, out = _swap_setup(dm_data, straight_through_swaps=True)
+  key = jax.random.key(2)
+  j = jax.random.permutation(key, 16)
+  greedy = jnp.argmax(model.decode(out['v'][j], out['z']), axis=-1)
+  mu, sigma = model.encode_v(model.one_hot(greedy))
+  expected = dsae_family.losses.gaussian_kl(mu, sigma, out['mu_v'][j], out['sigma_v'][j],
+                                            min_sigma=dsae_family.SWAP_MIN_SIGMA)
+  terms = dsae_family.swap_terms(model, out, key)
+  np.testing.assert_allclose(terms['v_global_swap'], expected, rtol=1e-4, atol=1e-5)
+  soft = dsae_family.swap_terms(_swap_setup(dm_data)[0], out, key)
+  assert not np.allclose(soft['v_global_swap'], expected, rtol=1e-3)
+  grads = nnx.grad(lambda m: jnp.sum(dsae_family.swap_terms(m, out, key)['v_global_swap']))(
+      model)
+  assert float(jnp.abs(grads['out']['kernel'][...]).sum()) > 0
+
+
+def test_z_swap_targets_pass_gradient_only_when_asked(dm_data):
+  """With swap_z_targets_train the z terms' targets q(z_t,i) carry gradient: the terms' gradient
+  through the targets alone (the decode and re-encode held fixed) is zero without it."""
+  for train in (False, True):
+    model, out = _swap_setup(dm_data, swap_z_targets_train=train)
+    grads = jax.grad(lambda mu: jnp.sum(dsae_family.swap_terms(
+        model, dict(out, mu_z=mu), jax.random.key(2))['z_global_swap']))(out['mu_z'])
+    assert (float(jnp.abs(grads).sum()) > 0) == train

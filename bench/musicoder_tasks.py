@@ -1,16 +1,18 @@
 """MusiCoder fine-tuned with few labels against the same transformer from scratch and baselines.
 
   python bench/musicoder_tasks.py --task=melody --split_file=runs/musicoder/pop909_split.csv \
-      --pretrained both=runs/musicoder/pre_both --fractions=0.1 --seeds=0,1,2 \
+      --pretrained both=runs/musicoder/pre_both --fractions=0.1 --seeds=0,1,2 --transpose=6 \
       --out=runs/musicoder/bench_melody
   python bench/musicoder_tasks.py --task=composer --split_file=runs/musicoder/composer/split.csv \
       --pretrained both=runs/musicoder/pre_both cfm=runs/musicoder/pre_cfm ... --out=...
 
 For each labels fraction and seed it fine-tunes every --pretrained encoder and, as the control,
-the same transformer (``--config``) freshly initialised, all with the same steps, batch, head
-learning rates (1e-3), file subsample and batch order (the seed's). ``--modes=probe`` adds linear probes. The baseline is scored
-on the same test split: the skyline rule (melody) or pitch-class and interval histograms with
-logistic regression on the same train files (composer). Every run is one line of
+the same transformer (``--config``) freshly initialised, all with the same steps, batch,
+learning rates (1e-3, ``--encoder_lr``), file subsample and batch order (the seed's), and for
+melody the same transposition (``--transpose``) and loss (``--melody_loss``).
+``--modes=probe`` adds linear probes. The baseline is scored on the same test split: the
+skyline rule (melody) or pitch-class and interval histograms with logistic regression on the
+same train files (composer). Every run is one line of
 ``results.jsonl`` (a rerun skips the lines there), and ``results.md`` holds the table: mean and
 standard deviation over seeds, with each seed's figure.
 """
@@ -41,6 +43,10 @@ def _args():
   p.add_argument('--modes', default='finetune')
   p.add_argument('--steps', type=int, default=600)
   p.add_argument('--batch_size', type=int, default=32)
+  p.add_argument('--transpose', type=int, default=0,
+                 help='train windows shifted by up to this many semitones (melody)')
+  p.add_argument('--melody_loss', default='frame', choices=('frame', 'cells'))
+  p.add_argument('--encoder_lr', type=float, default=1e-3)
   p.add_argument('--out', required=True)
   return p.parse_args()
 
@@ -116,7 +122,8 @@ def main():
           else:
             encoder = musicoder.build(spec, seed)
           settings = finetune.Settings(mode=mode, steps=a.steps, batch_size=a.batch_size,
-                                       seed=seed)
+                                       seed=seed, transpose=a.transpose,
+                                       melody_loss=a.melody_loss, encoder_lr=a.encoder_lr)
           row.update(finetune.run(a.task, data, encoder=encoder, settings=settings,
                                   labels_fraction=fraction), encoder=name, workdir=workdir,
                      seconds=round(time.time() - start, 1), device=str(jax.devices()[0]))

@@ -2,6 +2,7 @@
 
   musicvae-finetune --task=melody --pretrained=<musicvae-pretrain workdir> --split_file=<csv>
       --output=<dir> [--labels_fraction=0.1] [--mode=finetune|probe] [--seed=0] [--steps=600]
+      [--transpose=6] [--melody_loss=frame|cells]
   musicvae-finetune --task=composer --config=musicoder --split_file=<csv> --output=<dir>   # scratch
 
 --task=composer: a class per window (the CSV's label column, e.g. music21's corpus as written by
@@ -10,7 +11,9 @@ python -m musicvae_jax.musicoder.composer_corpus), scored by macro-F1 over the t
 F1. The split file (header path,label,split) names every file's split, so anyone scores on their
 own; --labels_fraction keeps that share of the train files, whole. --mode=probe trains a linear
 head on the frozen encoder. Without --pretrained, --config gives the same transformer freshly
-initialised (the from-scratch control). Writes <output>/result.json and prints the score.
+initialised (the from-scratch control). --transpose shifts each training window by up to that
+many semitones (default 6 for melody, 0 for composer). Writes <output>/result.json and prints
+the score.
 """
 
 import json
@@ -35,6 +38,10 @@ _MODE = flags.DEFINE_enum('mode', 'finetune', ['finetune', 'probe'],
 _SEED = flags.DEFINE_integer('seed', 0, 'Seeds the head, the file subsample and the batches.')
 _STEPS = flags.DEFINE_integer('steps', 600, 'Training batches.', lower_bound=1)
 _BATCH = flags.DEFINE_integer('batch_size', 32, 'Windows a batch.', lower_bound=1)
+_TRANSPOSE = flags.DEFINE_integer('transpose', None, 'Semitones a training window may move, up '
+                                  'or down (default: 6 for melody, 0 for composer).', lower_bound=0)
+_MELODY_LOSS = flags.DEFINE_enum('melody_loss', 'frame', ['frame', 'cells'],
+                                 'frame: one melody note or none a frame; cells: each on its own.')
 _ENCODER_LR = flags.DEFINE_float('encoder_lr', 1e-3, "The encoder's learning rate (finetune).")
 
 PROG = 'musicvae-finetune'
@@ -58,7 +65,10 @@ def main(argv):
     encoder = musicoder.build(spec, _SEED.value)
   data = tasks.load(_TASK.value, _SPLIT.value, progress=progress.wanted())
   settings = finetune.Settings(mode=_MODE.value, steps=_STEPS.value, batch_size=_BATCH.value,
-                               encoder_lr=_ENCODER_LR.value, seed=_SEED.value)
+                               encoder_lr=_ENCODER_LR.value, seed=_SEED.value,
+                               transpose=(_TRANSPOSE.value if _TRANSPOSE.value is not None
+                                          else 6 if _TASK.value == 'melody' else 0),
+                               melody_loss=_MELODY_LOSS.value)
   bar = lambda steps: progress.bar(steps, desc=_TASK.value, unit='step')
   result = finetune.run(_TASK.value, data, encoder=encoder, settings=settings,
                         labels_fraction=_FRACTION.value, progress=bar)

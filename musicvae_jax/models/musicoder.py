@@ -123,19 +123,32 @@ def cell_features(labels_BxTxP):
 
 
 class CellHead(nnx.Module):
-  """One logit per frame and pitch, [B, T, D] -> [B, T, P] (melody note or not): an MLP of the
-  frame's hidden vector, the pitch's embedding and the cell's own features."""
+  """One logit per frame and pitch, [B, T, D] -> [B, T, P] (melody note or not), the sum of:
 
-  def __init__(self, width: int, num_pitches: int, *, hidden: int = 64, rngs: nnx.Rngs):
+  * a per-pitch linear readout of the frame's hidden vector, the way pretraining's head reads a
+    cell (``MusiCoder.reconstruct``), so what a pretrained encoder holds about each pitch is read
+    as it was learnt;
+  * an MLP of the frame's hidden vector, the pitch's embedding and the cell's neighbourhood: a
+    convolution over ``local`` frames x semitones of every cell's own features
+    (``cell_features``), which sees the line a note belongs to (the notes just before and after
+    it, a few semitones away) as well as what sounds above and below it.
+  """
+
+  def __init__(self, width: int, num_pitches: int, *, hidden: int = 64, local=(9, 7),
+               channels: int = 32, rngs: nnx.Rngs):
+    self.readout = nnx.Linear(width, num_pitches, rngs=rngs)
     self.frame = nnx.Linear(width, hidden, rngs=rngs)
     self.pitch = nnx.Embed(num_pitches, hidden, rngs=rngs)
-    self.cell = nnx.Linear(6, hidden, rngs=rngs)
+    self.local = nnx.Conv(6, channels, kernel_size=tuple(local), padding='SAME', rngs=rngs)
+    self.cell = nnx.Linear(channels + 6, hidden, rngs=rngs)
     self.out = nnx.Linear(hidden, 1, rngs=rngs)
 
   def __call__(self, hidden_BxTxD, labels_BxTxP):
+    own = cell_features(labels_BxTxP)
+    around = jax.nn.gelu(self.local(own))
     x = (self.frame(hidden_BxTxD)[:, :, None, :] + self.pitch.embedding[...][None, None]
-         + self.cell(cell_features(labels_BxTxP)))
-    return self.out(jax.nn.gelu(x))[..., 0]
+         + self.cell(jnp.concatenate([own, around], axis=-1)))
+    return self.readout(hidden_BxTxD) + self.out(jax.nn.gelu(x))[..., 0]
 
 
 def coder_spec(coder: specs.MusiCoderSpec) -> specs.ModelSpec:

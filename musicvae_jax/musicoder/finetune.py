@@ -6,7 +6,12 @@ Shapes: B = batch, T = frames, P = pitch channels, D = width, C = classes.
 with a task head: ``composer`` a class per window from the frames' mean, trained with
 class-balanced cross-entropy (each class weighs as much, as macro-F1 scores them); ``melody``
 a logit per onset cell from the frame's hidden vector, the pitch and the cell's neighbourhood
-(``models.musicoder.CellHead``), trained with binary cross-entropy over the window's onset cells.
+(``models.musicoder.CellHead``). A melody is one line, so by default (``melody_loss='frame'``)
+each frame that holds a note is one choice, among its onset cells and 'none', trained with
+cross-entropy and read back as at most one note a frame; ``'cells'`` scores every onset cell on
+its own (binary cross-entropy). ``transpose`` shifts each training window by a random number of
+semitones (up to that many, up or down): melody and accompaniment move together, so the labels
+stay true, and a few dozen songs are no longer learnt in the keys they happen to be in.
 
 ``mode='probe'`` trains the head alone on the frozen encoder (a linear probe);
 ``mode='finetune'`` trains both, the encoder at ``encoder_lr``. One jitted step with donated
@@ -16,7 +21,7 @@ Early stopping stays inside the labels budget: ``valid_fraction`` of the labelle
 (whole files, per class for classification, at least one) are held out, scored every
 ``eval_every`` steps (window macro-F1 or note F1), and the parameters of the best check are the
 ones kept and tested. A transformer fitted to a few dozen songs otherwise learns them by heart
-(train loss 0.06, test note F1 0.50 on POP909 melody identification).
+(without transposition: train loss 0.06, best held-out check at step 100 of 400).
 """
 
 from __future__ import annotations
@@ -84,16 +89,69 @@ class Settings:
   seed: int = 0
   eval_every: int = 50
   valid_fraction: float = 0.2
+  transpose: int = 0  # each training window shifted by up to this many semitones, up or down
+  melody_loss: str = 'frame'  # 'frame': one choice a frame; 'cells': each note on its own
 
 
-def task_loss(task: str, outputs, labels, windows, class_weights):
+def transposed(windows_BxTxP, labels, shifts_B):
+  """Windows (and melody targets [B, T, P]) moved by ``shifts_B`` semitones; what leaves the
+  88 keys is dropped, never wrapped round. Class labels ([B]) are left as they are."""
+  P = windows_BxTxP.shape[-1]
+  source = np.arange(P)[None, :] - np.asarray(shifts_B)[:, None]          # [B, P]
+  inside = (source >= 0) & (source < P)
+  index = np.clip(source, 0, P - 1)[:, None, :]
+
+  def take(x):
+    moved = np.take_along_axis(x, np.broadcast_to(index, x.shape), axis=-1)
+    return np.where(inside[:, None, :], moved, 0).astype(x.dtype)
+
+  return take(windows_BxTxP), (take(labels) if labels.ndim == 3 else labels)
+
+
+MELODY_LOSSES = ('frame', 'cells')
+_NOT_A_NOTE = -1e9
+
+
+def frame_choice_logits(logits_BxTxP, windows_BxTxP):
+  """[B, T, 1 + P]: per frame, the logits of 'no melody note here' (fixed at 0) and of each of
+  the frame's onset cells (cells that are not an onset cannot be chosen)."""
+  notes = windows_BxTxP >= pianoroll.FIRST_ONSET
+  cells = jnp.where(notes, logits_BxTxP, _NOT_A_NOTE)
+  return jnp.concatenate([jnp.zeros(cells.shape[:-1] + (1,), cells.dtype), cells], axis=-1)
+
+
+def task_loss(task: str, outputs, labels, windows, class_weights, melody_loss='frame'):
+  """Composer: class-balanced cross-entropy. Melody, 'cells': binary cross-entropy over the
+  onset cells, each on its own; 'frame': a melody is one line, so each frame with a note is one
+  choice among its onset cells and 'none' (cross-entropy of that choice; the rare frame where
+  the melody starts two notes at once scores the mean over them)."""
   if task == 'composer':
     ce = optax.softmax_cross_entropy_with_integer_labels(outputs, labels)
     w = class_weights[labels]
     return jnp.sum(ce * w) / jnp.maximum(jnp.sum(w), 1e-6)
-  notes = (windows >= pianoroll.FIRST_ONSET).astype(jnp.float32)
-  bce = optax.sigmoid_binary_cross_entropy(outputs, labels.astype(jnp.float32))
-  return jnp.sum(bce * notes) / jnp.maximum(jnp.sum(notes), 1.0)
+  notes = windows >= pianoroll.FIRST_ONSET
+  if melody_loss == 'cells':
+    bce = optax.sigmoid_binary_cross_entropy(outputs, labels.astype(jnp.float32))
+    return jnp.sum(bce * notes) / jnp.maximum(jnp.sum(notes), 1.0)
+  choice = jax.nn.log_softmax(frame_choice_logits(outputs, windows), axis=-1)
+  melody = (labels & notes).astype(choice.dtype)
+  count = jnp.sum(melody, axis=-1)
+  chosen = jnp.where(count > 0, jnp.sum(choice[..., 1:] * melody, -1) / jnp.maximum(count, 1.0),
+                     choice[..., 0])
+  frames = jnp.any(notes, axis=-1).astype(choice.dtype)
+  return -jnp.sum(chosen * frames) / jnp.maximum(jnp.sum(frames), 1.0)
+
+
+def melody_cells(logits_NxTxP, windows_NxTxP, decode='frame') -> np.ndarray:
+  """[N, T, P] bool: 'cells', every onset cell with a positive logit; 'frame', at most one a
+  frame: its best onset cell, where that beats 'none' (logit 0)."""
+  logits, windows = np.asarray(logits_NxTxP), np.asarray(windows_NxTxP)
+  notes = windows >= pianoroll.FIRST_ONSET
+  if decode == 'cells':
+    return notes & (logits > 0.0)
+  cells = np.where(notes, logits, _NOT_A_NOTE)
+  best = np.argmax(cells, axis=-1)
+  return (np.arange(cells.shape[-1]) == best[..., None]) & (cells > 0.0)
 
 
 class Trainer:
@@ -102,6 +160,9 @@ class Trainer:
   def __init__(self, model: TaskModel, settings: Settings):
     if settings.mode not in MODES:
       raise ValueError(f'mode={settings.mode!r}: one of {", ".join(MODES)}.')
+    if settings.melody_loss not in MELODY_LOSSES:
+      raise ValueError(f'melody_loss={settings.melody_loss!r}: one of '
+                       f'{", ".join(MELODY_LOSSES)}.')
     self.settings = settings
     self.task = model.task
     self.graphdef, head, encoder, self.rest = nnx.split(model, HEAD, nnx.Param, ...)
@@ -127,7 +188,7 @@ class Trainer:
     def step(trainable, opt_state, frozen, windows, labels, class_weights):
       def loss_fn(t):
         return task_loss(self.task, self._model(t, frozen)(windows), labels, windows,
-                         class_weights)
+                         class_weights, self.settings.melody_loss)
       loss, grads = jax.value_and_grad(loss_fn)(trainable)
       updates, opt_state = self.tx.update(grads, opt_state, trainable)
       return optax.apply_updates(trainable, updates), opt_state, loss
@@ -157,9 +218,13 @@ class Trainer:
       if len(order) < s.batch_size:
         order = np.concatenate([order, rng.permutation(len(train))])
       pick, order = order[:s.batch_size], order[s.batch_size:]
+      windows, labels = train.windows[pick], train.labels[pick]
+      if s.transpose:
+        windows, labels = transposed(windows, labels,
+                                     rng.integers(-s.transpose, s.transpose + 1, len(pick)))
       self.trainable, self.opt_state, loss = self._step(
-          self.trainable, self.opt_state, self.frozen, jnp.asarray(train.windows[pick]),
-          jnp.asarray(train.labels[pick]), weights)
+          self.trainable, self.opt_state, self.frozen, jnp.asarray(windows),
+          jnp.asarray(labels), weights)
       losses.append(loss)
       if valid is not None and ((step + 1) % s.eval_every == 0 or step + 1 == s.steps):
         figure = headline(self.task, score(self.task, self.predict(valid.windows), valid))
@@ -170,8 +235,9 @@ class Trainer:
       self.trainable = best
     return [float(x) for x in losses]
 
-  def predict(self, windows_NxTxP, batch: int = 256) -> np.ndarray:
-    """Composer: class probabilities [N, C]; melody: melody cells [N, T, P] bool."""
+  def predict(self, windows_NxTxP, batch: int = 256, decode=None) -> np.ndarray:
+    """Composer: class probabilities [N, C]; melody: melody cells [N, T, P] bool, read as the
+    loss trained them (``decode``: 'frame' or 'cells', ``melody_cells``)."""
     out = []
     for lo in range(0, len(windows_NxTxP), batch):
       chunk = windows_NxTxP[lo:lo + batch]
@@ -180,7 +246,7 @@ class Trainer:
       logits = np.asarray(self._predict(self.trainable, self.frozen, jnp.asarray(padded)))
       logits = logits[:len(chunk)]
       out.append(np.asarray(jax.nn.softmax(logits, -1)) if self.task == 'composer'
-                 else logits > 0.0)
+                 else melody_cells(logits, chunk, decode or self.settings.melody_loss))
     return np.concatenate(out)
 
 
@@ -219,4 +285,8 @@ def run(task: str, data: dict, *, encoder: musicoder.MusiCoder, settings: Settin
                 train_windows=len(labelled), steps=settings.steps, final_loss=losses[-1],
                 best_step=trainer.best_step, best_valid=trainer.best_valid,
                 **score(task, trainer.predict(data['test'].windows), data['test']))
+  if task == 'melody':  # the other decode of the same logits, for comparison
+    other = 'cells' if settings.melody_loss == 'frame' else 'frame'
+    result[f'note_f1_{other}_decode'] = score(
+        task, trainer.predict(data['test'].windows, decode=other), data['test'])['note_f1']
   return result

@@ -82,10 +82,16 @@ def _note_sequence(path):
   return note_seq.midi_file_to_note_sequence(str(path))
 
 
-def melody_windows(path, converter: pianoroll.PianoRollConverter):
-  """(windows [N, T, P] int16, melody onsets [N, T, P] bool) of one file with a MELODY track."""
+TRACK_CODES = {'other': 1, 'BRIDGE': 2, MELODY_TRACK: 3}  # a cell takes its highest code
+
+
+def melody_windows(path, converter: pianoroll.PianoRollConverter, with_tracks: bool = False):
+  """(windows [N, T, P] int16, melody onsets [N, T, P] bool) of one file with a MELODY track;
+  ``with_tracks`` adds [N, T, P] int8, the track each onset cell is from (``TRACK_CODES``, 0 for
+  cells that are not an onset)."""
   sequence = _note_sequence(path)
-  melody_ids = {i.instrument for i in sequence.instrument_infos if i.name == MELODY_TRACK}
+  names = {i.instrument: i.name for i in sequence.instrument_infos}
+  melody_ids = {k for k, name in names.items() if name == MELODY_TRACK}
   if not melody_ids:
     raise SplitFileError(f'{path}: no track named {MELODY_TRACK}; melody identification reads '
                          'files whose melody track is so named (POP909).')
@@ -95,13 +101,18 @@ def melody_windows(path, converter: pianoroll.PianoRollConverter):
   is_melody = np.array([n.instrument in melody_ids for n in notes], bool)
   labels = converter.roll(pitch, start, end, velocity, num_frames=converter.padded_frames(end))
   target = np.zeros(labels.shape, bool)
-  target[start[is_melody], pitch[is_melody] - converter.vocabulary.min_pitch] = True
+  cell = (start, pitch - converter.vocabulary.min_pitch)
+  target[cell[0][is_melody], cell[1][is_melody]] = True
+  tracks = np.zeros(labels.shape, np.int8)
+  np.maximum.at(tracks, cell, np.array([TRACK_CODES.get(names.get(n.instrument), 1)
+                                        for n in notes], np.int8))
   T, hop = converter.max_seq_len, converter.hop_steps
   starts = range(0, labels.shape[0] - T + 1, hop)
   keep = [s for s in starts
           if np.count_nonzero(labels[s:s + T] >= pianoroll.FIRST_ONSET) >= converter.min_notes]
-  return (np.stack([labels[s:s + T] for s in keep]) if keep else np.zeros((0, T, 88), np.int16),
-          np.stack([target[s:s + T] for s in keep]) if keep else np.zeros((0, T, 88), bool))
+  cut = lambda x: (np.stack([x[s:s + T] for s in keep]) if keep
+                   else np.zeros((0, T, 88), x.dtype))
+  return (cut(labels), cut(target)) + ((cut(tracks),) if with_tracks else ())
 
 
 def load(task: str, split_file, converter: pianoroll.PianoRollConverter | None = None,

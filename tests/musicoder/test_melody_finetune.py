@@ -50,6 +50,11 @@ def test_targets_are_exactly_the_melody_tracks_notes():
   in_windows = {(t, p) for t, p in cells if t < len(windows) * 64}  # hop = window: all kept
   assert int(targets.sum()) == len(in_windows)
   assert 0.1 < targets.sum() / (windows >= 2).sum() < 0.6  # melody is a share of the notes
+  again, same, tracks = tasks.melody_windows(path, converter, with_tracks=True)
+  assert np.array_equal(again, windows) and np.array_equal(same, targets)
+  assert np.array_equal(tracks == tasks.TRACK_CODES['MELODY'], targets)
+  assert np.array_equal(tracks > 0, windows >= pianoroll.FIRST_ONSET)
+  assert np.count_nonzero(tracks == tasks.TRACK_CODES['BRIDGE']) > 100  # 001 has a BRIDGE part
 
 
 def test_skyline_keeps_the_top_onset_of_a_frame_and_scores_between_chance_and_perfect(data):
@@ -69,6 +74,38 @@ def test_subsampling_keeps_whole_songs(data):
     assert (part.groups == song).sum() == (data['train'].groups == song).sum()
   again = tasks.subsample_groups(data['train'], 0.25, seed=1)
   assert np.array_equal(part.groups, again.groups)
+
+
+def test_transposition_moves_notes_and_melody_together_and_drops_what_leaves_the_keys(data):
+  train = data['train']
+  windows, targets = train.windows[:6], train.labels[:6]
+  shifts = np.array([0, 5, -5, 12, -12, 3])
+  moved_w, moved_t = finetune.transposed(windows, targets, shifts)
+  assert moved_w.shape == windows.shape and moved_t.dtype == bool
+  for i, k in enumerate(shifts):
+    for before, after in ((windows[i], moved_w[i]), (targets[i], moved_t[i])):
+      cells = {(t, p + k) for t, p in zip(*np.nonzero(before)) if 0 <= p + k < 88}
+      assert set(zip(*np.nonzero(after))) == cells
+      assert all(after[t, p] == before[t, p - k] for t, p in cells)
+    assert np.all(moved_w[i][moved_t[i]] >= pianoroll.FIRST_ONSET)  # melody stays on onsets
+  labels = np.arange(6)
+  assert finetune.transposed(windows, labels, shifts)[1] is labels  # a class is not moved
+
+
+def test_frame_choice_keeps_one_note_a_frame_and_scores_truth_above_the_skyline(data):
+  test = data['test']
+  truth = np.where(test.labels, 4.0, -4.0).astype(np.float32)
+  picked = finetune.melody_cells(truth, test.windows, 'frame')
+  assert picked.sum(axis=-1).max() == 1
+  single = test.labels.sum(axis=-1) <= 1  # the melody starts at most one note in the frame
+  assert np.array_equal(picked[single], test.labels[single])
+  assert np.array_equal(finetune.melody_cells(truth, test.windows, 'cells'),
+                        test.labels & (test.windows >= pianoroll.FIRST_ONSET))
+  loss = lambda logits, kind: float(finetune.task_loss(
+      'melody', jax.numpy.asarray(logits), test.labels, test.windows, None, kind))
+  sky = np.where(tasks.skyline(test.windows), 4.0, -4.0).astype(np.float32)
+  for kind in finetune.MELODY_LOSSES:
+    assert loss(truth, kind) < 0.1 < loss(sky, kind) < loss(-truth, kind)
 
 
 def test_probe_trains_only_the_head_and_finetune_also_the_encoder(data):

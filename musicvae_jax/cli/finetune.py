@@ -2,18 +2,17 @@
 
   musicvae-finetune --task=melody --pretrained=<musicvae-pretrain workdir> --split_file=<csv>
       --output=<dir> [--labels_fraction=0.1] [--mode=finetune|probe] [--seed=0] [--steps=600]
-      [--transpose=6] [--melody_loss=frame|cells]
+      [--transpose=6] [--melody_loss=frame|cells] [--head=window|song]
   musicvae-finetune --task=composer --config=musicoder --split_file=<csv> --output=<dir>   # scratch
 
 --task=composer: a class per window (the CSV's label column, e.g. music21's corpus as written by
 python -m musicvae_jax.musicoder.composer_corpus), scored by macro-F1 over the test windows;
---task=melody: which notes of a POP909-style arrangement are its MELODY track, scored by note
-F1. The split file (header path,label,split) names every file's split, so anyone scores on their
-own; --labels_fraction keeps that share of the train files, whole. --mode=probe trains a linear
-head on the frozen encoder. Without --pretrained, --config gives the same transformer freshly
-initialised (the from-scratch control). --transpose shifts each training window by up to that
-many semitones (default 6 for melody, 0 for composer). Writes <output>/result.json and prints
-the score.
+--task=melody: which notes of a POP909-style arrangement are its MELODY track, by note F1. The
+split file (header path,label,split) names every file's split; --labels_fraction keeps that
+share of the train files, whole. --mode=probe: a linear head on the frozen encoder. --config
+without --pretrained: the same transformer freshly initialised (the from-scratch control).
+--transpose: training windows move up to that many semitones (default 6 melody, 0 composer).
+--head=song (melody): a BiLSTM over whole songs' notes (+ the frozen --pretrained encoder's).
 """
 
 import json
@@ -42,6 +41,7 @@ _TRANSPOSE = flags.DEFINE_integer('transpose', None, 'Semitones a training windo
                                   'or down (default: 6 for melody, 0 for composer).', lower_bound=0)
 _MELODY_LOSS = flags.DEFINE_enum('melody_loss', 'frame', ['frame', 'cells'],
                                  'frame: one melody note or none a frame; cells: each on its own.')
+_HEAD = flags.DEFINE_enum('head', 'window', ['window', 'song'], 'melody: 4-bar windows or songs.')
 _ENCODER_LR = flags.DEFINE_float('encoder_lr', 1e-3, "The encoder's learning rate (finetune).")
 
 PROG = 'musicvae-finetune'
@@ -52,10 +52,12 @@ def main(argv):
   if bool(_PRETRAINED.value) == bool(_CONFIG.value):
     entry.die(PROG, 'give --pretrained=<musicvae-pretrain workdir>, or --config=musicoder to '
               'train the same transformer from scratch (one of the two).')
-  from musicvae_jax import config_boundary  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.models import musicoder  # pylint: disable=g-import-not-at-top
-  from musicvae_jax.musicoder import finetune, tasks  # pylint: disable=g-import-not-at-top
-  from musicvae_jax import progress  # pylint: disable=g-import-not-at-top
+  if _HEAD.value == 'song' and _TASK.value != 'melody':
+    entry.die(PROG, '--head=song is for --task=melody.')
+  # pylint: disable=g-import-not-at-top
+  from musicvae_jax import checkpointing, config_boundary, progress
+  from musicvae_jax.models import musicoder
+  from musicvae_jax.musicoder import finetune, melody_notes, tasks
   if _PRETRAINED.value:
     encoder = finetune.load_encoder(_PRETRAINED.value)
   else:
@@ -63,21 +65,30 @@ def main(argv):
     if spec.family != 'musicoder':
       entry.die(PROG, f'--config={_CONFIG.value.name} is not a musicoder config.')
     encoder = musicoder.build(spec, _SEED.value)
+  shift = 6 if _TRANSPOSE.value is None and _TASK.value == 'melody' else _TRANSPOSE.value or 0
+  if _HEAD.value == 'song':
+    data = (checkpointing.load_run_spec(_PRETRAINED.value).data if _PRETRAINED.value
+            else config_boundary.data_spec(_CONFIG.value.data))
+    settings = melody_notes.Settings(steps=_STEPS.value, seed=_SEED.value, transpose=shift)
+    result = melody_notes.run_split_file(_SPLIT.value, encoder if _PRETRAINED.value else None,
+                                         data, settings, _FRACTION.value)
+    return _write(result, f'{result["notes"]} notes of {result["test_files"]} test songs')
   data = tasks.load(_TASK.value, _SPLIT.value, progress=progress.wanted())
   settings = finetune.Settings(mode=_MODE.value, steps=_STEPS.value, batch_size=_BATCH.value,
-                               encoder_lr=_ENCODER_LR.value, seed=_SEED.value,
-                               transpose=(_TRANSPOSE.value if _TRANSPOSE.value is not None
-                                          else 6 if _TASK.value == 'melody' else 0),
+                               encoder_lr=_ENCODER_LR.value, seed=_SEED.value, transpose=shift,
                                melody_loss=_MELODY_LOSS.value)
-  bar = lambda steps: progress.bar(steps, desc=_TASK.value, unit='step')
   result = finetune.run(_TASK.value, data, encoder=encoder, settings=settings,
-                        labels_fraction=_FRACTION.value, progress=bar)
+                        labels_fraction=_FRACTION.value,
+                        progress=lambda steps: progress.bar(steps, desc=_TASK.value, unit='step'))
+  _write(result, f'{result["windows"]} test windows')
+
+
+def _write(result, what):
   result.update(pretrained=_PRETRAINED.value or '', split_file=str(_SPLIT.value))
-  out = pathlib.Path(_OUTPUT.value)
-  out.mkdir(parents=True, exist_ok=True)
+  (out := pathlib.Path(_OUTPUT.value)).mkdir(parents=True, exist_ok=True)
   (out / 'result.json').write_text(json.dumps(result, indent=1) + '\n')
   figure = 'macro_f1' if _TASK.value == 'composer' else 'note_f1'
-  print(f'{_TASK.value}: {figure} {result[figure]:.4f} on {result["windows"]} test windows '
+  print(f'{_TASK.value}: {figure} {result[figure]:.4f} on {what} '
         f'({result["train_files"]} train files); wrote {out / "result.json"}')
 
 

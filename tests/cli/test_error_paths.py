@@ -327,6 +327,10 @@ CASES = [
          ('--task=composer', '--config=musicoder:tiny', '--pretrained={mel2}',
           '--split_file=s.csv', '--output=out'),
          ('give --pretrained=<musicvae-pretrain workdir>, or --config=musicoder',)),
+    Case('finetune-song-head-for-composer', 'musicvae-finetune',
+         ('--task=composer', '--config=musicoder:tiny', '--head=song', '--split_file=s.csv',
+          '--output=out'),
+         ('--head=song is for --task=melody',)),
     # ---- musicvae-chords ----------------------------------------------------------------------
     Case('chords-missing-input', 'musicvae-chords', ('--output_dir=out',),
          ('--input_midi is required',)),

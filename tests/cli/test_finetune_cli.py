@@ -36,3 +36,23 @@ def test_finetune_writes_the_score_it_prints(start, split_csv, pretrained, tmp_p
   assert result['train_files'] == 2 and result['valid_files'] == 1  # half of 5, a fifth held out
   assert 0.0 <= result['note_f1'] <= 1.0 and result['windows'] > 0
   assert f'note_f1 {result["note_f1"]:.4f}' in proc.stdout
+
+
+@pytest.mark.parametrize('start', ['pretrained', 'scratch'])
+def test_song_head_reads_whole_songs_and_scores_their_notes(start, split_csv, pretrained,
+                                                           tmp_path):
+  source = (f'--pretrained={pretrained}' if start == 'pretrained'
+            else '--config=musicoder:tiny')
+  out = tmp_path / 'out'
+  proc = subprocess.run(cli_process.argv(
+      'musicvae-finetune', '--task=melody', '--head=song', source, f'--split_file={split_csv}',
+      f'--output={out}', '--steps=10', '--labels_fraction=0.6', '--seed=1'),
+      capture_output=True, text=True, timeout=600, check=False)
+  assert proc.returncode == 0, proc.stderr
+  result = json.loads((out / 'result.json').read_text())
+  assert result['head'] == 'song' and result['train_files'] == 3 and result['test_files'] == 1
+  # The pretrained encoder's hidden states join the note features; from scratch, none do.
+  assert (result['encoder_features'] > 0) == (start == 'pretrained')
+  assert 0.0 <= result['note_f1'] <= 1.0 and 0.3 < result['skyline_note_f1'] < 0.8
+  assert f'note_f1 {result["note_f1"]:.4f} on {result["notes"]} notes of 1 test songs' in (
+      proc.stdout)

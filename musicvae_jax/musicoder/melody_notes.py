@@ -1,0 +1,288 @@
+"""Melody identification note by note over a whole song: a BiLSTM over the song's notes.
+
+Shapes: n = notes of a song (in onset order, highest pitch first within an onset), F = note
+features, E = the frozen encoder's width (0 without one), B = batch, L = notes in a chunk.
+
+The window models of ``finetune`` see four bars; whether a line is the sung melody or the
+instrumental BRIDGE that answers it is often only clear from the song around it. Here every
+note of a song is one step of a 2-layer BiLSTM, so a chunk of ``L`` notes (512: about a third
+of a POP909 song) is read at once in training and the whole song at test time. Each note's
+input is its pitch and place in the bar (embedded), ``NOTE_FEATURES`` (duration, velocity,
+height against the highest and lowest sounding pitch, its rank in its onset, the gaps to the
+onsets around it) and, optionally, a frozen MusiCoder encoder's hidden state at the note's
+onset frame (``encoder_features``: the song's roll cut into non-overlapping windows). The head
+gives three classes (other, BRIDGE, MELODY); a note is the melody when MELODY is its argmax.
+Training transposes each chunk by a random k in ±``transpose`` semitones (pitch and the
+pitch feature move; encoder features are read at the untransposed pitch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from musicvae_jax.chordkey.classifier import BiLSTMLayer
+from musicvae_jax.converters import pianoroll
+from musicvae_jax.models import layers
+from musicvae_jax.musicoder import tasks
+
+TRACK_CLASSES = {'BRIDGE': 1, tasks.MELODY_TRACK: 2}   # every other track is class 0
+NOTE_FEATURES = ('log duration', 'velocity', 'below the top', 'above the bottom',
+                 'log sounding', 'rank from top', 'rank from bottom', 'log onset size',
+                 'log gap before', 'log gap after', 'pitch', 'is the top')
+PITCH_FEATURE = NOTE_FEATURES.index('pitch')
+
+
+@dataclasses.dataclass
+class Song:
+  """One song's notes in onset order: pitch, start and end frame, velocity, class [n]."""
+  path: str
+  pitch: np.ndarray
+  start: np.ndarray
+  end: np.ndarray
+  velocity: np.ndarray
+  classes: np.ndarray
+  extra: np.ndarray | None = None   # [n, E] encoder features, once ``encoder_features`` ran
+
+  def __len__(self) -> int:
+    return len(self.pitch)
+
+
+def read_song(path, converter: pianoroll.PianoRollConverter) -> Song:
+  """The notes of a POP909-style file (a track named MELODY); SplitFileError otherwise."""
+  sequence = tasks._note_sequence(path)  # pylint: disable=protected-access
+  names = {i.instrument: i.name for i in sequence.instrument_infos}
+  if tasks.MELODY_TRACK not in names.values():
+    raise tasks.SplitFileError(f'{path}: no track named {tasks.MELODY_TRACK}.')
+  vocab = converter.vocabulary
+  notes = [n for n in sequence.notes
+           if not n.is_drum and vocab.min_pitch <= n.pitch <= vocab.max_pitch]
+  pitch, start, end, velocity, _ = converter.note_frames(sequence, notes)
+  classes = np.array([TRACK_CLASSES.get(names.get(n.instrument), 0) for n in notes], np.int32)
+  order = np.lexsort((-pitch, start))
+  return Song(str(path), pitch[order], start[order], end[order], velocity[order],
+              classes[order])
+
+
+def note_features(song: Song) -> tuple[np.ndarray, np.ndarray]:
+  """([n, F] float32 ``NOTE_FEATURES``, [n, 2] int32 (pitch - 21, position in the bar))."""
+  p, s, e = song.pitch, song.start, song.end
+  n = len(p)
+  frames = int(e.max()) + 1 if n else 1
+  top, bottom, sounding = np.full(frames, -1), np.full(frames, 200), np.zeros(frames, int)
+  for pi, si, ei in zip(p, s, e):
+    top[si:ei] = np.maximum(top[si:ei], pi)
+    bottom[si:ei] = np.minimum(bottom[si:ei], pi)
+    sounding[si:ei] += 1
+  first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if n else np.zeros(0, int)
+  size = np.diff(np.r_[first, n])
+  group = np.repeat(np.arange(len(first)), size)
+  rank_top = np.arange(n) - first[group]          # notes are highest first within an onset
+  rank_bottom = size[group] - 1 - rank_top
+  gaps = np.diff(s[first])
+  before, after = np.r_[16, gaps][group], np.r_[gaps, 16][group]
+  features = np.stack([
+      np.log1p(e - s), song.velocity / 127.0, (p - top[s]) / 12.0, (p - bottom[s]) / 12.0,
+      np.log1p(sounding[s]), np.minimum(rank_top, 5), np.minimum(rank_bottom, 5),
+      np.log1p(size[group]), np.log1p(np.minimum(before, 64)), np.log1p(np.minimum(after, 64)),
+      (p - 60) / 12.0, (rank_top == 0).astype(float)], axis=-1).astype(np.float32)
+  return features, np.stack([p - 21, s % 16], axis=-1).astype(np.int32)
+
+
+def encoder_features(embedder, song: Song) -> np.ndarray:
+  """[n, E]: a frozen encoder's hidden state at each note's onset frame (``Embedder``)."""
+  converter = embedder.converter
+  T = converter.max_seq_len
+  frames = -(-int(song.end.max()) // T) * T
+  roll = converter.roll(song.pitch, song.start, song.end, song.velocity, num_frames=frames)
+  hidden = embedder.embed_windows(roll.reshape(-1, T, roll.shape[-1]), pool=False)
+  return hidden.reshape(frames, -1)[song.start].astype(np.float32)
+
+
+class NoteTagger(nnx.Module):
+  """Note features -> a stacked BiLSTM over the song's notes -> [B, L, 3] class logits."""
+
+  def __init__(self, extra: int = 0, hidden: int = 128, num_layers: int = 2, *,
+               rngs: nnx.Rngs):
+    self.pitch_embed = nnx.Embed(88, 64, rngs=rngs)
+    self.place_embed = nnx.Embed(16, 16, rngs=rngs)
+    self.inp = layers.Dense(len(NOTE_FEATURES) + 80 + extra, hidden, rngs=rngs)
+    self.bilstms = nnx.List([BiLSTMLayer(hidden if k == 0 else 2 * hidden, hidden, rngs=rngs)
+                             for k in range(num_layers)])
+    self.head = layers.Dense(2 * hidden, 3, rngs=rngs)
+
+  def __call__(self, x_BxLxF, ints_BxLx2, mask_BxL):
+    x = jnp.concatenate([x_BxLxF, self.pitch_embed(ints_BxLx2[..., 0]),
+                         self.place_embed(ints_BxLx2[..., 1])], axis=-1)
+    h_LxBxD = jnp.swapaxes(jnp.tanh(self.inp(x)), 0, 1)
+    mask_LxB = jnp.swapaxes(mask_BxL, 0, 1)
+    for bilstm in self.bilstms:
+      h_LxBxD = bilstm(h_LxBxD, mask_LxB)
+    return self.head(jnp.swapaxes(h_LxBxD, 0, 1))
+
+
+@dataclasses.dataclass
+class Settings:
+  steps: int = 1500
+  batch_size: int = 16
+  length: int = 512
+  learning_rate: float = 2e-3
+  hidden: int = 128
+  transpose: int = 6
+  seed: int = 0
+
+
+def _inputs(song: Song):
+  x, ints = note_features(song)
+  return (np.concatenate([x, song.extra], axis=-1) if song.extra is not None else x), ints
+
+
+def sample_batch(prepared, rng: np.random.Generator, settings: Settings) -> dict:
+  """Random chunks of ``length`` notes, each transposed by a random k: x, ints, y, mask."""
+  B, L = settings.batch_size, settings.length
+  width = prepared[0][0].shape[1]
+  batch = dict(x=np.zeros((B, L, width), np.float32), ints=np.zeros((B, L, 2), np.int32),
+               y=np.zeros((B, L), np.int32), mask=np.zeros((B, L), np.float32))
+  for b in range(B):
+    x, ints, y = prepared[rng.integers(len(prepared))]
+    lo = int(rng.integers(max(len(y) - L, 0) + 1))
+    m = len(y[lo:lo + L])
+    k = int(rng.integers(-settings.transpose, settings.transpose + 1))
+    batch['x'][b, :m] = x[lo:lo + m]
+    batch['x'][b, :m, PITCH_FEATURE] += k / 12.0
+    batch['ints'][b, :m] = ints[lo:lo + m]
+    batch['ints'][b, :m, 0] = np.clip(ints[lo:lo + m, 0] + k, 0, 87)
+    batch['y'][b, :m] = y[lo:lo + m]
+    batch['mask'][b, :m] = 1.0
+  return batch
+
+
+class Tagger:
+  """A ``NoteTagger`` with its jitted train step (state donated) and forward pass."""
+
+  def __init__(self, settings: Settings, extra: int = 0):
+    self.settings = settings
+    model = NoteTagger(extra, settings.hidden, rngs=nnx.Rngs(settings.seed))
+    self.graphdef, params = nnx.split(model, nnx.Param)
+    self.tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(
+        optax.cosine_decay_schedule(settings.learning_rate, settings.steps)))
+    self.state = {'params': params, 'opt': self.tx.init(params)}
+    self.traces = {'train_step': 0, 'logits': 0}
+    self._train_step = jax.jit(self._step, donate_argnums=0)
+    self._logits = jax.jit(self._forward)
+
+  def _forward(self, params, x, ints, mask):
+    self.traces['logits'] += 1
+    return nnx.merge(self.graphdef, params)(x, ints, mask)
+
+  def _step(self, state, batch):
+    self.traces['train_step'] += 1
+
+    def loss_of(params):
+      logits = nnx.merge(self.graphdef, params)(batch['x'], batch['ints'], batch['mask'])
+      ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch['y'])
+      return jnp.sum(ce * batch['mask']) / jnp.maximum(jnp.sum(batch['mask']), 1.0)
+
+    loss, grads = jax.value_and_grad(loss_of)(state['params'])
+    updates, opt = self.tx.update(grads, state['opt'], state['params'])
+    return {'params': optax.apply_updates(state['params'], updates), 'opt': opt}, loss
+
+  def fit(self, songs: list[Song], log_every: int = 0, log=print) -> list[float]:
+    prepared = [_inputs(s) + (s.classes,) for s in songs]
+    rng = np.random.default_rng(self.settings.seed)
+    losses = []
+    for i in range(self.settings.steps):
+      self.state, loss = self._train_step(self.state, sample_batch(prepared, rng, self.settings))
+      losses.append(float(loss))
+      if log_every and (i + 1) % log_every == 0:
+        log(f'step {i + 1}: loss {np.mean(losses[-log_every:]):.4f}')
+    return losses
+
+  def predict(self, song: Song, bucket: int = 1024) -> np.ndarray:
+    """[n] bool: the notes read as melody; the song is padded to a multiple of ``bucket``."""
+    x, ints = _inputs(song)
+    n = len(song)
+    padded = -(-n // bucket) * bucket
+    pad = lambda a: np.concatenate([a, np.zeros((padded - n,) + a.shape[1:], a.dtype)])[None]
+    mask = pad(np.ones(n, np.float32))
+    logits = np.asarray(self._logits(self.state['params'], pad(x), pad(ints), mask))[0, :n]
+    return logits.argmax(-1) == TRACK_CLASSES[tasks.MELODY_TRACK]
+
+
+def note_counts(predicted, song: Song) -> dict:
+  truth = song.classes == TRACK_CLASSES[tasks.MELODY_TRACK]
+  predicted = np.asarray(predicted, bool)
+  return dict(tp=int(np.sum(predicted & truth)), fp=int(np.sum(predicted & ~truth)),
+              fn=int(np.sum(~predicted & truth)), notes=len(song))
+
+
+def skyline(song: Song) -> np.ndarray:
+  """[n] bool: notes with nothing sounding above them at their onset."""
+  x, _ = note_features(song)
+  return x[:, NOTE_FEATURES.index('below the top')] == 0
+
+
+def subsample(songs: list[Song], fraction: float, seed: int) -> list[Song]:
+  """The same songs ``tasks.subsample_groups`` keeps of a melody split at this seed."""
+  if fraction >= 1.0:
+    return list(songs)
+  paths = np.unique([s.path for s in songs])
+  chosen = set(np.random.default_rng(seed).permutation(paths)[
+      :max(1, round(fraction * len(paths)))])
+  return [s for s in songs if s.path in chosen]
+
+
+def read_split(split_file, converter, embedder=None, splits=None,
+               progress=None) -> dict[str, list[Song]]:
+  """{split: songs} of a melody split file (only ``splits`` if given), each with its encoder
+  features when ``embedder`` is given; ``progress(iterable, total)`` wraps the file loop."""
+  rows = [r for r in tasks.read_split_file(split_file) if not splits or r['split'] in splits]
+  out: dict[str, list[Song]] = {}
+  for row in (progress(rows, len(rows)) if progress else rows):
+    song = read_song(row['path'], converter)
+    if embedder is not None:
+      song.extra = encoder_features(embedder, song)
+    out.setdefault(row['split'], []).append(song)
+  missing = [name for name in ('train', 'test') if name not in out]
+  if missing:
+    raise tasks.SplitFileError(f'{split_file} has no {" and no ".join(missing)} rows; the '
+                               'tagger trains on the train rows and scores the test rows.')
+  return out
+
+
+def run(songs: dict[str, list[Song]], settings: Settings, labels_fraction: float = 1.0,
+        log_every: int = 0, log=print) -> dict:
+  """Trains on ``labels_fraction`` of the train songs, scores the test songs: a result dict."""
+  train = subsample(songs['train'], labels_fraction, settings.seed)
+  extra = 0 if train[0].extra is None else train[0].extra.shape[1]
+  tagger = Tagger(settings, extra)
+  losses = tagger.fit(train, log_every=log_every, log=log)
+  total = lambda counts: {k: sum(c[k] for c in counts) for k in counts[0]}
+  called = total([note_counts(tagger.predict(s), s) for s in songs['test']])
+  sky = total([note_counts(skyline(s), s) for s in songs['test']])
+  return dict(task='melody', head='song', seed=settings.seed, labels_fraction=labels_fraction,
+              train_files=len(train), test_files=len(songs['test']), steps=settings.steps,
+              encoder_features=extra, final_loss=float(np.mean(losses[-100:])),
+              note_f1=tasks.note_f1(called),
+              precision=called['tp'] / max(called['tp'] + called['fp'], 1),
+              recall=called['tp'] / max(called['tp'] + called['fn'], 1),
+              skyline_note_f1=tasks.note_f1(sky), notes=called['notes'])
+
+
+def run_split_file(split_file, encoder, data_spec, settings: Settings,
+                   labels_fraction: float = 1.0) -> dict:
+  """``run`` on a split file's train and test songs, with ``encoder``'s frozen features (None:
+  the note features alone); ``data_spec`` names the piano roll (its workdir's or config's
+  data). A progress bar over the songs as they are read."""
+  from musicvae_jax import converters, progress  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.musicoder import embedding  # pylint: disable=g-import-not-at-top
+  converter = converters.get_converter(data_spec)
+  embedder = embedding.Embedder(encoder, converter) if encoder is not None else None
+  songs = read_split(split_file, converter, embedder, ('train', 'test'),
+                     lambda rows, n: progress.bar(rows, total=n, desc='songs', unit='song'))
+  return run(songs, settings, labels_fraction)

@@ -64,14 +64,14 @@ def main(argv):
     spec = config_boundary.model_spec(_CONFIG.value)
     if spec.family != 'musicoder':
       entry.die(PROG, f'--config={_CONFIG.value.name} is not a musicoder config.')
-    encoder = musicoder.build(spec, _SEED.value)
+    # The song head from scratch reads the notes alone: no encoder to build.
+    encoder = musicoder.build(spec, _SEED.value) if _HEAD.value == 'window' else None
   shift = 6 if _TRANSPOSE.value is None and _TASK.value == 'melody' else _TRANSPOSE.value or 0
   if _HEAD.value == 'song':
     data = (checkpointing.load_run_spec(_PRETRAINED.value).data if _PRETRAINED.value
             else config_boundary.data_spec(_CONFIG.value.data))
     settings = melody_notes.Settings(steps=_STEPS.value, seed=_SEED.value, transpose=shift)
-    result = melody_notes.run_split_file(_SPLIT.value, encoder if _PRETRAINED.value else None,
-                                         data, settings, _FRACTION.value)
+    result = melody_notes.run_split_file(_SPLIT.value, encoder, data, settings, _FRACTION.value)
     return _write(result, f'{result["notes"]} notes of {result["test_files"]} test songs')
   data = tasks.load(_TASK.value, _SPLIT.value, progress=progress.wanted())
   settings = finetune.Settings(mode=_MODE.value, steps=_STEPS.value, batch_size=_BATCH.value,

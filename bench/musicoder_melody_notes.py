@@ -32,6 +32,10 @@ def main():
   p.add_argument('--steps', type=int, default=1500)
   p.add_argument('--encoder', default='none', choices=('none', 'pretrained', 'random'))
   p.add_argument('--pretrained', default='runs/musicoder/pre_both6k')
+  p.add_argument('--attention_heads', type=int, default=0)
+  p.add_argument('--dropout', type=float, default=0.0)
+  p.add_argument('--length', type=int, default=512)
+  p.add_argument('--batch_size', type=int, default=16)
   p.add_argument('--out', default='')
   a = p.parse_args()
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
@@ -52,7 +56,9 @@ def main():
   read_s = time.time() - t0
   for seed in [int(s) for s in a.seeds.split(',')]:
     t1 = time.time()
-    result = melody_notes.run(songs, melody_notes.Settings(steps=a.steps, seed=seed),
+    result = melody_notes.run(songs, melody_notes.Settings(
+        steps=a.steps, seed=seed, attention_heads=a.attention_heads, dropout=a.dropout,
+        length=a.length, batch_size=a.batch_size),
                               a.fraction, log_every=100,
                               log=lambda line: print(line, flush=True))
     result.update(encoder=a.encoder, pretrained=a.pretrained if embedder else '',

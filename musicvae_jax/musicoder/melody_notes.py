@@ -31,12 +31,14 @@ from flax import nnx
 from musicvae_jax.chordkey.classifier import BiLSTMLayer
 from musicvae_jax.converters import pianoroll
 from musicvae_jax.models import layers
+from musicvae_jax.musicoder import monophonic
 from musicvae_jax.musicoder import tasks
 
 TRACK_CLASSES = {'BRIDGE': 1, tasks.MELODY_TRACK: 2}   # every other track is class 0
 NOTE_FEATURES = ('log duration', 'velocity', 'below the top', 'above the bottom',
                  'log sounding', 'rank from top', 'rank from bottom', 'log onset size',
-                 'log gap before', 'log gap after', 'pitch', 'is the top')
+                 'log gap before', 'log gap after', 'pitch', 'is the top',
+                 'place in the song', 'log bars from the start', 'log bars to the end')
 PITCH_FEATURE = NOTE_FEATURES.index('pitch')
 
 
@@ -92,7 +94,9 @@ def note_features(song: Song) -> tuple[np.ndarray, np.ndarray]:
       np.log1p(e - s), song.velocity / 127.0, (p - top[s]) / 12.0, (p - bottom[s]) / 12.0,
       np.log1p(sounding[s]), np.minimum(rank_top, 5), np.minimum(rank_bottom, 5),
       np.log1p(size[group]), np.log1p(np.minimum(before, 64)), np.log1p(np.minimum(after, 64)),
-      (p - 60) / 12.0, (rank_top == 0).astype(float)], axis=-1).astype(np.float32)
+      (p - 60) / 12.0, (rank_top == 0).astype(float), s / max(frames - 1, 1),
+      np.log1p((s - (s[0] if n else 0)) / 16.0), np.log1p((frames - 1 - s) / 16.0)],
+      axis=-1).astype(np.float32)
   return features, np.stack([p - 21, s % 16], axis=-1).astype(np.int32)
 
 
@@ -107,25 +111,47 @@ def encoder_features(embedder, song: Song) -> np.ndarray:
 
 
 class NoteTagger(nnx.Module):
-  """Note features -> a stacked BiLSTM over the song's notes -> [B, L, 3] class logits."""
+  """Note features -> a stacked BiLSTM over the song's notes (-> optional self-attention over
+  the whole song, residual) -> [B, L, 3] class logits. ``key`` turns on dropout (training)."""
 
-  def __init__(self, extra: int = 0, hidden: int = 128, num_layers: int = 2, *,
-               rngs: nnx.Rngs):
-    self.pitch_embed = nnx.Embed(88, 64, rngs=rngs)
+  def __init__(self, extra: int = 0, hidden: int = 128, num_layers: int = 2,
+               attention_heads: int = 0, dropout: float = 0.0, *, rngs: nnx.Rngs):
+    self.dropout = dropout
+    self.pitch_embed = nnx.Embed(89, 64, rngs=rngs)   # 88: a note hidden in pretraining
     self.place_embed = nnx.Embed(16, 16, rngs=rngs)
     self.inp = layers.Dense(len(NOTE_FEATURES) + 80 + extra, hidden, rngs=rngs)
     self.bilstms = nnx.List([BiLSTMLayer(hidden if k == 0 else 2 * hidden, hidden, rngs=rngs)
                              for k in range(num_layers)])
+    self.attention = (nnx.MultiHeadAttention(attention_heads, 2 * hidden, decode=False,
+                                             rngs=rngs) if attention_heads else None)
+    self.norm = nnx.LayerNorm(2 * hidden, rngs=rngs) if attention_heads else None
     self.head = layers.Dense(2 * hidden, 3, rngs=rngs)
+    # Masked-note pretraining (``note_pretrain``): a hidden note's pitch and its features.
+    self.recon = layers.Dense(2 * hidden, 88 + len(NOTE_FEATURES), rngs=rngs)
 
-  def __call__(self, x_BxLxF, ints_BxLx2, mask_BxL):
+  def _drop(self, x, key, k):
+    if key is None or not self.dropout:
+      return x
+    keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, x.shape)
+    return jnp.where(keep, x / (1.0 - self.dropout), 0.0)
+
+  def __call__(self, x_BxLxF, ints_BxLx2, mask_BxL, key=None):
+    return self.head(self.hidden(x_BxLxF, ints_BxLx2, mask_BxL, key))
+
+  def hidden(self, x_BxLxF, ints_BxLx2, mask_BxL, key=None):
+    """[B, L, 2H]: each note's state in the song, before either head."""
     x = jnp.concatenate([x_BxLxF, self.pitch_embed(ints_BxLx2[..., 0]),
                          self.place_embed(ints_BxLx2[..., 1])], axis=-1)
-    h_LxBxD = jnp.swapaxes(jnp.tanh(self.inp(x)), 0, 1)
+    h_LxBxD = jnp.swapaxes(self._drop(jnp.tanh(self.inp(x)), key, 0), 0, 1)
     mask_LxB = jnp.swapaxes(mask_BxL, 0, 1)
-    for bilstm in self.bilstms:
-      h_LxBxD = bilstm(h_LxBxD, mask_LxB)
-    return self.head(jnp.swapaxes(h_LxBxD, 0, 1))
+    for k, bilstm in enumerate(self.bilstms):
+      h_LxBxD = self._drop(bilstm(h_LxBxD, mask_LxB), key, k + 1)
+    h_BxLxD = jnp.swapaxes(h_LxBxD, 0, 1)
+    if self.attention is not None:
+      seen_BxHxLxL = nnx.make_attention_mask(mask_BxL, mask_BxL)
+      h_BxLxD = self.norm(h_BxLxD + self._drop(self.attention(h_BxLxD, mask=seen_BxHxLxL),
+                                              key, 99))
+    return h_BxLxD
 
 
 @dataclasses.dataclass
@@ -137,9 +163,13 @@ class Settings:
   hidden: int = 128
   transpose: int = 6
   seed: int = 0
+  attention_heads: int = 0   # > 0: a self-attention layer over the whole song on the BiLSTM
+  dropout: float = 0.0
+  line: bool = True          # keep only the most likely single line (``monophonic``)
 
 
-def _inputs(song: Song):
+def song_inputs(song: Song):
+  """A song's tagger inputs: ([n, F (+ E)] float features, [n, 2] int pitch and place)."""
   x, ints = note_features(song)
   return (np.concatenate([x, song.extra], axis=-1) if song.extra is not None else x), ints
 
@@ -149,7 +179,8 @@ def sample_batch(prepared, rng: np.random.Generator, settings: Settings) -> dict
   B, L = settings.batch_size, settings.length
   width = prepared[0][0].shape[1]
   batch = dict(x=np.zeros((B, L, width), np.float32), ints=np.zeros((B, L, 2), np.int32),
-               y=np.zeros((B, L), np.int32), mask=np.zeros((B, L), np.float32))
+               y=np.zeros((B, L), np.int32), mask=np.zeros((B, L), np.float32),
+               seed=np.int32(rng.integers(2**31 - 1)))
   for b in range(B):
     x, ints, y = prepared[rng.integers(len(prepared))]
     lo = int(rng.integers(max(len(y) - L, 0) + 1))
@@ -167,10 +198,17 @@ def sample_batch(prepared, rng: np.random.Generator, settings: Settings) -> dict
 class Tagger:
   """A ``NoteTagger`` with its jitted train step (state donated) and forward pass."""
 
-  def __init__(self, settings: Settings, extra: int = 0):
+  def __init__(self, settings: Settings, extra: int = 0, params=None):
+    """``params``: a start other than a fresh draw (a ``note_pretrain`` result)."""
     self.settings = settings
-    model = NoteTagger(extra, settings.hidden, rngs=nnx.Rngs(settings.seed))
-    self.graphdef, params = nnx.split(model, nnx.Param)
+    model = NoteTagger(extra, settings.hidden, attention_heads=settings.attention_heads,
+                       dropout=settings.dropout, rngs=nnx.Rngs(settings.seed))
+    self.graphdef, fresh = nnx.split(model, nnx.Param)
+    if params is not None and (jax.tree.structure(params) != jax.tree.structure(fresh) or any(
+        a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(fresh)))):
+      raise ValueError('the pretrained note model has another shape (hidden size, attention '
+                       'heads or encoder features differ); pretrain with these settings.')
+    params = fresh if params is None else jax.tree.map(jnp.copy, params)   # steps donate
     self.tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(
         optax.cosine_decay_schedule(settings.learning_rate, settings.steps)))
     self.state = {'params': params, 'opt': self.tx.init(params)}
@@ -186,7 +224,8 @@ class Tagger:
     self.traces['train_step'] += 1
 
     def loss_of(params):
-      logits = nnx.merge(self.graphdef, params)(batch['x'], batch['ints'], batch['mask'])
+      logits = nnx.merge(self.graphdef, params)(batch['x'], batch['ints'], batch['mask'],
+                                                jax.random.key(batch['seed']))
       ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch['y'])
       return jnp.sum(ce * batch['mask']) / jnp.maximum(jnp.sum(batch['mask']), 1.0)
 
@@ -195,7 +234,7 @@ class Tagger:
     return {'params': optax.apply_updates(state['params'], updates), 'opt': opt}, loss
 
   def fit(self, songs: list[Song], log_every: int = 0, log=print) -> list[float]:
-    prepared = [_inputs(s) + (s.classes,) for s in songs]
+    prepared = [song_inputs(s) + (s.classes,) for s in songs]
     rng = np.random.default_rng(self.settings.seed)
     losses = []
     for i in range(self.settings.steps):
@@ -205,15 +244,29 @@ class Tagger:
         log(f'step {i + 1}: loss {np.mean(losses[-log_every:]):.4f}')
     return losses
 
-  def predict(self, song: Song, bucket: int = 1024) -> np.ndarray:
-    """[n] bool: the notes read as melody; the song is padded to a multiple of ``bucket``."""
-    x, ints = _inputs(song)
+  def scores(self, song: Song, bucket: int = 1024) -> np.ndarray:
+    """[n, 3] class log-probabilities; the song is padded to a multiple of ``bucket``."""
+    x, ints = song_inputs(song)
     n = len(song)
     padded = -(-n // bucket) * bucket
     pad = lambda a: np.concatenate([a, np.zeros((padded - n,) + a.shape[1:], a.dtype)])[None]
     mask = pad(np.ones(n, np.float32))
-    logits = np.asarray(self._logits(self.state['params'], pad(x), pad(ints), mask))[0, :n]
-    return logits.argmax(-1) == TRACK_CLASSES[tasks.MELODY_TRACK]
+    logits = self._logits(self.state['params'], pad(x), pad(ints), mask)
+    return np.asarray(jax.nn.log_softmax(logits), np.float64)[0, :n]
+
+  def predict(self, song: Song, line: bool | None = None) -> np.ndarray:
+    """[n] bool: the notes read as melody: the best single line (``monophonic.best_line``)
+    when ``line`` (default ``settings.line``), else every note whose argmax is MELODY."""
+    return call(self.scores(song), song, self.settings.line if line is None else line)
+
+
+def call(scores_Nx3, song: Song, line: bool) -> np.ndarray:
+  """[n] bool melody calls from a song's class log-probabilities (see ``Tagger.predict``)."""
+  melody = TRACK_CLASSES[tasks.MELODY_TRACK]
+  if not line:
+    return scores_Nx3.argmax(-1) == melody
+  p = np.clip(np.exp(scores_Nx3[:, melody]), 1e-9, 1 - 1e-9)
+  return monophonic.best_line(song.start, song.end, np.log(p) - np.log1p(-p))
 
 
 def note_counts(predicted, song: Song) -> dict:
@@ -258,14 +311,19 @@ def read_split(split_file, converter, embedder=None, splits=None,
 
 
 def run(songs: dict[str, list[Song]], settings: Settings, labels_fraction: float = 1.0,
-        log_every: int = 0, log=print) -> dict:
-  """Trains on ``labels_fraction`` of the train songs, scores the test songs: a result dict."""
+        log_every: int = 0, log=print, params=None) -> dict:
+  """Trains on ``labels_fraction`` of the train songs (from ``params``, a pretrained note
+  model, if given), scores the test songs: a result dict."""
   train = subsample(songs['train'], labels_fraction, settings.seed)
   extra = 0 if train[0].extra is None else train[0].extra.shape[1]
-  tagger = Tagger(settings, extra)
+  tagger = Tagger(settings, extra, params)
   losses = tagger.fit(train, log_every=log_every, log=log)
   total = lambda counts: {k: sum(c[k] for c in counts) for k in counts[0]}
-  predicted = [tagger.predict(s) for s in songs['test']]
+  scores = [tagger.scores(s) for s in songs['test']]
+  f1 = {line: tasks.note_f1(total([note_counts(call(x, s, line), s)
+                                   for x, s in zip(scores, songs['test'])]))
+        for line in (False, True)}
+  predicted = [call(x, s, settings.line) for x, s in zip(scores, songs['test'])]
   called = total([note_counts(p, s) for p, s in zip(predicted, songs['test'])])
   classes = np.concatenate([s.classes for s in songs['test']])
   predicted = np.concatenate(predicted)
@@ -274,8 +332,11 @@ def run(songs: dict[str, list[Song]], settings: Settings, labels_fraction: float
   sky = total([note_counts(skyline(s), s) for s in songs['test']])
   return dict(task='melody', head='song', seed=settings.seed, labels_fraction=labels_fraction,
               train_files=len(train), test_files=len(songs['test']), steps=settings.steps,
-              encoder_features=extra, final_loss=float(np.mean(losses[-100:])),
-              note_f1=tasks.note_f1(called),
+              encoder_features=extra, pretrained_notes=params is not None,
+              final_loss=float(np.mean(losses[-100:])),
+              note_f1=tasks.note_f1(called), note_f1_argmax=f1[False], note_f1_line=f1[True],
+              line=settings.line, attention_heads=settings.attention_heads,
+              dropout=settings.dropout,
               precision=called['tp'] / max(called['tp'] + called['fp'], 1),
               recall=called['tp'] / max(called['tp'] + called['fn'], 1),
               skyline_note_f1=tasks.note_f1(sky), notes=called['notes'],

@@ -64,6 +64,12 @@ def test_features_rank_each_onsets_notes(songs):
   assert np.all(rank[first] == 0) and np.all(rank[~first] >= 1)
   assert np.array_equal(ints[:, 0], song.pitch - 21) and np.array_equal(ints[:, 1],
                                                                         song.start % 16)
+  place = x[:, melody_notes.NOTE_FEATURES.index('place in the song')]
+  assert place[0] < 0.05 and np.all(np.diff(place) >= 0) and 0.95 < place[-1] <= 1
+  since = x[:, melody_notes.NOTE_FEATURES.index('log bars from the start')]
+  until = x[:, melody_notes.NOTE_FEATURES.index('log bars to the end')]
+  assert since[0] == 0 and np.all(np.diff(since) >= 0) and np.all(np.diff(until) <= 0)
+  assert np.expm1(since[-1]) == pytest.approx((song.start[-1] - song.start[0]) / 16)
 
 
 def test_encoder_features_are_the_hidden_state_at_each_onset(songs):
@@ -108,6 +114,25 @@ def test_tagger_is_seeded_compiles_once_and_learns(songs):
   assert first.traces['logits'] == 1
 
 
+def test_attention_and_dropout_tagger_is_seeded_and_its_line_is_one_voice(songs):
+  settings = melody_notes.Settings(steps=30, batch_size=2, length=128, hidden=16,
+                                   attention_heads=2, dropout=0.2, learning_rate=5e-3)
+  tagger = melody_notes.Tagger(settings)
+  losses = tagger.fit(songs[:2])
+  assert losses == melody_notes.Tagger(settings).fit(songs[:2])
+  assert tagger.traces['train_step'] == 1 and np.isfinite(losses).all()
+  test = songs[3]
+  scores = tagger.scores(test)
+  assert scores.shape == (len(test), 3)
+  np.testing.assert_allclose(np.exp(scores).sum(-1), 1.0, atol=1e-5)
+  line = tagger.predict(test, line=True)
+  argmax = tagger.predict(test, line=False)
+  assert np.array_equal(argmax, scores.argmax(-1) == 2)
+  assert not (line & ~argmax).any()   # the line keeps only notes more likely melody than not
+  starts = test.start[line]
+  assert len(np.unique(starts)) == len(starts)   # one voice: never two notes at an onset
+
+
 def test_run_scores_the_test_songs_of_a_split_file(tmp_path):
   split = musicoder_workdirs.pop909_split(tmp_path / 'split.csv', 3, 1)
   read = melody_notes.read_split(split, CONVERTER)
@@ -118,6 +143,7 @@ def test_run_scores_the_test_songs_of_a_split_file(tmp_path):
   test = read['test'][0]
   sky = tasks.note_f1(melody_notes.note_counts(melody_notes.skyline(test), test))
   assert result['skyline_note_f1'] == sky and 0.0 <= result['note_f1'] <= 1.0
+  assert result['line'] and result['note_f1'] == result['note_f1_line']
   shares = result['called_melody_by_track']
   assert set(shares) == {'other', 'BRIDGE', 'MELODY'}
   assert shares['MELODY'] == pytest.approx(result['recall'])

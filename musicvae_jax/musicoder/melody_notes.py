@@ -21,6 +21,7 @@ encoder's 128 features a note let a few songs be learnt by heart.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,7 @@ from musicvae_jax.musicoder import monophonic
 from musicvae_jax.musicoder import tasks
 
 TRACK_CLASSES = {'BRIDGE': 1, tasks.MELODY_TRACK: 2}   # every other track is class 0
+UNLABELLED = 'unlabelled'   # a split file's rows that only pretraining reads
 NOTE_FEATURES = ('log duration', 'velocity', 'below the top', 'above the bottom',
                  'log sounding', 'rank from top', 'rank from bottom', 'log onset size',
                  'log gap before', 'log gap after', 'pitch', 'is the top',
@@ -57,20 +59,34 @@ class Song:
     return len(self.pitch)
 
 
-def read_song(path, converter: pianoroll.PianoRollConverter) -> Song:
-  """The notes of a POP909-style file (a track named MELODY); SplitFileError otherwise."""
+def read_song(path, converter: pianoroll.PianoRollConverter, labelled: bool = True) -> Song:
+  """The notes of a POP909-style file (a track named MELODY); SplitFileError otherwise.
+  ``labelled=False`` (songs for pretraining): any file, its classes unread by pretraining.
+
+  Notes of one pitch struck at one frame on several tracks (the piano doubling the melody)
+  are one key press of a piano: they become one note, which lasts as long and is as loud as
+  the longest and loudest of them and takes the highest class (MELODY over BRIDGE over the
+  rest). The piano roll merges them the same way. Kept apart, the copies differ only in the
+  order the file lists its tracks, which would tell a tagger which copy is the melody.
+  """
   sequence = tasks._note_sequence(path)  # pylint: disable=protected-access
   names = {i.instrument: i.name for i in sequence.instrument_infos}
-  if tasks.MELODY_TRACK not in names.values():
+  if labelled and tasks.MELODY_TRACK not in names.values():
     raise tasks.SplitFileError(f'{path}: no track named {tasks.MELODY_TRACK}.')
   vocab = converter.vocabulary
   notes = [n for n in sequence.notes
            if not n.is_drum and vocab.min_pitch <= n.pitch <= vocab.max_pitch]
   pitch, start, end, velocity, _ = converter.note_frames(sequence, notes)
   classes = np.array([TRACK_CLASSES.get(names.get(n.instrument), 0) for n in notes], np.int32)
-  order = np.lexsort((-pitch, start))
-  return Song(str(path), pitch[order], start[order], end[order], velocity[order],
-              classes[order])
+  # One note per (start, pitch), in onset order, highest pitch first within an onset.
+  key = start.astype(np.int64) * 128 + (127 - pitch)
+  if not len(key):
+    return Song(str(path), pitch, start, end, velocity, classes)
+  keys, group = np.unique(key, return_inverse=True)
+  merged = lambda values: np.maximum.reduceat(values[np.argsort(group, kind='stable')],
+                                             np.r_[0, np.cumsum(np.bincount(group))[:-1]])
+  return Song(str(path), (127 - keys % 128).astype(pitch.dtype), (keys // 128).astype(
+      start.dtype), merged(end), merged(velocity), merged(classes).astype(np.int32))
 
 
 def note_features(song: Song) -> tuple[np.ndarray, np.ndarray]:
@@ -292,14 +308,25 @@ def subsample(songs: list[Song], fraction: float, seed: int) -> list[Song]:
   return [s for s in songs if s.path in chosen]
 
 
-def read_split(split_file, converter, embedder=None, splits=None,
-               progress=None) -> dict[str, list[Song]]:
+def read_split(split_file, converter, embedder=None, splits=None, progress=None,
+               skipped: list | None = None) -> dict[str, list[Song]]:
   """{split: songs} of a melody split file (only ``splits`` if given), each with its encoder
-  features when ``embedder`` is given; ``progress(iterable, total)`` wraps the file loop."""
+  features when ``embedder`` is given; ``progress(iterable, total)`` wraps the file loop.
+  Rows of split ``unlabelled`` (songs only pretraining reads) need no MELODY track, and one
+  that cannot be read is left out and added to ``skipped`` as (path, reason)."""
   rows = [r for r in tasks.read_split_file(split_file) if not splits or r['split'] in splits]
   out: dict[str, list[Song]] = {}
   for row in (progress(rows, len(rows)) if progress else rows):
-    song = read_song(row['path'], converter)
+    unlabelled = row['split'] == UNLABELLED
+    try:
+      song = read_song(row['path'], converter, labelled=not unlabelled)
+      if unlabelled and not len(song):
+        raise ValueError('no notes in the piano range')
+    except Exception as e:  # pylint: disable=broad-except
+      if not unlabelled or skipped is None:
+        raise
+      skipped.append((str(row['path']), f'{type(e).__name__}: {e}'))
+      continue
     if embedder is not None:
       song.extra = encoder_features(embedder, song)
     out.setdefault(row['split'], []).append(song)
@@ -344,14 +371,38 @@ def run(songs: dict[str, list[Song]], settings: Settings, labels_fraction: float
 
 
 def run_split_file(split_file, encoder, data_spec, settings: Settings,
-                   labels_fraction: float = 1.0) -> dict:
+                   labels_fraction: float = 1.0, pretrain_steps: int = 0,
+                   objectives: str = 'both') -> dict:
   """``run`` on a split file's train and test songs, with ``encoder``'s frozen features (None:
   the note features alone); ``data_spec`` names the piano roll (its workdir's or config's
-  data). A progress bar over the songs as they are read."""
+  data). ``pretrain_steps`` > 0: masked-note pretraining (``note_pretrain``, ``objectives``)
+  first, on the notes of every train song and every ``unlabelled`` row. Progress bars."""
   from musicvae_jax import converters, progress  # pylint: disable=g-import-not-at-top
   from musicvae_jax.musicoder import embedding  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.musicoder import note_pretrain  # pylint: disable=g-import-not-at-top
+  pretrain = (note_pretrain.PretrainSettings(pretrain_steps, objectives, tagger=settings)
+              if pretrain_steps > 0 else None)
+  if pretrain is not None and encoder is not None:
+    raise ValueError('masked-note pretraining reads the note features alone; give it without '
+                     'a pretrained encoder (--config=musicoder).')
   converter = converters.get_converter(data_spec)
   embedder = embedding.Embedder(encoder, converter) if encoder is not None else None
-  songs = read_split(split_file, converter, embedder, ('train', 'test'),
-                     lambda rows, n: progress.bar(rows, total=n, desc='songs', unit='song'))
-  return run(songs, settings, labels_fraction)
+  skipped = []
+  splits = ('train', 'test') + ((UNLABELLED,) if pretrain is not None else ())
+  songs = read_split(split_file, converter, embedder, splits,
+                     lambda rows, n: progress.bar(rows, total=n, desc='songs', unit='song'),
+                     skipped)
+  params, extra = None, {}
+  if pretrain is not None:
+    corpus = songs['train'] + songs.get(UNLABELLED, [])
+    wall, cpu = time.time(), time.process_time()
+    params, history = note_pretrain.pretrain(corpus, pretrain, progress=lambda steps, n: (
+        progress.bar(steps, total=n, desc='pretrain', unit='step')))
+    extra = dict(pretrain_songs=len(corpus), pretrain_steps=pretrain.steps,
+                 objectives=pretrain.objectives, pretrain_wall_s=round(time.time() - wall),
+                 pretrain_cpu_s=round(time.process_time() - cpu),
+                 pretrain_pitch_loss=float(np.mean([h['pitch'] for h in history[-100:]])))
+  extra['unlabelled_skipped'] = skipped
+  result = run(songs, settings, labels_fraction, params=params)
+  result.update(extra)
+  return result

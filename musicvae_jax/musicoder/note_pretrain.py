@@ -103,15 +103,18 @@ class Pretrainer:
     updates, opt = self.tx.update(grads, state['opt'], state['params'])
     return {'params': optax.apply_updates(state['params'], updates), 'opt': opt}, (loss, parts)
 
-  def fit(self, songs: list[melody_notes.Song], log_every: int = 0, log=print) -> list[dict]:
-    """Pretrains on ``songs``' notes (their classes unread); one dict of losses a step."""
+  def fit(self, songs: list[melody_notes.Song], log_every: int = 0, log=print,
+          progress=None) -> list[dict]:
+    """Pretrains on ``songs``' notes (their classes unread); one dict of losses a step.
+    ``progress(steps, total)`` wraps the step loop (a bar)."""
     prepared = [melody_notes.song_inputs(s) + (np.zeros(len(s), np.int32),) for s in songs]
     if prepared[0][0].shape[1] != len(melody_notes.NOTE_FEATURES):
       raise ValueError('note pretraining reads the note features alone; these songs carry '
                        'encoder features too.')
     rng = np.random.default_rng(self.settings.tagger.seed)
     history = []
-    for i in range(self.settings.steps):
+    steps = range(self.settings.steps)
+    for i in (progress(steps, len(steps)) if progress else steps):
       batch = melody_notes.sample_batch(prepared, rng, self.settings.tagger)
       batch['hidden'] = hide(batch, rng, self.settings)
       del batch['y']
@@ -125,8 +128,8 @@ class Pretrainer:
 
 
 def pretrain(songs: list[melody_notes.Song], settings: PretrainSettings, log_every: int = 0,
-             log=print):
+             log=print, progress=None):
   """(the pretrained parameters, the loss history) of a ``Pretrainer`` fit on ``songs``."""
   pretrainer = Pretrainer(settings)
-  history = pretrainer.fit(songs, log_every, log)
+  history = pretrainer.fit(songs, log_every, log, progress)
   return pretrainer.state['params'], history

@@ -331,6 +331,10 @@ CASES = [
          ('--task=composer', '--config=musicoder:tiny', '--head=song', '--split_file=s.csv',
           '--output=out'),
          ('--head=song is for --task=melody',)),
+    Case('finetune-note-pretraining-with-an-encoder', 'musicvae-finetune',
+         ('--task=melody', '--pretrained={mel2}', '--head=song', '--pretrain_steps=10',
+          '--split_file=s.csv', '--output=out'),
+         ('--pretrain_steps is for --head=song with --config=musicoder',)),
     # ---- musicvae-chords ----------------------------------------------------------------------
     Case('chords-missing-input', 'musicvae-chords', ('--output_dir=out',),
          ('--input_midi is required',)),

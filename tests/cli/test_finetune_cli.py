@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 import cli_process
+from conftest import SHARED
 import musicoder_workdirs
 
 
@@ -56,3 +57,27 @@ def test_song_head_reads_whole_songs_and_scores_their_notes(start, split_csv, pr
   assert 0.0 <= result['note_f1'] <= 1.0 and 0.3 < result['skyline_note_f1'] < 0.8
   assert f'note_f1 {result["note_f1"]:.4f} on {result["notes"]} notes of 1 test songs' in (
       proc.stdout)
+
+
+def test_song_head_pretrains_on_train_and_unlabelled_notes_first(split_csv, tmp_path):
+  multitrack = sorted((SHARED / 'data' / 'midi' / 'multitrack').rglob('*.mid'))[0]
+  corrupt = tmp_path / 'corrupt.mid'
+  corrupt.write_bytes(b'MThd not really a midi file')
+  split = tmp_path / 'split.csv'
+  split.write_text(split_csv.read_text() + f'{multitrack},,unlabelled\n{corrupt},,unlabelled\n')
+  out = tmp_path / 'out'
+  proc = subprocess.run(cli_process.argv(
+      'musicvae-finetune', '--task=melody', '--head=song', '--config=musicoder:tiny',
+      '--pretrain_steps=4', '--objectives=cfm', f'--split_file={split}', f'--output={out}',
+      '--steps=4', '--labels_fraction=0.4', '--seed=1'),
+      capture_output=True, text=True, timeout=600, check=False)
+  assert proc.returncode == 0, proc.stderr
+  result = json.loads((out / 'result.json').read_text())
+  # Pretraining reads every train song and the readable unlabelled one; the tagger then trains
+  # on its 40 % of the labelled songs only.
+  assert result['pretrained_notes'] and result['pretrain_songs'] == 6
+  assert result['pretrain_steps'] == 4 and result['objectives'] == 'cfm'
+  assert result['train_files'] == 2 and result['pretrain_cpu_s'] >= 0
+  [(path, reason)] = result['unlabelled_skipped']
+  assert path == str(corrupt) and reason
+  assert 0.0 <= result['note_f1'] <= 1.0

@@ -6,16 +6,21 @@ features, E = the frozen encoder's width (0 without one), B = batch, L = notes i
 The window models of ``finetune`` see four bars; whether a line is the sung melody or the
 instrumental BRIDGE that answers it is often only clear from the song around it. Here every
 note of a song is one step of a 2-layer BiLSTM, so a chunk of ``L`` notes (512: about a third
-of a POP909 song) is read at once in training and the whole song at test time. Each note's
-input is its pitch and place in the bar (embedded), ``NOTE_FEATURES`` (duration, velocity,
-height against the highest and lowest sounding pitch, its rank in its onset, the gaps to the
-onsets around it) and, optionally, a frozen MusiCoder encoder's hidden state at the note's
-onset frame (``encoder_features``: the song's roll cut into non-overlapping windows). The head
-gives three classes (other, BRIDGE, MELODY); a note is the melody when MELODY is its argmax.
-Training transposes each chunk by a random k in ±``transpose`` semitones (pitch and the
-pitch feature move; encoder features are read at the untransposed pitch). Measured on POP909
-(BENCHMARKS.md, "Whole songs, note by note"): the note features alone do best; the frozen
-encoder's 128 features a note let a few songs be learnt by heart.
+of a POP909 song) is read at once in training and the whole song at test time. A note is one
+key press: copies of a pitch struck at one frame on several tracks are merged (``read_song``).
+Each note's input is its pitch and place in the bar (embedded), ``NOTE_FEATURES`` (duration,
+velocity, height against the highest and lowest sounding pitch, its rank in its onset, the
+gaps to the onsets around it, its place in the song) and, optionally, a frozen MusiCoder
+encoder's hidden state at the note's onset frame (``encoder_features``: the song's roll cut
+into non-overlapping windows). The head gives three classes (other, BRIDGE, MELODY); a note is
+the melody when MELODY is its argmax, or, with ``Settings.line``, when it is on the best single
+line through the song (``monophonic.best_line``). Optional: dropout, a self-attention layer
+over the whole song, and a start from masked-note pretraining (``note_pretrain``). Training
+transposes each chunk by a random k in ±``transpose`` semitones (pitch and the pitch feature
+move; encoder features are read at the untransposed pitch). Measured on POP909 (BENCHMARKS.md,
+"Whole songs, note by note"): the note features alone do best; the frozen encoder's 128
+features a note let a few songs be learnt by heart; the single line and masked-note
+pretraining do not help.
 """
 
 from __future__ import annotations
@@ -181,7 +186,7 @@ class Settings:
   seed: int = 0
   attention_heads: int = 0   # > 0: a self-attention layer over the whole song on the BiLSTM
   dropout: float = 0.0
-  line: bool = True          # keep only the most likely single line (``monophonic``)
+  line: bool = False         # keep only the most likely single line (``monophonic``)
 
 
 def song_inputs(song: Song):

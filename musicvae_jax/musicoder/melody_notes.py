@@ -216,6 +216,12 @@ def sample_batch(prepared, rng: np.random.Generator, settings: Settings) -> dict
   return batch
 
 
+def optimizer(learning_rate: float, steps: int) -> optax.GradientTransformation:
+  """Adam, gradients clipped to norm 1, the rate decaying to 0 over ``steps`` (a cosine)."""
+  return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(
+      optax.cosine_decay_schedule(learning_rate, steps)))
+
+
 class Tagger:
   """A ``NoteTagger`` with its jitted train step (state donated) and forward pass."""
 
@@ -230,8 +236,7 @@ class Tagger:
       raise ValueError('the pretrained note model has another shape (hidden size, attention '
                        'heads or encoder features differ); pretrain with these settings.')
     params = fresh if params is None else jax.tree.map(jnp.copy, params)   # steps donate
-    self.tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(
-        optax.cosine_decay_schedule(settings.learning_rate, settings.steps)))
+    self.tx = optimizer(settings.learning_rate, settings.steps)
     self.state = {'params': params, 'opt': self.tx.init(params)}
     self.traces = {'train_step': 0, 'logits': 0}
     self._train_step = jax.jit(self._step, donate_argnums=0)
@@ -352,10 +357,11 @@ def run(songs: dict[str, list[Song]], settings: Settings, labels_fraction: float
   losses = tagger.fit(train, log_every=log_every, log=log)
   total = lambda counts: {k: sum(c[k] for c in counts) for k in counts[0]}
   scores = [tagger.scores(s) for s in songs['test']]
-  f1 = {line: tasks.note_f1(total([note_counts(call(x, s, line), s)
-                                   for x, s in zip(scores, songs['test'])]))
-        for line in (False, True)}
-  predicted = [call(x, s, settings.line) for x, s in zip(scores, songs['test'])]
+  calls = {line: [call(x, s, line) for x, s in zip(scores, songs['test'])]
+           for line in (False, True)}
+  f1 = {line: tasks.note_f1(total([note_counts(c, s) for c, s in zip(called, songs['test'])]))
+        for line, called in calls.items()}
+  predicted = calls[settings.line]
   called = total([note_counts(p, s) for p, s in zip(predicted, songs['test'])])
   classes = np.concatenate([s.classes for s in songs['test']])
   predicted = np.concatenate(predicted)

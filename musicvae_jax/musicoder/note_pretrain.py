@@ -75,8 +75,7 @@ class Pretrainer:
     model = melody_notes.NoteTagger(0, tagger.hidden, attention_heads=tagger.attention_heads,
                                     dropout=tagger.dropout, rngs=nnx.Rngs(tagger.seed))
     self.graphdef, params = nnx.split(model, nnx.Param)
-    self.tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(
-        optax.cosine_decay_schedule(tagger.learning_rate, settings.steps)))
+    self.tx = melody_notes.optimizer(tagger.learning_rate, settings.steps)
     self.state = {'params': params, 'opt': self.tx.init(params)}
     self.traces = 0
     self._train_step = jax.jit(self._step, donate_argnums=0)

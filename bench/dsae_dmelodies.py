@@ -43,6 +43,8 @@ _ST = flags.DEFINE_bool('straight_through_swaps', None, 'Swap terms re-encode gr
                         "(default: the config's).")
 _ZT = flags.DEFINE_bool('swap_z_targets_train', None, "z's swap targets pass gradient "
                         "(default: the config's).")
+_ZIN = flags.DEFINE_enum('z_input', None, ['tokens', 'contour'], "What z_t's encoder reads "
+                         "(default: the config's).")
 _SWAP = flags.DEFINE_list('swap_weights', None, "TS-DSAE's four swap weights (default: the "
                           "config's).")
 _COLLECT = flags.DEFINE_list('collect', [], 'Only merge these folders\' results.json (runs '
@@ -58,7 +60,7 @@ def config_for(model: str, z: int, seed: int):
   config.model.free_bits = _FREE.value
   for field, value in (('v_size', _V.value), ('v_beta', _V_BETA.value),
                        ('straight_through_swaps', _ST.value),
-                       ('swap_z_targets_train', _ZT.value)):
+                       ('swap_z_targets_train', _ZT.value), ('z_input', _ZIN.value)):
     if value is not None:
       config.model[field] = value
   if model == 'tsdsae':

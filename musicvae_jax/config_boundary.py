@@ -210,7 +210,12 @@ def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
                         swap_warmup_steps=int(m.get('swap_warmup_steps', 0)),
                         v_beta=float(m.get('v_beta', 1.0)),
                         straight_through_swaps=bool(m.get('straight_through_swaps', False)),
-                        swap_z_targets_train=bool(m.get('swap_z_targets_train', False)))
+                        swap_z_targets_train=bool(m.get('swap_z_targets_train', False)),
+                        z_input=str(m.get('z_input', 'tokens')),
+                        token_pitches=_token_pitches(converter, depths[0]))
+  if dsae.z_input not in ('tokens', 'contour'):
+    raise ModelConfigError(f"model.z_input={dsae.z_input!r}: 'tokens' (z_t's encoder reads the "
+                           "sequence) or 'contour' (its rests, holds and pitch directions).")
   if dsae.v_beta <= 0:
     raise ModelConfigError(f'model.v_beta={dsae.v_beta}: the weight of KL(q(v) || p(v)) must be '
                            '> 0 (1 is the ELBO).')
@@ -220,6 +225,15 @@ def _dsae_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
       encoder=specs.EncoderSpec('bidirectional_lstm', _sizes(m.enc_rnn_size)),
       decoder=specs.DecoderSpec('mlp', _sizes(m.dec_rnn_size)),
       z_size=int(m.z_size), seq_len=data.seq_len, family='dsae', dsae=dsae)
+
+
+def _token_pitches(converter, depth: int) -> tuple[int, ...]:
+  """Each token's MIDI pitch (-1 for the rest and hold tokens 0 and 1) for z's contour input."""
+  vocabulary = getattr(converter, 'vocabulary', None)
+  if hasattr(vocabulary, 'pitch_of_token'):   # dMelodies
+    return tuple(int(p) for p in vocabulary.pitch_of_token)
+  low = int(getattr(converter, 'min_pitch'))   # melody: tokens 2.. are min_pitch..
+  return (-1, -1) + tuple(range(low, low + depth - 2))
 
 
 def _musicoder_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:

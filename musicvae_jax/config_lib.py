@@ -277,21 +277,22 @@ def model(*, encoder='bidirectional_lstm', decoder='categorical_lstm', enc_rnn_s
 def dsae_model(*, enc_rnn_size=256, dec_rnn_size=(256,), z_size=16, v_size=16,
                prior_rnn_size=64, stage1_steps=0, swap_weights=(0.0, 0.0, 0.0, 0.0),
                free_bits=16.0, swap_warmup_steps=0, v_beta=1.0,
-               straight_through_swaps=False, swap_z_targets_train=False):
+               straight_through_swaps=False, swap_z_targets_train=False, z_input='tokens'):
   """The model section of DSAE / TS-DSAE (``models.dsae``): ``enc_rnn_size`` per direction of
   both encoders, ``dec_rnn_size`` the decoder MLP's hidden widths, ``z_size`` each z_t's size,
   ``v_size`` the global latent's; TS-DSAE: ``stage1_steps`` > 0 and ``swap_weights``;
   ``free_bits`` apply to z_1:T's KL (summed over the sequence); the swap weights rise from 0
   over ``swap_warmup_steps`` steps of stage 2; ``v_beta`` weighs v's KL against N(0, I) (the
   vanilla DSAE, TS-DSAE's stage 1; 1: the ELBO); ``straight_through_swaps``: the swap terms
-  re-encode greedy decodes; ``swap_z_targets_train``: z's swap targets pass gradient."""
+  re-encode greedy decodes; ``swap_z_targets_train``: z's swap targets pass gradient;
+  ``z_input``: what z_t's encoder reads, 'tokens' or 'contour' (``models.dsae.contour``)."""
   return ml_collections.ConfigDict(dict(
       family='dsae', enc_rnn_size=(int(enc_rnn_size),), dec_rnn_size=tuple(dec_rnn_size),
       z_size=z_size, v_size=v_size, prior_rnn_size=prior_rnn_size, stage1_steps=stage1_steps,
       swap_weights=tuple(float(w) for w in swap_weights), swap_warmup_steps=swap_warmup_steps,
       free_bits=float(free_bits), v_beta=float(v_beta),
       straight_through_swaps=bool(straight_through_swaps),
-      swap_z_targets_train=bool(swap_z_targets_train), max_beta=1.0,
+      swap_z_targets_train=bool(swap_z_targets_train), z_input=str(z_input), max_beta=1.0,
       beta_rate=0.0, sampling_schedule='constant', sampling_rate=0.0))
 
 

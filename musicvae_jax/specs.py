@@ -126,7 +126,10 @@ class DsaeSpec:
   ``straight_through_swaps``: the swap terms re-encode the greedy decode (one-hot rows, the
   softmax's gradient passed straight through) rather than the softmax itself, which can hold
   two keys at once. ``swap_z_targets_train``: the z terms' targets q(z_t) of the data pass
-  gradient, so z's code on the data moves towards one that a swap keeps."""
+  gradient, so z's code on the data moves towards one that a swap keeps. ``z_input``: what
+  z_t's encoder reads: ``tokens`` (TS-DSAE's choice, the sequence itself) or ``contour`` (per
+  step: rest, hold, and whether a pitch goes up, down, stays or is the first, from
+  ``token_pitches``, each token's MIDI pitch or -1): a view with no key in it."""
   v_size: int = 16
   prior_rnn_size: int = 64
   stage1_steps: int = 0
@@ -135,6 +138,8 @@ class DsaeSpec:
   v_beta: float = 1.0   # v's KL weight against N(0, I) (times the loss's beta); 1 is the ELBO
   straight_through_swaps: bool = False   # swap terms re-encode greedy decodes (softmax's grad)
   swap_z_targets_train: bool = False   # z swap terms' targets q(z_t) pass gradient
+  z_input: str = 'tokens'   # 'tokens' or 'contour' (what z_t's encoder reads)
+  token_pitches: tuple[int, ...] = ()   # contour: each token's MIDI pitch, -1 for rest / hold
 
   @property
   def two_stage(self) -> bool:

@@ -20,7 +20,11 @@ differentiably, as TS-DSAE's swap-consistency terms need.
 Where this differs from the TS-DSAE authors' code, by choice: z_t's posterior reads the whole
 sequence through a bidirectional LSTM rather than an autoregressive one conditioned on v (no
 Python-side loop; the swap terms do the disentangling), and outputs are categorical (their
-audio model's are Gaussian).
+audio model's are Gaussian). An option the authors do not have, ``z_input='contour'``: z_t's
+encoder reads the melody's contour (``contour``: rest, hold, and whether each pitch goes up,
+down, stays or comes first) instead of its tokens, so no key can reach z by construction; with
+the tokens, z learns a key-dependent code for each note and a swap scrambles the line
+(BENCHMARKS.md, "DSAE and TS-DSAE on dMelodies").
 """
 
 from __future__ import annotations
@@ -29,10 +33,45 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+import numpy as np
+
 from musicvae_jax import specs
 from musicvae_jax.models import encoders
 from musicvae_jax.models import layers
 from musicvae_jax.models import lstm
+
+
+CONTOUR_FEATURES = 6   # rest, hold, up, down, same, first pitch
+
+
+def contour(probs_BxTxV, token_pitches):
+  """Per step [B, T, 6]: p(token 0), p(token 1) (rest / hold), and the probability that the step
+  is a pitch above, below or equal to the last pitch before it, or the first pitch at all.
+
+  ``token_pitches`` [V]: each token's MIDI pitch, -1 for the two non-pitch tokens. Soft rows (a
+  decoder's softmax) give expected features, so re-encoding a decode stays differentiable: the
+  last pitch is carried as a distribution over tokens through non-pitch steps."""
+  pitches = np.asarray(token_pitches)
+  pitched = pitches >= 0
+  if pitches.shape[0] != probs_BxTxV.shape[-1] or pitched[:2].any() or not pitched[2:].all():
+    raise ValueError(f'token_pitches needs one pitch per token from token 2 on and -1 for tokens '
+                     f'0 and 1; got {pitches.shape[0]} values for {probs_BxTxV.shape[-1]} tokens.')
+  both = pitched[:, None] & pitched[None, :]
+  above = jnp.asarray(both & (pitches[None, :] > pitches[:, None]), jnp.float32)  # [last, now]
+  below = jnp.asarray(both & (pitches[None, :] < pitches[:, None]), jnp.float32)
+  note_TxBxV = jnp.swapaxes(probs_BxTxV * jnp.asarray(pitched, probs_BxTxV.dtype), 0, 1)
+  keep_TxB = 1.0 - jnp.sum(note_TxBxV, -1)   # the step starts no pitch: the last one stands
+
+  def step(last_BxV, inputs):
+    note, keep = inputs
+    up = jnp.sum((last_BxV @ above) * note, -1)
+    down = jnp.sum((last_BxV @ below) * note, -1)
+    same = jnp.sum(last_BxV * note, -1)
+    first = jnp.sum(note, -1) * (1.0 - jnp.sum(last_BxV, -1))
+    return note + keep[:, None] * last_BxV, jnp.stack([up, down, same, first], -1)
+
+  _, moves_TxBx4 = jax.lax.scan(step, jnp.zeros_like(note_TxBxV[0]), (note_TxBxV, keep_TxB))
+  return jnp.concatenate([probs_BxTxV[..., :2], jnp.swapaxes(moves_TxBx4, 0, 1)], -1)
 
 
 class SequenceBiLSTM(nnx.Module):
@@ -77,7 +116,10 @@ class DSAE(nnx.Module):
     self.v_encoder = GlobalEncoder(vocab, hidden, d.v_size, rngs=rngs)
     # TS-DSAE's informed prior: set to v_encoder's parameters when stage 1 ends, never trained.
     self.v_prior = GlobalEncoder(vocab, hidden, d.v_size, rngs=rngs) if d.two_stage else None
-    self.z_rnn = SequenceBiLSTM(vocab, hidden, rngs=rngs)
+    if d.z_input not in ('tokens', 'contour'):
+      raise ValueError(f"dsae z_input={d.z_input!r}: 'tokens' or 'contour'.")
+    z_in = CONTOUR_FEATURES if d.z_input == 'contour' else vocab
+    self.z_rnn = SequenceBiLSTM(z_in, hidden, rngs=rngs)
     self.z_head = encoders.GaussianHead(2 * hidden, spec.z_size, rngs=rngs)
     self.prior_rnn = layers.LSTMLayer(spec.z_size, d.prior_rnn_size, rngs=rngs)
     self.prior_head = encoders.GaussianHead(d.prior_rnn_size, spec.z_size, rngs=rngs)
@@ -101,7 +143,11 @@ class DSAE(nnx.Module):
     return jax.lax.stop_gradient(mu), jax.lax.stop_gradient(sigma)
 
   def encode_z(self, probs_BxTxV):
-    """q(z_t | x): mean and standard deviation [B, T, Z]."""
+    """q(z_t | x): mean and standard deviation [B, T, Z] (of x's contour with z_input
+    'contour')."""
+    d = self.spec.dsae
+    if d.z_input == 'contour':
+      probs_BxTxV = contour(probs_BxTxV, d.token_pitches)
     return self.z_head(self.z_rnn(probs_BxTxV)[0])
 
   def z_prior(self, z_BxTxZ):

@@ -33,7 +33,8 @@ CHORD_CONFIGS = ('cat-mel_2bar_med_chords',)
 MULTIPERF_CONFIGS = ('hier-multiperf_vel_1bar_med', 'hier-multiperf_vel_1bar_big',
                      'hier-multiperf_vel_1bar_med_chords', 'hier-multiperf_vel_1bar_big_chords')
 # DSAE / TS-DSAE on dMelodies tokens (test_dsae_shapes; training in tests/training/test_dsae).
-DSAE_CONFIGS = ('dsae-dmelodies', 'tsdsae-dmelodies', 'tsdsae-mel_2bar')
+DSAE_CONFIGS = ('dsae-dmelodies', 'tsdsae-dmelodies', 'tsdsae-dmelodies_contour',
+                'tsdsae-mel_2bar')
 # MusiCoder's transformer over piano-roll frames (test_musicoder_shapes; pretraining in
 # tests/training/test_musicoder_training).
 MUSICODER_CONFIGS = ('musicoder', 'musicoder_cfm', 'musicoder_ccm')
@@ -48,7 +49,7 @@ def test_every_config_is_covered():
       config_lib.config_names())
 
 
-@pytest.mark.parametrize('name', DSAE_CONFIGS[:2])
+@pytest.mark.parametrize('name', DSAE_CONFIGS[:3])
 def test_dsae_shapes(name):
   """v [B, V_] and z [B, T, Z] posteriors, z prior [B, T, Z], logits [B, T, 52], prior samples
   [B, T, Z]; only TS-DSAE has the frozen prior copy of v's encoder."""
@@ -67,7 +68,7 @@ def test_dsae_shapes(name):
   assert [a.shape for a in model.z_prior(mu_z)] == [(B, t, z_size)] * 2
   assert model.decode(mu_v, mu_z).shape == (B, t, 52)
   assert model.sample_z(jax.random.PRNGKey(0), B).shape == (B, t, z_size)
-  assert (model.v_prior is not None) == (name == 'tsdsae-dmelodies')
+  assert (model.v_prior is not None) == name.startswith('tsdsae')
 
 
 @pytest.mark.parametrize('name', MUSICODER_CONFIGS)

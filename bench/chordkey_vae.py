@@ -2,6 +2,7 @@
 
   python bench/chordkey_vae.py [--classifier=bilstm|transformer] [--vae | --no-vae]
       [--labelled=1.0] [--chord_lm=transition|recurrent] [--unlabelled_weight=0.1]
+      [--latent_scope=beat|chunk]
       [--steps=2000] [--split=test|valid] [--seed=0] [--save_dir=DIR] [--cache=FILE]
 
 Trains ``musicvae_jax.chordkey.vae`` on POP909's train split (sha1(id) % 10 in 0-7). With
@@ -58,6 +59,8 @@ def main() -> int:
   ap.add_argument('--temperature', type=float, default=0.5)
   ap.add_argument('--chord_lm_moves_keys', action=argparse.BooleanOptionalAction, default=True)
   ap.add_argument('--latent', type=int, default=8)
+  ap.add_argument('--latent_scope', default='beat', choices=('beat', 'chunk'),
+                  help='one z per beat, or one per chunk of --length beats')
   ap.add_argument('--hidden', type=int, default=128)
   ap.add_argument('--layers', type=int, default=0, help='0: 2 BiLSTM layers, 4 blocks')
   ap.add_argument('--steps', type=int, default=2000)
@@ -84,7 +87,7 @@ def main() -> int:
 
   layers = args.layers or (2 if args.classifier == 'bilstm' else 4)
   settings = vae.Settings(classifier=args.classifier, hidden=args.hidden, num_layers=layers,
-                          latent=args.latent,
+                          latent=args.latent, latent_scope=args.latent_scope,
                           vae=args.vae, chord_lm=args.chord_lm,
                           unlabelled_weight=args.unlabelled_weight,
                           temperature=args.temperature, learning_rate=args.lr,
@@ -108,7 +111,8 @@ def main() -> int:
           'transformer': f'transformer {layers}x{args.hidden}'}[args.classifier]
   how = (f'VAE, {args.chord_lm} chord LM'
          + ('' if args.chord_lm_moves_keys else ' (not moving keys)')
-         + f', weight {args.unlabelled_weight}, z {args.latent}' if args.vae
+         + f', weight {args.unlabelled_weight}, z {args.latent}'
+         + ('' if args.latent_scope == 'beat' else ' per chunk') if args.vae
          else 'classifier alone')
   name = f'{kind}, {how}, {args.labelled:.0%} labelled, seed {args.seed}'
   print(f'POP909 split by sha1(song id) % 10: {len(labelled)} labelled and {len(unlabelled)} '

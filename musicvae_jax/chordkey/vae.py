@@ -60,6 +60,7 @@ class Settings:
   num_layers: int = 2            # BiLSTM layers / transformer blocks
   vae: bool = True               # False: the classifier trained alone
   latent: int = 8                # Z
+  latent_scope: str = 'beat'     # 'beat': one z per beat; 'chunk': one z per chunk (a style)
   embed: int = 32                # E
   chord_lm: str = 'transition'   # 'transition' or 'recurrent'
   unlabelled_weight: float = 0.1   # chosen on the valid split (0.1 vs 0.5, bench/chordkey_vae.py)
@@ -72,6 +73,8 @@ class Settings:
       raise ValueError(f"classifier must be 'bilstm' or 'transformer', not {self.classifier!r}")
     if self.chord_lm not in ('transition', 'recurrent'):
       raise ValueError(f"chord_lm must be 'transition' or 'recurrent', not {self.chord_lm!r}")
+    if self.latent_scope not in ('beat', 'chunk'):
+      raise ValueError(f"latent_scope must be 'beat' or 'chunk', not {self.latent_scope!r}")
 
 
 def build_classifier(settings: Settings, rngs: nnx.Rngs):
@@ -87,6 +90,7 @@ class ChordKeyVAE(nnx.Module):
 
   def __init__(self, settings: Settings, *, rngs: nnx.Rngs):
     self.classifier = build_classifier(settings, rngs)
+    self.per_chunk = settings.latent_scope == 'chunk'
     e, z, h = settings.embed, settings.latent, 128
     self.chord_embed = layers.Dense(C, e, rngs=rngs)
     self.key_embed = layers.Dense(K, e, rngs=rngs)
@@ -99,8 +103,13 @@ class ChordKeyVAE(nnx.Module):
   def __call__(self, x_BxTxF, mask_BxT):
     return self.classifier(x_BxTxF, mask_BxT)
 
-  def elbo_terms(self, x_BxTxF, chord_BxTxC, key_BxTxK, rng):
-    """(reconstruction nats [B, T], KL of z [B, T]) for given (possibly soft) labels."""
+  def elbo_terms(self, x_BxTxF, chord_BxTxC, key_BxTxK, rng, mask_BxT):
+    """(reconstruction nats [B, T], KL of z [B, T]) for given (possibly soft) labels.
+
+    With one z per chunk (``latent_scope='chunk'``) the recognition network's hidden vectors are
+    averaged over the chunk's beats, and the chunk's KL is spread evenly over them, so that only
+    the labels can explain how one beat differs from the next.
+    """
     labels_BxTx2E = jnp.concatenate([self.chord_embed(chord_BxTxC), self.key_embed(key_BxTxK)],
                                     axis=-1)
     pad = jnp.zeros_like(x_BxTxF[:, :1])
@@ -108,13 +117,20 @@ class ChordKeyVAE(nnx.Module):
         jnp.concatenate([pad, x_BxTxF[:, :-1]], 1), x_BxTxF,
         jnp.concatenate([x_BxTxF[:, 1:], pad], 1)], axis=-1)
     h_BxTxH = jax.nn.gelu(self.recognise(jnp.concatenate([around_BxTx3F, labels_BxTx2E], -1)))
+    if self.per_chunk:
+      n_B1 = jnp.maximum(mask_BxT.sum(1, keepdims=True), 1.0)
+      h_Bx1xH = ((h_BxTxH * mask_BxT[..., None]).sum(1, keepdims=True) / n_B1[..., None])
+      h_BxTxH = jnp.broadcast_to(h_Bx1xH, h_BxTxH.shape)
     mean_BxTxZ, log_var_BxTxZ = jnp.split(self.posterior(h_BxTxH), 2, axis=-1)
-    z_BxTxZ = mean_BxTxZ + jnp.exp(0.5 * log_var_BxTxZ) * jax.random.normal(
-        rng, mean_BxTxZ.shape)
+    noise_shape = mean_BxTxZ.shape[:1] + (1,) + mean_BxTxZ.shape[2:] if self.per_chunk else (
+        mean_BxTxZ.shape)
+    z_BxTxZ = mean_BxTxZ + jnp.exp(0.5 * log_var_BxTxZ) * jax.random.normal(rng, noise_shape)
     d_BxTxH = jax.nn.gelu(self.decode_in(jnp.concatenate([labels_BxTx2E, z_BxTxZ], -1)))
     logits_BxTxF = self.decode_out(jax.nn.gelu(self.decode_mid(d_BxTxH)))
     recon_BxT = optax.sigmoid_binary_cross_entropy(logits_BxTxF, x_BxTxF).sum(-1)
     kl_BxT = 0.5 * (jnp.exp(log_var_BxTxZ) + mean_BxTxZ ** 2 - 1.0 - log_var_BxTxZ).sum(-1)
+    if self.per_chunk:
+      kl_BxT = kl_BxT / n_B1
     return recon_BxT, kl_BxT
 
 
@@ -172,11 +188,11 @@ def loss_fn(model: ChordKeyVAE, batch: dict, rng, settings: Settings, priors: Pr
     return supervised, metrics
   rng_l, rng_c, rng_k, rng_u = jax.random.split(rng, 4)
   recon_l, kl_l = model.elbo_terms(batch['x'], jax.nn.one_hot(batch['chords'], C),
-                                   jax.nn.one_hot(batch['keys'], K), rng_l)
+                                   jax.nn.one_hot(batch['keys'], K), rng_l, mask_BxT)
   elbo_labelled = ((recon_l + kl_l) * lab_BxT).sum() / n_lab
   recon_u, kl_u = model.elbo_terms(
       batch['x'], _gumbel_softmax(rng_c, chord_BxTxC, settings.temperature),
-      _gumbel_softmax(rng_k, key_BxTxK, settings.temperature), rng_u)
+      _gumbel_softmax(rng_k, key_BxTxK, settings.temperature), rng_u, mask_BxT)
   chord_lp, key_lp = jax.nn.log_softmax(chord_BxTxC), jax.nn.log_softmax(key_BxTxK)
   chord_p, key_p = jnp.exp(chord_lp), jnp.exp(key_lp)
   neg_entropy_BxT = (chord_p * chord_lp).sum(-1) + (key_p * key_lp).sum(-1)

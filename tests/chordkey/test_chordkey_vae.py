@@ -99,6 +99,32 @@ def test_unlabelled_chunks_labels_never_reach_the_loss(examples):
   assert set(metrics) >= {'supervised', 'recon_labelled', 'recon_latent', 'kl_labels'}
 
 
+def test_a_chunk_latent_is_one_z_per_chunk_and_padding_does_not_move_it(examples):
+  settings = vae.Settings(hidden=16, latent=4, embed=8, latent_scope='chunk')
+  model = vae.ChordKeyVAE(settings, rngs=nnx.Rngs(0))
+  batch = vae.sample_batch(examples[:2], [], np.random.default_rng(0), 2, 64)
+  batch['x'][1, 40:] = 0.0   # as a song's end is padded
+  args = (jnp.asarray(batch['x']), jax.nn.one_hot(batch['chords'], C),
+          jax.nn.one_hot(batch['keys'], K), jax.random.key(3))
+  mask = np.ones((2, 64), np.float32)
+  mask[1, 40:] = 0.0
+  _, kl = model.elbo_terms(*args, jnp.asarray(mask))
+  kl = np.asarray(kl)
+  np.testing.assert_allclose(kl[0], kl[0, 0], rtol=1e-6)   # one KL, spread over the beats
+  np.testing.assert_allclose(kl[1, :40], kl[1, 0], rtol=1e-6)
+  # The second chunk's 40 beats alone give the same z and the same KL in all.
+  short = [a[1:2, :40] if a.ndim == 3 else a for a in args[:3]]
+  recon_s, kl_s = model.elbo_terms(*short, args[3], jnp.ones((1, 40)))
+  np.testing.assert_allclose(float(kl_s.sum()), float(kl[1, :40].sum()), rtol=1e-5)
+  assert abs(float(kl[0].sum()) - float(kl[1, :40].sum())) > 1e-4   # chunks differ
+  # Per beat, KL and recognition follow each beat.
+  _, kl_beat = vae.ChordKeyVAE(vae.Settings(hidden=16, latent=4, embed=8),
+                               rngs=nnx.Rngs(0)).elbo_terms(*args, jnp.asarray(mask))
+  assert np.std(np.asarray(kl_beat)[0]) > 1e-4
+  with pytest.raises(ValueError, match="'beat' or 'chunk'"):
+    vae.Settings(latent_scope='song')
+
+
 @pytest.mark.parametrize('kind,chord_lm', [('bilstm', 'transition'), ('transformer', 'recurrent')])
 def test_training_learns_once_compiled_and_is_deterministic(examples, kind, chord_lm):
   settings = vae.Settings(classifier=kind, hidden=16, num_layers=2, latent=4, embed=8,

@@ -88,3 +88,20 @@ def test_z_input_names_its_choices_and_melody_tokens_get_their_pitches():
   melody.model.z_input = 'contour'
   pitches = config_boundary.run_spec(melody).model.dsae.token_pitches
   assert pitches[:3] == (-1, -1, 21) and pitches[-1] == 108
+
+
+def test_contour_recipe_is_tsdsae_dmelodies_but_z_input_heavier_v_swaps_and_more_steps():
+  """BENCHMARKS.md measures the recipe as tsdsae-dmelodies plus four bench flags; keep them one."""
+  base = config_lib.get_config('tsdsae-dmelodies')
+  contour = config_lib.get_config('tsdsae-dmelodies_contour')
+  changed = {(section, key): (base[section][key], contour[section][key])
+             for section in ('data', 'model', 'train') for key in base[section]
+             if base[section][key] != contour[section][key]}
+  assert changed == {
+      ('model', 'z_input'): ('tokens', 'contour'),
+      ('model', 'swap_weights'): ((1.0, 1.0, 1.0, 1.0), (4.0, 1.0, 4.0, 1.0)),
+      ('model', 'swap_warmup_steps'): (1000, 2000),
+      ('train', 'num_steps'): (3000, 6000),
+      ('train', 'eval_every_steps'): (1000, 2000)}
+  tiny = config_boundary.run_spec(config_lib.get_config('tsdsae-dmelodies_contour:tiny'))
+  assert tiny.model.dsae.z_input == 'contour'

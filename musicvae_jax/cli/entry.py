@@ -31,6 +31,11 @@ def die(prog: str, message) -> NoReturn:
   sys.exit(2)
 
 
+def interrupted(prog: str) -> NoReturn:
+  print(f'{prog}: interrupted', file=sys.stderr)
+  sys.exit(130)
+
+
 def require(prog: str, argv: list[str], *required) -> None:
   """Exits with one line if positional arguments were given or a required flag is unset."""
   if len(argv) > 1:
@@ -83,11 +88,14 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
       logging.set_verbosity(logging.WARNING)
     try:
       return main(args)
+    except KeyboardInterrupt:  # Ctrl-C: what was written whole stays; no traceback
+      interrupted(prog)
     except errors.UserError as e:
       die(prog, e)
-    except KeyboardInterrupt:  # Ctrl-C: what was written whole stays; no traceback
-      print(f'{prog}: interrupted', file=sys.stderr)
-      sys.exit(130)
+    except Exception:  # pylint: disable=broad-except
+      if ctrl_c.received():  # a Ctrl-C that a library turned into an error of its own
+        interrupted(prog)
+      raise
 
   ctrl_c.keep()
   app.run(quiet_main, argv=argv, flags_parser=parse)

@@ -112,31 +112,12 @@ def sample_batch(examples, rng: np.random.Generator, batch_size: int, length: in
 
 # --- model ------------------------------------------------------------------------------------
 
-class BiLSTMLayer(nnx.Module):
-  """A forward and a backward ``LSTMLayer``; output [T, B, 2H] (forward h, backward h)."""
-
-  def __init__(self, input_size: int, hidden_size: int, *, rngs: nnx.Rngs):
-    self.fwd = layers.LSTMLayer(input_size, hidden_size, rngs=rngs)
-    self.bwd = layers.LSTMLayer(input_size, hidden_size, rngs=rngs)
-
-  def __call__(self, x_TxBxD, mask_TxB):
-    outs = []
-    for layer, reverse in ((self.fwd, False), (self.bwd, True)):
-      xw_TxBxG = jnp.einsum('tbd,dg->tbg', x_TxBxD, layer.w_x) + layer.bias[...]
-      m_TxB = mask_TxB[::-1] if reverse else mask_TxB
-      xw_TxBxG = xw_TxBxG[::-1] if reverse else xw_TxBxG
-      zeros_BxH = jnp.zeros((x_TxBxD.shape[1], layer.hidden_size), x_TxBxD.dtype)
-      h_TxBxH, _, _ = lstm.lstm_scan(xw_TxBxG, layer.w_h, zeros_BxH, zeros_BxH, m_TxB)
-      outs.append(h_TxBxH[::-1] if reverse else h_TxBxH)
-    return jnp.concatenate(outs, axis=-1)
-
-
 class ChordKeyClassifier(nnx.Module):
   """Per-beat features -> stacked BiLSTM -> chord logits [B, T, C] and key logits [B, T, K]."""
 
   def __init__(self, hidden_size: int = 128, num_layers: int = 2, *, rngs: nnx.Rngs):
     ins = [NUM_FEATURES] + [2 * hidden_size] * (num_layers - 1)
-    self.bilstms = nnx.List([BiLSTMLayer(d, hidden_size, rngs=rngs) for d in ins])
+    self.bilstms = nnx.List([layers.BiLSTMLayer(d, hidden_size, rngs=rngs) for d in ins])
     self.chord_head = layers.Dense(2 * hidden_size, vocabulary.NUM_CHORDS, rngs=rngs)
     self.key_head = layers.Dense(2 * hidden_size, vocabulary.NUM_KEYS, rngs=rngs)
 

@@ -57,6 +57,25 @@ class LSTMLayer(nnx.Module):
     return self.kernel[...][self.input_size:]
 
 
+class BiLSTMLayer(nnx.Module):
+  """A forward and a backward ``LSTMLayer``; output [T, B, 2H] (forward h, backward h)."""
+
+  def __init__(self, input_size: int, hidden_size: int, *, rngs: nnx.Rngs):
+    self.fwd = LSTMLayer(input_size, hidden_size, rngs=rngs)
+    self.bwd = LSTMLayer(input_size, hidden_size, rngs=rngs)
+
+  def __call__(self, x_TxBxD, mask_TxB):
+    outs = []
+    for layer, reverse in ((self.fwd, False), (self.bwd, True)):
+      xw_TxBxG = jnp.einsum('tbd,dg->tbg', x_TxBxD, layer.w_x) + layer.bias[...]
+      m_TxB = mask_TxB[::-1] if reverse else mask_TxB
+      xw_TxBxG = xw_TxBxG[::-1] if reverse else xw_TxBxG
+      zeros_BxH = jnp.zeros((x_TxBxD.shape[1], layer.hidden_size), x_TxBxD.dtype)
+      h_TxBxH, _, _ = lstm.lstm_scan(xw_TxBxG, layer.w_h, zeros_BxH, zeros_BxH, m_TxB)
+      outs.append(h_TxBxH[::-1] if reverse else h_TxBxH)
+    return jnp.concatenate(outs, axis=-1)
+
+
 def gather_rows(w_DxG, rows):
   """Σ over the last axis of ``rows`` of w[row]; a row of -1 contributes nothing.
 

@@ -34,7 +34,6 @@ import numpy as np
 import optax
 from flax import nnx
 
-from musicvae_jax.chordkey.classifier import BiLSTMLayer
 from musicvae_jax.converters import pianoroll
 from musicvae_jax.models import layers
 from musicvae_jax.musicoder import monophonic
@@ -141,8 +140,9 @@ class NoteTagger(nnx.Module):
     self.pitch_embed = nnx.Embed(89, 64, rngs=rngs)   # 88: a note hidden in pretraining
     self.place_embed = nnx.Embed(16, 16, rngs=rngs)
     self.inp = layers.Dense(len(NOTE_FEATURES) + 80 + extra, hidden, rngs=rngs)
-    self.bilstms = nnx.List([BiLSTMLayer(hidden if k == 0 else 2 * hidden, hidden, rngs=rngs)
-                             for k in range(num_layers)])
+    self.bilstms = nnx.List([
+        layers.BiLSTMLayer(hidden if k == 0 else 2 * hidden, hidden, rngs=rngs)
+        for k in range(num_layers)])
     self.attention = (nnx.MultiHeadAttention(attention_heads, 2 * hidden, decode=False,
                                              rngs=rngs) if attention_heads else None)
     self.norm = nnx.LayerNorm(2 * hidden, rngs=rngs) if attention_heads else None

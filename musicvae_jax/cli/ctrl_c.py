@@ -20,6 +20,7 @@ import _thread
 import signal
 import sys
 import threading
+from typing import NoReturn
 
 RESEND_AFTER_S = 0.02
 _RECEIVED = threading.Event()
@@ -28,6 +29,12 @@ _RECEIVED = threading.Event()
 def _on_sigint(signum, frame):
   _RECEIVED.set()
   signal.default_int_handler(signum, frame)
+
+
+def stop(prog: str) -> NoReturn:
+  """``<prog>: interrupted`` and the shell's status for a command stopped by SIGINT."""
+  print(f'{prog}: interrupted', file=sys.stderr)
+  sys.exit(130)
 
 
 def received() -> bool:

@@ -31,11 +31,6 @@ def die(prog: str, message) -> NoReturn:
   sys.exit(2)
 
 
-def interrupted(prog: str) -> NoReturn:
-  print(f'{prog}: interrupted', file=sys.stderr)
-  sys.exit(130)
-
-
 def require(prog: str, argv: list[str], *required) -> None:
   """Exits with one line if positional arguments were given or a required flag is unset."""
   if len(argv) > 1:
@@ -89,12 +84,12 @@ def run(main: Callable[[list[str]], None], module: types.ModuleType, prog: str,
     try:
       return main(args)
     except KeyboardInterrupt:  # Ctrl-C: what was written whole stays; no traceback
-      interrupted(prog)
+      ctrl_c.stop(prog)
     except errors.UserError as e:
       die(prog, e)
     except Exception:  # pylint: disable=broad-except
       if ctrl_c.received():  # a Ctrl-C that a library turned into an error of its own
-        interrupted(prog)
+        ctrl_c.stop(prog)
       raise
 
   ctrl_c.keep()

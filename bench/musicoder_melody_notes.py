@@ -7,9 +7,9 @@ without a frozen MusiCoder encoder's features, at a fraction of the training son
 
 ``--encoder=pretrained`` adds the workdir's encoder's hidden state at each note's onset frame;
 ``random`` the same encoder shape freshly initialised (the scratch control for a frozen
-encoder); ``none`` the note features alone. The fraction keeps the songs that
-``bench/musicoder_tasks.py`` keeps at the same seed. Scored on the split's test songs: note F1
-against the MELODY track, beside the skyline rule on the same notes.
+encoder); ``none`` the note features alone (``--pretrained`` then unused). The fraction keeps
+the songs that ``bench/musicoder_tasks.py`` keeps at the same seed. Scored on the split's test
+songs: note F1 against the MELODY track, beside the skyline rule on the same notes.
 """
 
 import argparse
@@ -39,7 +39,8 @@ def main():
   p.add_argument('--out', default='')
   a = p.parse_args()
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  from musicvae_jax import checkpointing, converters  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from musicvae_jax import checkpointing, config_boundary, config_lib, converters
   from musicvae_jax.models import musicoder  # pylint: disable=g-import-not-at-top
   from musicvae_jax.musicoder import embedding, melody_notes  # pylint: disable=g-import-not-at-top
   t0 = time.time()
@@ -49,8 +50,9 @@ def main():
     if a.encoder == 'random':
       run = checkpointing.load_run_spec(a.pretrained)
       embedder = embedding.Embedder(musicoder.build(run.model, 0), embedder.converter)
+  # Without an encoder the notes are read as the musicoder config reads them (no workdir needed).
   converter = embedder.converter if embedder else converters.get_converter(
-      checkpointing.load_run_spec(a.pretrained).data)
+      config_boundary.data_spec(config_lib.get_config('musicoder').data))
   songs = melody_notes.read_split(a.split_file, converter, embedder, splits=('train', 'test'),
                                   progress=lambda it, n: tqdm(it, total=n, desc='songs'))
   read_s = time.time() - t0

@@ -13,7 +13,7 @@ CRF smoothing; the global key is the argmax of the song's summed key log-probabi
 
 Training samples fixed-length chunks of beats from songs with a seeded numpy RNG and transposes
 each chunk by a random k in 0..11 (chroma rolled by k, chord roots and key tonics moved by k).
-The LSTM layers are ``models.layers.LSTMLayer`` run by ``models.lstm.lstm_scan`` (a
+The LSTM layers are ``models.layers.BiLSTMLayer`` (``LSTMLayer`` pairs run by ``lstm_scan``, a
 ``lax.scan`` with a hand-written gradient); the backward direction runs on the time-reversed
 chunk with the reversed mask, so padding at the end is skipped by both directions.
 """
@@ -29,7 +29,7 @@ import optax
 from flax import nnx
 
 from musicvae_jax.chordkey import vocabulary
-from musicvae_jax.models import layers, lstm
+from musicvae_jax.models import layers
 
 NUM_BLOCKS = 3   # 12-wide pitch-class blocks at the front of the features (rolled by transposes)
 NUM_FEATURES = 12 * NUM_BLOCKS + 1

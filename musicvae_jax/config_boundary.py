@@ -13,6 +13,8 @@ depths and how it feeds a step to the network (one-hot, or the drum roll).
 
 from __future__ import annotations
 
+import dataclasses
+
 from musicvae_jax import converters
 from musicvae_jax import errors
 from musicvae_jax import specs
@@ -57,6 +59,8 @@ def model_spec(config, data: specs.DataSpec | None = None) -> specs.ModelSpec:
     return _dsae_spec(m, data, converter)
   if m.get('family', 'musicvae') == 'musicoder':
     return _musicoder_spec(m, data, converter)
+  if m.get('family', 'musicvae') == 'chordkey':
+    return _chordkey_spec(m, data, converter)
   multiperf = data.converter == 'multiperf'
   if m.encoder not in specs.ENCODER_KINDS:
     raise ModelConfigError(f'model.encoder={m.encoder!r}: choose one of '
@@ -264,6 +268,35 @@ def _musicoder_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
       encoder=specs.EncoderSpec('transformer', (coder.width,) * coder.num_layers),
       decoder=specs.DecoderSpec('linear', ()), z_size=0, seq_len=data.seq_len,
       family='musicoder', musicoder=coder)
+
+
+def _chordkey_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
+  """The joint chord/key model over windows of beats (data.converter 'chordkey')."""
+  if data.converter != 'chordkey':
+    raise ModelConfigError(f"model.family=chordkey reads windows of beats: set "
+                           f"data.converter='chordkey' (it is {data.converter!r}).")
+  fields = {f.name: f.type for f in dataclasses.fields(specs.ChordKeySpec)}
+  spec = specs.ChordKeySpec(**{k: type(getattr(specs.ChordKeySpec, k))(m[k])
+                               for k in fields if k in m})
+  choices = dict(classifier=('bilstm', 'transformer'), chord_lm=('transition', 'recurrent'),
+                 latent_scope=('beat', 'chunk'))
+  for name, allowed in choices.items():
+    if getattr(spec, name) not in allowed:
+      raise ModelConfigError(f'model.{name}={getattr(spec, name)!r}: one of '
+                             f'{", ".join(repr(a) for a in allowed)}.')
+  if not 0.0 < spec.labelled_fraction <= 1.0:
+    raise ModelConfigError(f'model.labelled_fraction={spec.labelled_fraction}: the share of '
+                           'training songs that keep their labels, in (0, 1].')
+  if spec.labelled_fraction < 1.0 and not spec.vae:
+    raise ModelConfigError('model.labelled_fraction < 1 needs model.vae=True: the classifier '
+                           'alone cannot learn from unlabelled songs.')
+  depths = tuple(converter.part_depths)
+  return specs.ModelSpec(
+      heads=tuple(specs.Head('categorical', d) for d in depths),
+      input=specs.StepInput('dense', converter.input_depth),
+      encoder=specs.EncoderSpec(spec.classifier, (spec.hidden,) * spec.num_layers),
+      decoder=specs.DecoderSpec('linear', ()), z_size=spec.latent, seq_len=data.seq_len,
+      family='chordkey', chordkey=spec)
 
 
 def loss_spec(config) -> specs.LossSpec:

@@ -55,7 +55,7 @@ def config_names() -> list[str]:
 
 
 # Families Magenta names without a hyphen after the family (groovae_4bar).
-_UNHYPHENATED_FAMILIES = ('groovae', 'musicoder')
+_UNHYPHENATED_FAMILIES = ('groovae', 'musicoder', 'chordkey')
 # Other names Magenta gives a config here: its configs.py names the GrooVAE hits-control config
 # after the TFDS data set it reads.
 CONFIG_ALIASES = {'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control'}
@@ -324,6 +324,40 @@ def musicoder_config(name: str, arg, objectives=('cfm', 'ccm')):
   return config
 
 
+def chordkey_data(*, slice_bars: int = 32):
+  """Windows of beats for the chord/key model (``chordkey.windows``): one step per
+  beat, ``slice_bars`` x 4 beats per window; every transposition (the pitch classes roll)."""
+  return ml_collections.ConfigDict(dict(
+      converter='chordkey', slice_bars=slice_bars, steps_per_quarter=1, quarters_per_bar=4,
+      min_notes=1, transpose_range=(0, 11), eval_fraction=0.1, split_seed=0))
+
+
+def chordkey_model(**settings):
+  """The model section of the joint chord/key model (``specs.ChordKeySpec``'s fields). The
+  VAE loss fields are kept for the shared machinery and unused."""
+  from musicvae_jax import specs  # pylint: disable=g-import-not-at-top
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  fields = {f.name: f.default for f in dataclasses.fields(specs.ChordKeySpec)}
+  unknown = sorted(set(settings) - set(fields))
+  if unknown:
+    raise ValueError(f'chordkey_model: unknown setting {unknown[0]!r}')
+  return ml_collections.ConfigDict(dict(
+      family='chordkey', **dict(fields, **settings), enc_rnn_size=(), dec_rnn_size=(),
+      z_size=0, free_bits=0.0, max_beta=1.0, beta_rate=0.0, sampling_schedule='constant',
+      sampling_rate=0.0))
+
+
+def chordkey_config(name: str, arg, **settings):
+  """The chordkey configs: 128-beat windows, Adam at 2e-3 decaying to 1e-4 over 3,000 steps,
+  batch 32."""
+  config = build(name, chordkey_data(), chordkey_model(**settings), train(batch_size=32), arg)
+  if arg != 'tiny':
+    config.train.update(num_steps=3000, learning_rate=2e-3, decay_rate=0.999,
+                        min_learning_rate=1e-4, eval_every_steps=1000,
+                        checkpoint_every_steps=1000)
+  return config
+
+
 def train(*, batch_size):
   return ml_collections.ConfigDict(dict(
       batch_size=batch_size, num_steps=200_000, learning_rate=1e-3, decay_rate=0.9999,
@@ -360,6 +394,9 @@ def build(name: str, data, model_cfg, train_cfg, arg: str | None):
     config.model.update(width=16, num_heads=2, num_layers=1, mlp_width=32, z_size=0)
   if 'nade_num_hidden' in config.model:
     config.model.nade_num_hidden = 16
+  if config.model.get('family') == 'chordkey':
+    config.model.update(hidden=16, num_layers=1, latent=4, embed=8, z_size=0)
+    config.data.slice_bars = 4
   if config.model.get('family') == 'dsae':
     config.model.prior_rnn_size = 16
     config.model.v_size = 16

@@ -168,6 +168,27 @@ class MusiCoderSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class ChordKeySpec:
+  """The joint chord and key model (``chordkey.vae``; the fields of its ``Settings``), and what
+  training adds: ``labelled_fraction`` of the training songs keep their labels (the rest are
+  read unlabelled, a fixed choice per song); ``lm_scale`` multiplies the language models'
+  trained logits (they learn from the labelled beats in the same step as the rest)."""
+  classifier: str = 'bilstm'
+  hidden: int = 128
+  num_layers: int = 2
+  vae: bool = True
+  latent: int = 8
+  latent_scope: str = 'beat'
+  embed: int = 32
+  chord_lm: str = 'transition'
+  unlabelled_weight: float = 0.1
+  temperature: float = 0.5
+  chord_lm_moves_keys: bool = True
+  labelled_fraction: float = 1.0
+  lm_scale: float = 8.0
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """Everything the model needs to be built: the config stops before this."""
   heads: tuple[Head, ...]
@@ -182,6 +203,7 @@ class ModelSpec:
   # Family 'musicoder' (no latent: z_size 0), or a MusicVAE whose encoder is MusiCoder's
   # (encoder kind 'musicoder').
   musicoder: MusiCoderSpec | None = None
+  chordkey: ChordKeySpec | None = None   # family 'chordkey' only
   dropout_keep_prob: float = 1.0   # input dropout on every LSTM layer, training only
 
   # ---- derived ------------------------------------------------------------------------------

@@ -127,6 +127,18 @@ def split(ids) -> dict:
   return out
 
 
+def write_split_csv(path, data_dir=DATA_DIR) -> dict:
+  """Writes a split CSV for ``musicvae-prepare --input=<data_dir>/songs --split_csv=<path>``:
+  train songs -> train, test songs -> eval, valid songs left out (``split``). Returns counts."""
+  rows = [(f'{i}/{i}.mid', {'train': 'train', 'test': 'test', 'valid': ''}[split_of(i)])
+          for i in song_ids(data_dir)]
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.writer(f)
+    writer.writerow(['file', 'split'])
+    writer.writerows(rows)
+  return {s: sum(r[1] == s for r in rows) for s in ('train', 'test', '')}
+
+
 def read_segments(path) -> list:
   out = []
   for line in pathlib.Path(path).read_text().splitlines():
@@ -143,10 +155,25 @@ def read_beats(path):
 
 
 def load_song(song_id: str, data_dir=DATA_DIR) -> Song:
-  folder = pathlib.Path(data_dir) / 'songs' / song_id
+  return load_song_folder(pathlib.Path(data_dir) / 'songs' / song_id)
+
+
+LABEL_FILES = ('beat_midi.txt', 'chord_midi.txt', 'key_audio.txt')
+
+
+def has_labels(midi_path) -> bool:
+  """Whether a MIDI file sits in a POP909 song folder: its beats, chords and keys beside it."""
+  folder = pathlib.Path(midi_path).parent
+  return all((folder / name).is_file() for name in LABEL_FILES)
+
+
+def load_song_folder(folder, midi_path=None) -> Song:
+  """The song of a POP909-style folder (``<id>.mid`` or ``midi_path``, and ``LABEL_FILES``)."""
+  folder = pathlib.Path(folder)
+  midi_path = pathlib.Path(midi_path) if midi_path else folder / f'{folder.name}.mid'
   times_b, _, downbeat_b = read_beats(folder / 'beat_midi.txt')
   beat_times_b1 = np.append(times_b, times_b[-1] + (times_b[-1] - times_b[-2]))
-  midi = pretty_midi.PrettyMIDI(str(folder / f'{song_id}.mid'))
+  midi = pretty_midi.PrettyMIDI(str(midi_path))
   notes = {}
   for inst in midi.instruments:
     if inst.is_drum or inst.name not in TRACKS:
@@ -155,7 +182,7 @@ def load_song(song_id: str, data_dir=DATA_DIR) -> Song:
     pitch_n = np.array([n.pitch for n in inst.notes], dtype=float)
     notes[inst.name] = np.column_stack([to_beats(se_n2, beat_times_b1), pitch_n])
   chord_segments = read_segments(folder / 'chord_midi.txt')
-  return Song(song_id, beat_times_b1, downbeat_b, notes, chord_segments,
+  return Song(midi_path.stem, beat_times_b1, downbeat_b, notes, chord_segments,
               read_segments(folder / 'key_audio.txt'),
               chord_labels_per_beat(chord_segments, beat_times_b1))
 

@@ -1,5 +1,6 @@
 """NoteSequence <-> numpy windows for melody, drums (labels or rolls), trio, GrooVAE drums and
-multi-instrument performances (no jax in this package)."""
+multi-instrument performances (no jax in this package); the chord/key model's beat windows are
+named here and live in ``musicvae_jax.chordkey.windows``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ CONVERTERS = {'melody': ('melody', 'MelodyConverter'), 'drums': ('drums', 'Drums
               'trio': ('trio', 'TrioConverter'), 'groove': ('groove', 'GrooveConverter'),
               'multiperf': ('multiperf', 'MultiPerformanceConverter'),
               'dmelodies': ('dmelodies_windows', 'DMelodiesConverter'),
-              'pianoroll': ('pianoroll', 'PianoRollConverter')}
+              'pianoroll': ('pianoroll', 'PianoRollConverter'),
+              # Numpy-only too, but living with its model family (it reads POP909's label files
+              # beside each MIDI file): named by its full module path.
+              'chordkey': ('musicvae_jax.chordkey.windows', 'ChordKeyConverter')}
 # The drums converter with ``roll_output=True`` (the nade-drums configs): [T, D] drum rolls.
 ROLL_OUTPUT = ('drum_roll', 'DrumRollConverter')
 # The melody converter with ``chord_encoding`` (cat-mel_2bar_med_chords): [T, 2] melody + chord.
@@ -36,7 +40,8 @@ def get_converter(data_spec) -> Converter:
     module, name = ROLL_OUTPUT  # Magenta's DrumsConverter(roll_output=True): multi-hot targets
   if data_spec.converter == 'melody' and dict(data_spec.converter_options).get('chord_encoding'):
     module, name = CHORD_MELODY  # Magenta's OneHotMelodyConverter(chord_encoding=...)
-  cls = getattr(importlib.import_module(f'musicvae_jax.converters.{module}'), name)
+  path = module if '.' in module else f'musicvae_jax.converters.{module}'
+  cls = getattr(importlib.import_module(path), name)
   options = dict(data_spec.converter_options, slice_bars=data_spec.slice_bars,
                  steps_per_quarter=data_spec.steps_per_quarter,
                  quarters_per_bar=data_spec.quarters_per_bar)

@@ -18,7 +18,8 @@ Magenta's transposed NoteSequence has its chords inferred, or its chord symbols 
 
 Multi-instrument performance windows (hier-multiperf) move the note-ons and note-offs of their
 pitched tracks (drums stay), with the chords of a _chords window: the converter's own
-``transpose``, which refuses a shift that would take a note out of range.
+``transpose``, which refuses a shift that would take a note out of range. Chord/key beat windows
+are moved by their converter too (pitch-class features rolled, chord roots and key tonics moved).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ PITCHED_PARTS['multiperf'] = (0,)  # event tokens; moved by the converter (``con
 PITCHED_PARTS['dmelodies'] = ()
 # Piano-roll frames: MusiCoder's pretraining reads them as they are.
 PITCHED_PARTS['pianoroll'] = ()
+# Chord/key beat windows: pitch-class features and labels, moved by their converter.
+PITCHED_PARTS['chordkey'] = (0,)
+# Converters that move their own windows (``converter.transpose``).
+OWN_TRANSPOSE = ('multiperf', 'chordkey')
 
 
 def valid_shifts(labels_TxP: np.ndarray, low: int, high: int, parts) -> np.ndarray:
@@ -90,13 +95,14 @@ class RandomTranspose:
     if parts is None or (not parts and (low, high) != (0, 0)):
       raise TransposeRangeError(f'{converter_kind} windows have no pitched part to transpose; '
                                 'set config.data.transpose_range to (0, 0).')
-    if converter_kind == 'multiperf' and converter is None:
-      raise ValueError('multiperf windows are transposed by their converter: pass converter=.')
+    if converter_kind in OWN_TRANSPOSE and converter is None:
+      raise ValueError(f'{converter_kind} windows are transposed by their converter: pass '
+                       'converter=.')
     self.low, self.high, self.parts = low, high, parts
     self.chord_column = chord_column
     # A converter that moves its own windows (chords included): transpose(labels, shift) ->
     # the moved window, or None where the shift does not fit.
-    self.converter = converter if converter_kind == 'multiperf' else None
+    self.converter = converter if converter_kind in OWN_TRANSPOSE else None
 
   @property
   def active(self) -> bool:

@@ -78,7 +78,11 @@ def process_file(path, converter, limits: midi_io.MidiLimits = midi_io.MidiLimit
   except Exception as e:  # read_midi promises not to; a bug there must not kill the job
     return FileResult(empty, 'reader_error', f'{type(e).__name__}: {e}'[:300])
   try:
-    if arrays:
+    if getattr(converter, 'reads_files', False):
+      # The chord/key converter reads the file itself (its beat grid and labels beside it);
+      # the read above has vetted the bytes with the reasons every converter gives.
+      extraction = converter.extract_file(path)
+    elif arrays:
       from musicvae_jax.converters import fast_extract  # pylint: disable=g-import-not-at-top
       extraction = fast_extract.extract(converter, sequence)
     else:

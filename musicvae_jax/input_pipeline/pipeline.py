@@ -88,9 +88,9 @@ def window_of(info: dict[str, Any]) -> tuple[str, list[int]]:
 
 
 def _own_transposer(info: dict[str, Any]):
-  """The converter of a dataset whose windows its converter transposes (hier-multiperf), or
-  None."""
-  if info.get('converter') != 'multiperf':
+  """The converter of a dataset whose windows its converter transposes (hier-multiperf, the
+  chord/key windows), or None."""
+  if info.get('converter') not in augment.OWN_TRANSPOSE:
     return None
   from musicvae_jax import converters  # pylint: disable=g-import-not-at-top
   from musicvae_jax import specs  # pylint: disable=g-import-not-at-top

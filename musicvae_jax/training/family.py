@@ -80,6 +80,7 @@ class Family(abc.ABC):
 def for_spec(run: specs.RunSpec) -> Family:
   """The family that builds, trains and scores ``run.model``."""
   # pylint: disable=g-import-not-at-top
+  from musicvae_jax.training import chordkey_family
   from musicvae_jax.training import dsae_family
   from musicvae_jax.training import groove_family
   from musicvae_jax.training import musicoder_family
@@ -87,7 +88,8 @@ def for_spec(run: specs.RunSpec) -> Family:
   from musicvae_jax.training import nade_family
   families = {'musicvae': musicvae_family.MusicVAEFamily, 'groove': groove_family.GrooveFamily,
               'nade': nade_family.NadeFamily, 'dsae': dsae_family.DsaeFamily,
-              'musicoder': musicoder_family.MusiCoderFamily}
+              'musicoder': musicoder_family.MusiCoderFamily,
+              'chordkey': chordkey_family.ChordKeyFamily}
   # GrooVAE and nade-drums are MusicVAE's network with another decoder; their batches (GrooVAE),
   # losses and metrics differ.
   by_decoder = {'groove_lstm': 'groove', 'nade_lstm': 'nade'}

@@ -38,13 +38,16 @@ DSAE_CONFIGS = ('dsae-dmelodies', 'tsdsae-dmelodies', 'tsdsae-dmelodies_contour'
 # MusiCoder's transformer over piano-roll frames (test_musicoder_shapes; pretraining in
 # tests/training/test_musicoder_training).
 MUSICODER_CONFIGS = ('musicoder', 'musicoder_cfm', 'musicoder_ccm')
+# The joint chord/key model over windows of beats (test_chordkey_shapes; training in
+# tests/chordkey/test_chordkey_training).
+CHORDKEY_CONFIGS = ('chordkey_vae',)
 B = 2
 
 
 def test_every_config_is_covered():
   """The lists above are the full set of configs (a new config must be added here)."""
   named = (CONFIGS + GROOVE_CONFIGS + NADE_CONFIGS + CHORD_CONFIGS + MULTIPERF_CONFIGS
-           + DSAE_CONFIGS + MUSICODER_CONFIGS)
+           + DSAE_CONFIGS + MUSICODER_CONFIGS + CHORDKEY_CONFIGS)
   assert sorted(named) == sorted(
       config_lib.config_names())
 
@@ -69,6 +72,22 @@ def test_dsae_shapes(name):
   assert model.decode(mu_v, mu_z).shape == (B, t, 52)
   assert model.sample_z(jax.random.PRNGKey(0), B).shape == (B, t, z_size)
   assert (model.v_prior is not None) == name.startswith('tsdsae')
+
+
+@pytest.mark.parametrize('name', CHORDKEY_CONFIGS)
+def test_chordkey_shapes(name):
+  """128-beat windows of 37 features; chord logits [B, T, 181] and key logits [B, T, 24]; the
+  language models' tables [2, 182, 181] and [25, 24] log-normalised."""
+  from musicvae_jax.training import family  # pylint: disable=import-outside-toplevel
+  run = config_boundary.run_spec(config_lib.get_config(name))
+  assert (run.model.seq_len, run.model.input_depth, run.model.part_depths) == (128, 37, (181, 24))
+  tiny = config_boundary.run_spec(config_lib.get_config(f'{name}:tiny'))
+  model = family.for_spec(tiny).build(0)
+  t = tiny.model.seq_len
+  chords, keys = model(jnp.zeros((B, t, 37)), jnp.ones((B, t)))
+  assert chords.shape == (B, t, 181) and keys.shape == (B, t, 24)
+  assert model.chord_log_p().shape == (2, 182, 181) and model.key_log_p().shape == (25, 24)
+  np.testing.assert_allclose(np.exp(np.asarray(model.chord_log_p())).sum(-1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize('name', MUSICODER_CONFIGS)

@@ -22,6 +22,15 @@ def _real_batch(config, shared_midi, batch_size):
   pipeline batches them (GrooVAE: inputs, targets and controls derived from the windows)."""
   converter = config_boundary.converter_of(config)
   kind = config.data.converter
+  if kind == 'chordkey':   # beats of real POP909 songs, with their labels
+    from musicvae_jax.training import chordkey_family  # pylint: disable=g-import-not-at-top
+    songs = sorted((shared_midi.parent / 'pop909' / 'songs').iterdir())
+    windows = [w for song in songs[:4]
+               for w in converter.extract_file(song / f'{song.name}.mid').windows]
+    make = chordkey_family.ChordKeyExamples(1.0)
+    examples = [make({'labels': w, 'source': np.int64(0), 'window': np.int64(0)}, None)
+                for w in windows[:batch_size]]
+    return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
   if kind == 'dmelodies':  # generated from its rules: every 1000th item of the full set
     tokens = dmelodies.generate(range(0, 1000 * batch_size, 1000)).tokens
     return dict(labels=tokens[..., None], lengths=np.full((batch_size,), 16, np.int32),
@@ -75,6 +84,10 @@ def test_tiny_config_trains_on_8_devices(name, shared_midi):
     hidden_max = config.train.batch_size * config.data.slice_bars * 16 * 88
     assert 0 < sums['cells'] < hidden_max and 0 <= sums['hits'] <= sums['cells']
     assert 0 <= sums['found'] <= min(sums['onsets'], sums['said'])
+  elif config.model.get('family') == 'chordkey':
+    assert sums['beats'] == np.asarray(batch['mask']).sum() > 0
+    assert 0 < sums['majmin_num'] <= sums['majmin_den'] <= sums['seconds']
+    assert 0 <= sums['chord_hits'] <= sums['beats']
   elif config.data.converter == 'groove':
     t = config.data.slice_bars * 16
     assert sums['cells'] == config.train.batch_size * t * 9

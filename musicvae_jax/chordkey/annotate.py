@@ -28,7 +28,7 @@ import numpy as np
 import pretty_midi
 
 from musicvae_jax import bundled_data
-from musicvae_jax.chordkey import classifier, midi_input, scoring, vae, vocabulary
+from musicvae_jax.chordkey import classifier, joint, midi_input, scoring, vae, vocabulary
 
 BUNDLED = 'chordkey_pop909'
 
@@ -63,7 +63,10 @@ class Estimator:
 
   @classmethod
   def load(cls, folder=None) -> Estimator:
-    """From a folder ``vae.save`` wrote; None: the bundled model trained on POP909."""
+    """From a folder ``vae.save`` wrote or a ``musicvae-train`` workdir of ``chordkey_vae``;
+    None: the bundled model trained on POP909."""
+    if folder is not None and joint.is_workdir(folder):
+      return cls(*joint.load_workdir(folder))
     return cls(*vae.load(folder or bundled_model_dir()))
 
   def estimate(self, path, beats=None) -> Result:

@@ -107,3 +107,38 @@ def loss(model: ChordKeyJoint, batch: dict, rng):
     total = total + key_nll + chord_nll
     metrics = dict(metrics, key_lm_nll=key_nll, chord_lm_nll=chord_nll)
   return total, dict(metrics, loss=total)
+
+
+def is_workdir(folder) -> bool:
+  """Whether ``folder`` is a ``musicvae-train`` workdir (a config.json beside checkpoints/)."""
+  import pathlib  # pylint: disable=g-import-not-at-top
+  folder = pathlib.Path(folder)
+  return (folder / 'config.json').is_file() and (folder / 'checkpoints').is_dir()
+
+
+def load_workdir(folder, step: int | None = None):
+  """(``vae.Trainer`` of the classifier, its params, info) from a ``musicvae-train`` workdir of
+  a chordkey config: what ``annotate.Estimator`` reads, as from a ``vae.save`` folder."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from musicvae_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  run = checkpointing.load_run_spec(folder)
+  if run.model.family != 'chordkey':
+    raise vae.ModelFileError(f'{folder} holds a {run.name} model, not a chord/key one; pass a '
+                             'workdir trained with --config=chordkey_vae.')
+  if not checkpointing.has_checkpoint(folder):
+    raise vae.ModelFileError(f'{folder} has no checkpoint yet; train first (musicvae-train '
+                             f'--config=chordkey_vae ... --workdir={folder}).')
+  template = jax.eval_shape(lambda: nnx.to_pure_dict(nnx.state(
+      ChordKeyJoint(run.model.chordkey, rngs=nnx.Rngs(0)), nnx.Param)))
+  mgr = checkpointing.manager(folder)
+  try:
+    params, at_step = checkpointing.restore_params(mgr, checkpointing.abstract(template), step)
+  finally:
+    mgr.close()
+  settings = settings_of(run.model.chordkey)
+  trainer, state = vae.make_trainer(vae.Settings(**dict(vars(settings), vae=False)))
+  classifier_params = state['params']
+  nnx.replace_by_pure_dict(classifier_params, jax.tree.map(np.asarray, params['vae']))
+  info = dict(trained_on=f'musicvae-train workdir {folder} ({run.name}, step {at_step})',
+              settings=vars(settings), step=int(at_step))
+  return trainer, classifier_params, info

@@ -10,8 +10,8 @@ to the same relative place under --output_dir. A file that cannot be read is ski
 and named at the end (exit status 1 if every file failed); a single file that cannot be read
 is an error.
 
---model: a folder written by bench/chordkey_vae.py --save_dir; without it the bundled model
-trained on POP909's train split. Beats: a POP909 beat_midi.txt beside a file is its grid;
+--model: a musicvae-train workdir of --config=chordkey_vae, or a folder written by
+bench/chordkey_vae.py --save_dir; without it the bundled model trained on POP909's train split. Beats: a POP909 beat_midi.txt beside a file is its grid;
 otherwise the file's tempo map and time signatures give it.
 """
 
@@ -25,8 +25,8 @@ from musicvae_jax.cli import entry
 
 _INPUT = flags.DEFINE_string('input_midi', None, 'A MIDI file, or a folder of them.')
 _OUTPUT = flags.DEFINE_string('output_dir', None, 'The folder to write.')
-_MODEL = flags.DEFINE_string('model', None, 'A chord/key model folder (default: the bundled '
-                             'POP909 model).')
+_MODEL = flags.DEFINE_string('model', None, 'A chordkey_vae workdir or chord/key model folder '
+                             '(default: the bundled POP909 model).')
 
 PROG = 'musicvae-chords'
 

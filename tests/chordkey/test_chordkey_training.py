@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import mir_eval
 import numpy as np
 import pytest
+from flax import nnx
 
 from musicvae_jax import config_boundary, config_lib, converters, errors
 from musicvae_jax.chordkey import features, pop909, scoring, vocabulary
@@ -158,6 +159,18 @@ def test_tiny_run_prepares_trains_evaluates_and_resumes_bit_for_bit(mixed_folder
   # The same figures the run logged at its last evaluation, from the same checkpoint.
   assert scores['majmin'] == pytest.approx(whole['eval_eval']['majmin'])
   assert scores['key'] == pytest.approx(whole['eval_eval']['key'])
+  # musicvae-chords reads the workdir: its classifier is the checkpoint's.
+  from musicvae_jax.chordkey import annotate  # pylint: disable=g-import-not-at-top
+  estimator = annotate.Estimator.load(tmp_path / 'whole')
+  _, state, _ = loop.restore_workdir(tmp_path / 'whole')
+  saved = jax.tree.leaves(jax.device_get(state['params']['vae']))
+  loaded = jax.tree.leaves(jax.device_get(nnx.to_pure_dict(estimator.params)))
+  assert len(saved) == len(loaded) > 0
+  for a, b in zip(saved, loaded):
+    np.testing.assert_array_equal(a, b)
+  result = estimator.estimate(next(mixed_folder.glob('*/*.mid')))
+  assert len(result.chords_b) == len(result.beat_times_b1) - 1 and 'step 20' in (
+      estimator.info['trained_on'])
 
 
 def test_some_songs_are_read_unlabelled_at_a_labelled_fraction():
@@ -174,3 +187,18 @@ def test_some_songs_are_read_unlabelled_at_a_labelled_fraction():
   ex = make({'labels': window, 'source': np.int64(dropped), 'window': np.int64(0)}, None)
   assert ex['has_labels'] == 1.0 and ex['labelled'] == 0.0
   assert fam.example_transform().labelled_fraction == 1.0
+
+
+def test_musicvae_chords_refuses_a_workdir_of_another_model(tmp_path):
+  from musicvae_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  from musicvae_jax.chordkey import annotate, vae  # pylint: disable=g-import-not-at-top
+  checkpointing.check_or_write_config(tmp_path, config_lib.get_config('cat-mel_2bar_small:tiny'),
+                                      write=True)
+  (tmp_path / 'checkpoints').mkdir()
+  with pytest.raises(vae.ModelFileError, match='not a chord/key one.*--config=chordkey_vae'):
+    annotate.Estimator.load(tmp_path)
+  checkpointing.check_or_write_config(tmp_path / 'untrained',
+                                      config_lib.get_config('chordkey_vae:tiny'), write=True)
+  (tmp_path / 'untrained' / 'checkpoints').mkdir()
+  with pytest.raises(vae.ModelFileError, match='no checkpoint yet'):
+    annotate.Estimator.load(tmp_path / 'untrained')

@@ -132,6 +132,7 @@ def write_split_csv(path, data_dir=DATA_DIR) -> dict:
   train songs -> train, test songs -> eval, valid songs left out (``split``). Returns counts."""
   rows = [(f'{i}/{i}.mid', {'train': 'train', 'test': 'test', 'valid': ''}[split_of(i)])
           for i in song_ids(data_dir)]
+  pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
   with open(path, 'w', newline='', encoding='utf-8') as f:
     writer = csv.writer(f)
     writer.writerow(['file', 'split'])

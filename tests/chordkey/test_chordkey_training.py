@@ -202,3 +202,15 @@ def test_musicvae_chords_refuses_a_workdir_of_another_model(tmp_path):
   (tmp_path / 'untrained' / 'checkpoints').mkdir()
   with pytest.raises(vae.ModelFileError, match='no checkpoint yet'):
     annotate.Estimator.load(tmp_path / 'untrained')
+
+
+def test_the_split_csv_gives_prepare_the_benchmarks_split(pop909_dir, tmp_path):
+  from musicvae_jax.input_pipeline import splits  # pylint: disable=g-import-not-at-top
+  counts = pop909.write_split_csv(tmp_path / 'sub' / 'split.csv', pop909_dir)
+  by_song = pop909.split(pop909.song_ids(pop909_dir))
+  assert counts == {'train': len(by_song['train']), 'test': len(by_song['test']),
+                    '': len(by_song['valid'])}
+  splitter = splits.make_splitter(0, 0.1, tmp_path / 'sub' / 'split.csv')
+  for song_id in by_song['test'][:5] + by_song['train'][:5] + by_song['valid'][:5]:
+    want = {'test': 'eval', 'train': 'train', 'valid': ''}[pop909.split_of(song_id)]
+    assert splitter(f'{song_id}/{song_id}.mid') == want

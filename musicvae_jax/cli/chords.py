@@ -10,7 +10,7 @@ to the same relative place under --output_dir. A file that cannot be read is ski
 and named at the end (exit status 1 if every file failed); a single file that cannot be read
 is an error.
 
---model: a musicvae-train workdir of --config=chordkey_vae, or a folder written by
+--model: a training workdir of the chordkey_vae config, or a folder written by
 bench/chordkey_vae.py --save_dir; without it the bundled model trained on POP909's train split. Beats: a POP909 beat_midi.txt beside a file is its grid;
 otherwise the file's tempo map and time signatures give it.
 """

@@ -287,9 +287,6 @@ def _chordkey_spec(m, data: specs.DataSpec, converter) -> specs.ModelSpec:
   if not 0.0 < spec.labelled_fraction <= 1.0:
     raise ModelConfigError(f'model.labelled_fraction={spec.labelled_fraction}: the share of '
                            'training songs that keep their labels, in (0, 1].')
-  if spec.labelled_fraction < 1.0 and not spec.vae:
-    raise ModelConfigError('model.labelled_fraction < 1 needs model.vae=True: the classifier '
-                           'alone cannot learn from unlabelled songs.')
   depths = tuple(converter.part_depths)
   return specs.ModelSpec(
       heads=tuple(specs.Head('categorical', d) for d in depths),

@@ -6,7 +6,9 @@ Each stored window (``chordkey.windows``: float32 [T, 42]) becomes ``x`` [T, F],
 ``chords`` / ``keys`` int32 [T], ``mask`` [T] (real beats), ``seconds`` [T] (beat lengths),
 ``has_labels`` (the song came with labels) and ``labelled`` (its labels are used in training:
 with ``model.labelled_fraction`` < 1 a fixed share of the songs, chosen by a hash of each
-song's line in sources.txt, is read unlabelled).
+song's line in sources.txt, is read unlabelled; with ``model.vae=False`` those windows pass
+through without training anything: the classifier alone at that fraction, the baseline the
+semi-supervised VAE is measured against).
 
 The loss is ``chordkey.joint.loss``. Evaluation scores the classifier's per-beat argmax against
 the labelled beats as mir_eval does, each beat weighted by its length in seconds:

@@ -4,6 +4,7 @@
       [--labelled=1.0] [--chord_lm=transition|recurrent] [--unlabelled_weight=0.1]
       [--latent_scope=beat|chunk]
       [--steps=2000] [--split=test|valid] [--seed=0] [--save_dir=DIR] [--cache=FILE]
+  python bench/chordkey_vae.py --workdir=DIR [--split=test|valid]
 
 Trains ``musicvae_jax.chordkey.vae`` on POP909's train split (sha1(id) % 10 in 0-7). With
 ``--labelled=f`` < 1, a fixed fraction f of the train songs keeps its labels (the first of a
@@ -12,6 +13,8 @@ classifier alone never sees them, the VAE reads their features. The language mod
 on the labelled songs only. Scores every song of ``--split`` (default test) with mir_eval as
 bench/chordkey_baselines.py does, and prints one row of the chord table and one of the key
 table. ``--cache`` keeps the songs' features and labels in a pickle to skip reading the MIDI.
+``--workdir`` scores a model trained by ``musicvae-train --config=chordkey_vae`` instead of
+training one here: the same songs, the same table row.
 """
 
 import argparse
@@ -25,7 +28,7 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from musicvae_jax.chordkey import classifier, pop909, scoring, vae  # noqa: E402
+from musicvae_jax.chordkey import classifier, joint, pop909, scoring, vae  # noqa: E402
 
 
 def load_examples(ids, data_dir, cache):
@@ -72,7 +75,10 @@ def main() -> int:
   ap.add_argument('--max_songs', type=int, default=0, help='cap each split (0: all)')
   ap.add_argument('--save_dir', default='')
   ap.add_argument('--cache', default='')
+  ap.add_argument('--workdir', default='', help='score this musicvae-train workdir; no training')
   args = ap.parse_args()
+  if args.workdir:
+    return score_workdir(args)
   t0 = time.time()
   splits = pop909.split(pop909.song_ids(args.data))
   if args.max_songs:
@@ -132,6 +138,26 @@ def main() -> int:
         steps=args.steps, seed=args.seed, command='python ' + ' '.join(sys.argv),
         scores={args.split: {k: round(v, 4) for k, v in sc.items()}}))
     print(f'saved {args.save_dir}', file=sys.stderr)
+  return 0
+
+
+def score_workdir(args) -> int:
+  """The table row of a ``musicvae-train --config=chordkey_vae`` workdir on ``--split``."""
+  t0 = time.time()
+  trainer, params, info = joint.load_workdir(args.workdir)
+  ids = pop909.split(pop909.song_ids(args.data))[args.split]
+  scored = [pop909.load_song(i, args.data) for i in ids]
+  estimates = [classifier.decode(*vae.predict_song(trainer, params,
+                                                   classifier.song_features(song)))
+               for song in scored]
+  sc = scoring.evaluate(scored, estimates)
+  cols = list(scoring.CHORD_METRICS) + ['key, global', f'key, per region ({sc["region_songs"]})']
+  print(f'{info["trained_on"]}, scored on {len(scored)} {args.split} songs\n')
+  print('| estimator | ' + ' | '.join(cols) + ' |')
+  print('| --- |' + ' ---: |' * len(cols))
+  vals = [sc[m] for m in scoring.CHORD_METRICS] + [sc['key_global'], sc['key_region']]
+  print(f'| {args.workdir} | ' + ' | '.join(f'{v:.3f}' for v in vals) + ' |')
+  print(f'\nwall time {time.time() - t0:.0f} s; command: python ' + ' '.join(sys.argv))
   return 0
 
 

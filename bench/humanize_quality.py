@@ -9,6 +9,13 @@ groovae_2bar_humanize into a temporary folder with their own split
 split by performance, never by window). The baselines take their means from the train split;
 everything is scored on the eval split (the validation performances). See
 ``musicvae_jax.training.humanize_quality`` for the players and the errors.
+
+``--oracles`` adds rows no user could have, to show where the timing error lives: tables
+that know the held-out takes. "this take's own" tables are fitted on the other half of the
+same performance's windows (each performance's windows alternate between two halves, each
+half scored by the table of the other), so they know the drummer's habit that day; the pooled
+table is fitted on all held-out windows and scored on them (in-sample: a ceiling for any
+table by drum class and place in the bar).
 """
 
 import argparse
@@ -60,6 +67,23 @@ def ms_per_step(files, manifest=SHARED_DRUMS / 'MANIFEST.csv'):
   return np.array([60000.0 / float(bpm[f.rsplit('/', 1)[-1]]) / 4 for f in files])
 
 
+def cross_fitted(held_NxTxD, files, period: int) -> np.ndarray:
+  """Each window played by the ``hq.PositionTable`` of the other half of its own performance's
+  windows (see ``--oracles``)."""
+  out = hq.quantised(held_NxTxD, hq.ClassMeans.of(held_NxTxD))
+  files = np.asarray(files)
+  for name in np.unique(files):
+    index = np.flatnonzero(files == name)
+    halves = index[0::2], index[1::2]
+    if not len(halves[1]):
+      continue   # one window: no other half to learn the take from; left on the grid
+    for fit, score in (halves, halves[::-1]):
+      if (held_NxTxD[fit, :, :held_NxTxD.shape[-1] // 3] > 0.5).any():
+        out[score] = hq.position_table(held_NxTxD[score], hq.PositionTable.of(
+            held_NxTxD[fit], period))
+  return out
+
+
 def prepared(workdir_tmp: str) -> pathlib.Path:
   out = pathlib.Path(workdir_tmp, 'gmd')
   run = config_boundary.run_spec(config_lib.get_config('groovae_2bar_humanize'))
@@ -74,6 +98,7 @@ def main():
   parser.add_argument('--data', default=None)
   parser.add_argument('--split', default='eval')
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--oracles', action='store_true')
   parser.add_argument('--json', default=None)
   args = parser.parse_args()
   start = time.time()
@@ -96,12 +121,23 @@ def main():
       f'{model.name}, z drawn from the posterior': hq.model_outputs(
           model, held, key=key, posterior_sample=True),
   }
+  if args.oracles:
+    players.update({
+        "oracle: this take's own class medians": cross_fitted(held, files, 1),
+        "oracle: this take's own class median at each place in the beat": cross_fitted(
+            held, files, 4),
+        'oracle: class median at each place in the bar, fitted on the held-out takes':
+            hq.position_table(held, hq.PositionTable.of(held, 16)),
+    })
   rows = {name: hq.errors(pred, held, ms) for name, pred in players.items()}
   names = list(players)
   model_row = names[4]  # z = posterior mean
   gains = {f'{model_row} over {base}': hq.paired_gain(players[base], players[model_row], held,
                                                        files)
            for base in names[:4]}
+  gains.update({f'{name} over {names[1]}': hq.paired_gain(players[names[1]], players[name],
+                                                            held, files)
+                for name in names[6:]})
   performances = len(set(files))
   print(f'{len(held)} held-out windows of {performances} performances ({args.split} split of '
         f'{data if args.data else "the shared Groove MIDI set, prepared with gmd_split"}); '

@@ -153,6 +153,13 @@ def test_run_scores_the_test_songs_of_a_split_file(tmp_path):
   shares = result['called_melody_by_track']
   assert set(shares) == {'other', 'BRIDGE', 'MELODY'}
   assert shares['MELODY'] == pytest.approx(result['recall'])
+  # Every melody call the F1 counts wrong (a false positive or a missed melody note) is a wrong
+  # argmax among the three classes too.
+  melody = int(np.sum(test.classes == 2))
+  tp = result['recall'] * melody
+  fp = tp / result['precision'] - tp if result['precision'] else 0.0
+  wrong = fp + melody - tp
+  assert 0.0 <= result['accuracy_3_classes'] <= 1.0 - wrong / len(test) + 1e-9
   lines = (tmp_path / 'split.csv').read_text().splitlines()
   (tmp_path / 'train_only.csv').write_text('\n'.join(l for l in lines if not l.endswith('test')))
   with pytest.raises(tasks.SplitFileError, match='no test rows'):

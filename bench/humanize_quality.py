@@ -10,13 +10,12 @@ split by performance, never by window). The baselines take their means from the 
 everything is scored on the eval split (the validation performances). See
 ``musicvae_jax.training.humanize_quality`` for the players and the errors.
 
-Two rows know more than the quantised beat. "with a played take" is humanize given the other
-half of the same performance as ``--groove_midi`` (``generation.groove_feel``; each
-performance's windows alternate between two halves, each half played with the feel of the
-other), what a drummer gets by playing a few bars for the pattern. ``--oracles`` adds rows no
-user could have, to show where the timing error lives: the take's own medians by drum, and by
-drum and place in the beat, and a table by drum and place in the bar fitted on all held-out
-windows and scored on them (in-sample: a ceiling for any such table).
+``--oracles`` adds rows no user could have, to show where the timing error lives: tables
+that know the held-out takes. "this take's own" tables are fitted on the other half of the
+same performance's windows (each performance's windows alternate between two halves, each
+half scored by the table of the other), so they know the drummer's habit that day; the pooled
+table is fitted on all held-out windows and scored on them (in-sample: a ceiling for any
+table by drum class and place in the bar).
 """
 
 import argparse
@@ -37,7 +36,6 @@ SHARED_DRUMS = REPO.parent / 'shared' / 'data' / 'midi' / 'drums'
 
 from musicvae_jax import config_boundary  # pylint: disable=wrong-import-position
 from musicvae_jax import config_lib  # pylint: disable=wrong-import-position
-from musicvae_jax.generation import groove_feel  # pylint: disable=wrong-import-position
 from musicvae_jax.generation import trained_model  # pylint: disable=wrong-import-position
 from musicvae_jax.input_pipeline import pipeline  # pylint: disable=wrong-import-position
 from musicvae_jax.input_pipeline import prepare  # pylint: disable=wrong-import-position
@@ -69,29 +67,21 @@ def ms_per_step(files, manifest=SHARED_DRUMS / 'MANIFEST.csv'):
   return np.array([60000.0 / float(bpm[f.rsplit('/', 1)[-1]]) / 4 for f in files])
 
 
-def cross_fitted(held_NxTxD, files, play, fallback_NxTxD) -> np.ndarray:
-  """Each window as ``play(take windows, windows to play, their fallback)`` plays it, the take
-  being the other half of its own performance's windows; a performance of one window keeps
-  ``fallback_NxTxD``."""
-  out = np.array(fallback_NxTxD, np.float32, copy=True)
+def cross_fitted(held_NxTxD, files, period: int) -> np.ndarray:
+  """Each window played by the ``hq.PositionTable`` of the other half of its own performance's
+  windows (see ``--oracles``)."""
+  out = hq.quantised(held_NxTxD, hq.ClassMeans.of(held_NxTxD))
   files = np.asarray(files)
   for name in np.unique(files):
     index = np.flatnonzero(files == name)
     halves = index[0::2], index[1::2]
     if not len(halves[1]):
-      continue
+      continue   # one window: no other half to learn the take from; left on the grid
     for fit, score in (halves, halves[::-1]):
-      out[score] = play(held_NxTxD[fit], held_NxTxD[score], out[score])
+      if (held_NxTxD[fit, :, :held_NxTxD.shape[-1] // 3] > 0.5).any():
+        out[score] = hq.position_table(held_NxTxD[score], hq.PositionTable.of(
+            held_NxTxD[fit], period))
   return out
-
-
-def with_take(take, windows, fallback):
-  n = windows.shape[-1] // 3
-  return groove_feel.Feel.of(take).play(windows[..., :n], fallback)
-
-
-def take_table(period: int):
-  return lambda take, windows, _: hq.position_table(windows, hq.PositionTable.of(take, period))
 
 
 def prepared(workdir_tmp: str) -> pathlib.Path:
@@ -131,15 +121,11 @@ def main():
       f'{model.name}, z drawn from the posterior': hq.model_outputs(
           model, held, key=key, posterior_sample=True),
   }
-  players[f'{model.name} with a played take (the other half of the performance)'] = (
-      cross_fitted(held, files, with_take, players[f'{model.name}, z drawn from the posterior']))
   if args.oracles:
-    quantised = players['leave it quantised (one mean velocity)']
     players.update({
-        "oracle: this take's own class medians": cross_fitted(held, files, take_table(1),
-                                                             quantised),
+        "oracle: this take's own class medians": cross_fitted(held, files, 1),
         "oracle: this take's own class median at each place in the beat": cross_fitted(
-            held, files, take_table(4), quantised),
+            held, files, 4),
         'oracle: class median at each place in the bar, fitted on the held-out takes':
             hq.position_table(held, hq.PositionTable.of(held, 16)),
     })

@@ -1,7 +1,6 @@
 """musicvae-groove: what GrooVAE does to drums (velocity and microtiming), with a GrooVAE model.
 
-  musicvae-groove --mode=humanize --input_midi=<drums.mid> [--groove_midi=<a played take>]
-      --workdir=<groovae_2bar_humanize>
+  musicvae-groove --mode=humanize --input_midi=<drums.mid> --workdir=<groovae_2bar_humanize>
   musicvae-groove --mode=tap2drum --input_midi=<any.mid> | --taps=0,0.5,0.75,... [--qpm=120]
       --workdir=<groovae_2bar_tap_fixed_velocity>
   musicvae-groove --mode=drumify --input_midi=<song.mid> [--instrument=N] --workdir=<tap model>
@@ -10,9 +9,8 @@
       --workdir=<groovae_2bar_hits_control>
   [--num_outputs=1] [--temperature=0.5] [--seed=N] [--output_dir=musicvae_output]
 
-humanize keeps the input's hits and adds velocity and timing (with --groove_midi, each drum
-that take plays gets the take's own velocity and timing at that place in the bar); tap2drum
-and drumify turn taps (every note of a file, one part's onsets, or tap times) into a kit groove;
+humanize keeps the input's hits and adds velocity and timing; tap2drum and drumify turn taps
+(every note of a file, the onsets of one part, or tap times in seconds) into a kit groove;
 add_hihat keeps the input's drums and adds a closed hi-hat; transfer plays the pattern's hits
 with the groove of another performance. Inputs of any length are cut into the model's windows
 and joined again. Writes <config>_<mode>_<time>_<input>_input.mid (the input as the model reads
@@ -31,8 +29,8 @@ from musicvae_jax.cli import generate_flags as gf
 _MODE = flags.DEFINE_enum('mode', None, ['humanize', 'tap2drum', 'drumify', 'add_hihat',
                                          'transfer'], 'What to do.')
 _INPUT = flags.DEFINE_string('input_midi', None, 'The input MIDI (transfer: the pattern).')
-_GROOVE = flags.DEFINE_string('groove_midi', None, 'transfer, humanize: the performance whose '
-                              'groove (velocity and timing) the pattern takes.')
+_GROOVE = flags.DEFINE_string('groove_midi', None, 'transfer: the performance whose groove '
+                              '(velocity and timing) the pattern takes.')
 _TAPS = flags.DEFINE_list('taps', None, 'tap2drum: tap times in seconds, comma-separated, in '
                           'place of --input_midi.')
 flags.register_validator('taps', lambda v: v is None or gf.are_numbers(v),
@@ -67,8 +65,6 @@ def main(argv):
     entry.die(PROG, f'--num_outputs={_NUM.value}: ask for at least one.')
   if _MODE.value == 'transfer' and not _GROOVE.value:
     entry.die(PROG, '--mode=transfer needs --groove_midi (the performance to take the groove of).')
-  if _GROOVE.value and _MODE.value not in ('transfer', 'humanize'):
-    entry.die(PROG, f'--groove_midi is read by humanize and transfer, not --mode={_MODE.value}.')
   if not gf.WORKDIR.value:
     entry.die(PROG, '--workdir is required: a GrooVAE model (e.g. musicvae-import-magenta '
               '--config=groovae_2bar_humanize ...).')
@@ -77,7 +73,7 @@ def main(argv):
   model = gf.load_model()
   ops.check_model(model, _MODE.value, gf.WORKDIR.value)
   piece, name = read_input(ops, model)  # every input read before anything is written
-  extra = (ops.read_drums(model, _GROOVE.value),) if _GROOVE.value else ()
+  extra = (ops.read_drums(model, _GROOVE.value),) if _MODE.value == 'transfer' else ()
   for p in (piece,) + extra:
     if p.notice():
       print(p.notice(), file=sys.stderr)

@@ -10,7 +10,6 @@ tempo. Output r draws its code from the posterior, z = mu + sigma·eps with eps 
 * ``humanize`` (groovae_2bar_humanize): a quantised drum part played with human velocity and
   timing. The input's hits are kept: the decoder is given them inside its loop, so it plays
   (and feeds back) exactly the input's hits and chooses only each hit's velocity and offset.
-  Given a played take as well, each drum the take plays takes its feel (``groove_feel``).
 * ``tap2drum`` (groovae_2bar_tap_fixed_velocity[_note_dropout]): every onset of a file (any
   instrument) or a list of tap times is a tap; the model decodes a whole kit from them, choosing
   its own hits at ``temperature``.
@@ -39,7 +38,6 @@ from musicvae_jax import errors
 from musicvae_jax.converters import groove as groove_converter
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import inputs
-from musicvae_jax.generation import groove_feel
 
 with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
@@ -247,15 +245,10 @@ def to_sequences(model, outputs_RxSxD, qpm: float) -> list:
 
 
 # ---- the operations ---------------------------------------------------------------------------
-def humanize(model, piece: Piece, take: Piece | None = None, *, key, num_outputs: int = 1,
-             temperature: float = 0.5):
-  """``piece``'s hits with the model's velocity and timing; with ``take`` (a played groove,
-  ``read_drums``), each drum the take plays gets the take's feel instead (``groove_feel``)."""
+def humanize(model, piece: Piece, *, key, num_outputs: int = 1, temperature: float = 0.5):
   check_model(model, 'humanize')
   out = decode_piece(model, piece, len(piece.targets), key=key, num_outputs=num_outputs,
                      temperature=temperature, hits_SxH=piece.hits)
-  if take is not None:
-    out = groove_feel.Feel.of(take.targets).play(piece.hits, out)
   return to_sequences(model, out, piece.qpm)
 
 

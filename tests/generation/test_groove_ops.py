@@ -11,7 +11,6 @@ weights with the 9 control rows of each first-layer kernel copied from its 9 hit
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import warnings
@@ -27,7 +26,6 @@ from musicvae_jax import config_boundary
 from musicvae_jax import config_lib
 from musicvae_jax.converters import midi_io
 from musicvae_jax.generation import groove
-from musicvae_jax.generation import groove_feel
 from musicvae_jax.generation import model_files
 from musicvae_jax.generation.trained_model import TrainedModel
 from musicvae_jax.magenta import importer
@@ -134,34 +132,6 @@ def test_humanize_keeps_every_hit_and_adds_velocity_and_timing(humanized):
     assert np.abs(back[:, 18:][hit] - piece.targets[:n, 18:][hit]).mean() > 0.02
     assert ns.tempos[0].qpm == pytest.approx(piece.qpm)
   assert [n.start_time for n in outs[0].notes] != [n.start_time for n in outs[1].notes]
-
-
-def test_humanize_with_a_played_take_plays_each_drum_it_knows_at_the_takes_feel(humanized):
-  model, piece, outs = humanized
-  take = groove.read_drums(model, PERFORMANCE)
-  # The drummer plays every class; take one the pattern plays out of the take.
-  silent = int(np.flatnonzero(piece.hits.any(axis=0))[0])
-  targets = take.targets.copy()
-  targets[:, silent::9] = 0.0
-  take = dataclasses.replace(take, targets=targets)
-  with_take = groove.humanize(model, piece, take, key=jax.random.key(0), num_outputs=2)
-  feel = groove_feel.Feel.of(take.targets)
-  known = feel.hits_C > 0
-  assert list(np.flatnonzero(~known)) == [silent] and (piece.hits[:, known] > 0).any()
-  step = np.arange(len(piece.targets)) % 16
-  for ns, plain in zip(with_take, outs):
-    back, model_only = grid_of(model, ns), grid_of(model, plain)
-    n = len(back)
-    np.testing.assert_array_equal(back[:, :9], piece.hits[:n])
-    hit = piece.hits[:n] > 0
-    taken = hit & known
-    # MIDI keeps velocity in 127ths and time in ticks: the take's medians come back that close.
-    np.testing.assert_allclose(back[:, 9:18][taken], feel.velocity_PxC[step[:n]][taken],
-                               atol=1 / 127)
-    np.testing.assert_allclose(back[:, 18:][taken], feel.offset_PxC[step[:n]][taken], atol=0.01)
-    kept = hit & ~known   # drums the take never plays: the model's own velocity and timing
-    np.testing.assert_array_equal(back[:, 9:][np.tile(kept, 2)],
-                                  model_only[:, 9:][np.tile(kept, 2)])
 
 
 def test_humanize_is_repeatable_from_its_key(humanized):

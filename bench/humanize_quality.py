@@ -15,7 +15,10 @@ that know the held-out takes. "this take's own" tables are fitted on the other h
 same performance's windows (each performance's windows alternate between two halves, each
 half scored by the table of the other), so they know the drummer's habit that day; the pooled
 table is fitted on all held-out windows and scored on them (in-sample: a ceiling for any
-table by drum class and place in the bar).
+table by drum class and place in the bar). A second table then asks whether that habit is the
+drummer's or the take's: each performance played by the same table fitted on the drummer's
+*other* held-out takes (and on those in the same style), scored beside the class means and the
+model on the same performances.
 """
 
 import argparse
@@ -82,6 +85,32 @@ def cross_fitted(held_NxTxD, files, period: int) -> np.ndarray:
         out[score] = hq.position_table(held_NxTxD[score], hq.PositionTable.of(
             held_NxTxD[fit], period))
   return out
+
+
+def drummer_and_style(path: str) -> tuple[str, str]:
+  """('drummer1', 'funk') of a Groove MIDI file name (gmd_drummer1_session1_102_funk_95_...)."""
+  parts = pathlib.Path(path).stem.split('_')
+  drummer = next((p for p in parts if p.startswith('drummer')), '')
+  style = parts[parts.index(drummer) + 3] if drummer and len(parts) > parts.index(drummer) + 3 \
+      else ''
+  return drummer, style.split('-')[0]
+
+
+def other_takes(held_NxTxD, files, period: int, same_style: bool):
+  """(each performance played by the ``hq.PositionTable`` of its drummer's other held-out takes
+  (in its style with ``same_style``), [N] bool: the windows that had such takes)."""
+  files = np.asarray(files)
+  who = [drummer_and_style(f) for f in files]
+  key = np.array([f'{d}/{s}' if same_style else d for d, s in who])
+  out, used = np.zeros_like(held_NxTxD), np.zeros(len(files), bool)
+  for name in np.unique(files):
+    index = np.flatnonzero(files == name)
+    takes = np.flatnonzero((key == key[index[0]]) & (files != name))
+    if len(takes):
+      out[index] = hq.position_table(held_NxTxD[index],
+                                     hq.PositionTable.of(held_NxTxD[takes], period))
+      used[index] = True
+  return out, used
 
 
 def prepared(workdir_tmp: str) -> pathlib.Path:
@@ -151,6 +180,23 @@ def main():
     cells = [f'{m:+.2f} [{lo:+.2f}, {hi:+.2f}]' for lo, m, hi in [g['velocity']]]
     cells += [f'{m:+.4f} [{lo:+.4f}, {hi:+.4f}]' for lo, m, hi in [g['timing']]]
     print(f'| {name} | ' + ' | '.join(cells) + ' |')
+  if args.oracles:
+    model_pred = players[model_row]
+    print('\nWhose habit is it? Each performance played by the class median at each place in the '
+          "beat over the drummer's other held-out takes, on the performances that have them:\n")
+    print('| takes the table is fitted on | performances | velocity: table / class means / model '
+          '| timing: table / class means / model | timing gain over the class means |')
+    print('| --- | ---: | ---: | ---: | ---: |')
+    for label, same_style in (("the drummer's other takes", False),
+                              ("the drummer's other takes in the same style", True)):
+      pred, used = other_takes(held, files, 4, same_style)
+      e, b, m = (hq.errors(x[used], held[used]) for x in (pred, players[names[1]], model_pred))
+      _, mid, _ = g = hq.paired_gain(players[names[1]][used], pred[used], held[used],
+                                     np.asarray(files)[used])['timing']
+      print(f"| {label} | {len(set(np.asarray(files)[used]))} | {e['velocity_mae']:.2f} / "
+            f"{b['velocity_mae']:.2f} / {m['velocity_mae']:.2f} | {e['timing_mae_steps']:.4f} / "
+            f"{b['timing_mae_steps']:.4f} / {m['timing_mae_steps']:.4f} | "
+            f'{mid:+.4f} [{g[0]:+.4f}, {g[2]:+.4f}] |')
   if args.json:
     pathlib.Path(args.json).write_text(json.dumps(
         {'windows': len(held), 'performances': performances, 'rows': rows, 'gains': gains},

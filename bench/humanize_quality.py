@@ -90,10 +90,10 @@ def cross_fitted(held_NxTxD, files, period: int) -> np.ndarray:
 def drummer_and_style(path: str) -> tuple[str, str]:
   """('drummer1', 'funk') of a Groove MIDI file name (gmd_drummer1_session1_102_funk_95_...)."""
   parts = pathlib.Path(path).stem.split('_')
-  drummer = next((p for p in parts if p.startswith('drummer')), '')
-  style = parts[parts.index(drummer) + 3] if drummer and len(parts) > parts.index(drummer) + 3 \
-      else ''
-  return drummer, style.split('-')[0]
+  at = next((i for i, p in enumerate(parts) if p.startswith('drummer')), None)
+  if at is None or len(parts) <= at + 3:
+    return '', ''
+  return parts[at], parts[at + 3].split('-')[0]
 
 
 def other_takes(held_NxTxD, files, period: int, same_style: bool):

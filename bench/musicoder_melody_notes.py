@@ -36,21 +36,11 @@ sys.path.insert(0, str(REPO))
 def read_in_track_order(path, converter):
   """A ``melody_notes.Song`` of ``path`` in the file's track order within an onset, copies
   kept (see ``--note_order``)."""
-  from musicvae_jax.musicoder import melody_notes, tasks  # pylint: disable=g-import-not-at-top
-  sequence = tasks._note_sequence(path)  # pylint: disable=protected-access
-  names = {i.instrument: i.name for i in sequence.instrument_infos}
-  if tasks.MELODY_TRACK not in names.values():
-    raise tasks.SplitFileError(f'{path}: no track named {tasks.MELODY_TRACK}.')
-  vocab = converter.vocabulary
-  notes = [n for n in sequence.notes
-           if not n.is_drum and vocab.min_pitch <= n.pitch <= vocab.max_pitch]
-  pitch, start, end, velocity, _ = converter.note_frames(sequence, notes)
-  track = np.array([n.instrument for n in notes], int)
-  classes = np.array([melody_notes.TRACK_CLASSES.get(names.get(n.instrument), 0)
-                      for n in notes], np.int32)
+  from musicvae_jax.musicoder import song_notes  # pylint: disable=g-import-not-at-top
+  pitch, start, end, velocity, classes, track = song_notes.read_notes(path, converter)
   order = np.lexsort((pitch, track, start))
-  return melody_notes.Song(str(path), pitch[order], start[order], end[order],
-                           velocity[order], classes[order])
+  return song_notes.Song(str(path), pitch[order], start[order], end[order], velocity[order],
+                         classes[order])
 
 
 def main():
@@ -102,7 +92,8 @@ def main():
         length=a.length, batch_size=a.batch_size),
                               a.fraction, log_every=100,
                               log=lambda line: print(line, flush=True))
-    result.update(encoder=a.encoder, note_order=a.note_order, pretrained=a.pretrained if embedder else '',
+    result.update(encoder=a.encoder, note_order=a.note_order,
+                  pretrained=a.pretrained if embedder else '',
                   train_s=round(time.time() - t1), read_s=round(read_s))
     print(json.dumps(result), flush=True)
     if a.out:

@@ -42,6 +42,23 @@ class Song:
     return len(self.pitch)
 
 
+def read_notes(path, converter: pianoroll.PianoRollConverter, labelled: bool = True):
+  """Every pitched note of ``path`` in the piano range, in the file's order, as arrays:
+  (pitch, start, end, velocity, class, instrument) [n]. ``labelled``: the file must have a
+  track named MELODY (SplitFileError otherwise)."""
+  sequence = tasks._note_sequence(path)  # pylint: disable=protected-access
+  names = {i.instrument: i.name for i in sequence.instrument_infos}
+  if labelled and tasks.MELODY_TRACK not in names.values():
+    raise tasks.SplitFileError(f'{path}: no track named {tasks.MELODY_TRACK}.')
+  vocab = converter.vocabulary
+  notes = [n for n in sequence.notes
+           if not n.is_drum and vocab.min_pitch <= n.pitch <= vocab.max_pitch]
+  pitch, start, end, velocity, _ = converter.note_frames(sequence, notes)
+  classes = np.array([TRACK_CLASSES.get(names.get(n.instrument), 0) for n in notes], np.int32)
+  instrument = np.array([n.instrument for n in notes], int)
+  return pitch, start, end, velocity, classes, instrument
+
+
 def read_song(path, converter: pianoroll.PianoRollConverter, labelled: bool = True) -> Song:
   """The notes of a POP909-style file (a track named MELODY); SplitFileError otherwise.
   ``labelled=False`` (songs for pretraining): any file, its classes unread by pretraining.
@@ -52,15 +69,7 @@ def read_song(path, converter: pianoroll.PianoRollConverter, labelled: bool = Tr
   rest). The piano roll merges them the same way. Kept apart, the copies differ only in the
   order the file lists its tracks, which would tell a tagger which copy is the melody.
   """
-  sequence = tasks._note_sequence(path)  # pylint: disable=protected-access
-  names = {i.instrument: i.name for i in sequence.instrument_infos}
-  if labelled and tasks.MELODY_TRACK not in names.values():
-    raise tasks.SplitFileError(f'{path}: no track named {tasks.MELODY_TRACK}.')
-  vocab = converter.vocabulary
-  notes = [n for n in sequence.notes
-           if not n.is_drum and vocab.min_pitch <= n.pitch <= vocab.max_pitch]
-  pitch, start, end, velocity, _ = converter.note_frames(sequence, notes)
-  classes = np.array([TRACK_CLASSES.get(names.get(n.instrument), 0) for n in notes], np.int32)
+  pitch, start, end, velocity, classes, _ = read_notes(path, converter, labelled)
   # One note per (start, pitch), in onset order, highest pitch first within an onset.
   key = start.astype(np.int64) * 128 + (127 - pitch)
   if not len(key):

@@ -12,6 +12,7 @@ from musicvae_jax.converters import pianoroll
 from musicvae_jax.models import musicoder
 from musicvae_jax.musicoder import embedding
 from musicvae_jax.musicoder import melody_notes
+from musicvae_jax.musicoder import song_notes
 from musicvae_jax.musicoder import tasks
 
 import musicoder_workdirs
@@ -46,6 +47,12 @@ def test_notes_are_the_files_key_presses_with_their_tracks_class(songs):
   assert np.all(np.diff(song.start) >= 0)
   same = np.diff(song.start) == 0
   assert np.all(np.diff(song.pitch)[same] < 0)
+  # read_notes: every note of the file as it lists them, copies kept, each with its track.
+  pitch, start, _, _, classes, instrument = song_notes.read_notes(song.path, CONVERTER)
+  assert len(pitch) == len(notes) and instrument.tolist() == [n.instrument for n in notes]
+  assert classes.tolist() == [{'MELODY': 2, 'BRIDGE': 1}.get(names[n.instrument], 0)
+                              for n in notes]
+  assert set(zip(start.tolist(), pitch.tolist())) == set(presses)
 
 
 def test_skyline_notes_are_the_rolls_skyline_cells(songs):
